@@ -1,0 +1,36 @@
+#include "sbi.h"
+
+namespace capframe::sbi {
+
+Ret call(uint64_t ext, uint64_t fid, uint64_t a0, uint64_t a1, uint64_t a2) {
+    register uint64_t r0 asm("a0") = a0;
+    register uint64_t r1 asm("a1") = a1;
+    register uint64_t r2 asm("a2") = a2;
+    register uint64_t r6 asm("a6") = fid;
+    register uint64_t r7 asm("a7") = ext;
+    asm volatile("ecall" : "+r"(r0), "+r"(r1) : "r"(r2), "r"(r6), "r"(r7) : "memory");
+    return Ret{static_cast<int64_t>(r0), static_cast<int64_t>(r1)};
+}
+
+bool probe(uint64_t ext) {
+    Ret r = call(kExtBase, 3, ext);
+    return r.error == 0 && r.value != 0;
+}
+
+void console_putchar(char c) { call(kLegacyPutchar, 0, static_cast<uint8_t>(c)); }
+
+void set_timer(uint64_t stime_value) {
+    static int time_ext = -1; // probed once: 1 = TIME extension, 0 = legacy call
+    if (time_ext < 0) time_ext = probe(kExtTime) ? 1 : 0;
+    if (time_ext) call(kExtTime, 0, stime_value);
+    else call(kLegacySetTimer, 0, stime_value);
+}
+
+void system_reset(bool failure) {
+    if (probe(kExtSrst)) call(kExtSrst, 0, 0, failure ? 1 : 0);
+}
+
+uint64_t spec_version() { return static_cast<uint64_t>(call(kExtBase, 0).value); }
+uint64_t impl_id() { return static_cast<uint64_t>(call(kExtBase, 1).value); }
+
+} // namespace capframe::sbi

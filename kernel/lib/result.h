@@ -1,0 +1,72 @@
+// Errors are values: one enum, one [[nodiscard]] Result<T>, one TRY macro.
+// Shared by the kernel and by the host unit tests (pure logic, no OS).
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+namespace capframe {
+
+enum class Error : uint8_t {
+    InvalidArgument = 1, // a value that can never be right (zero size, bad flags)
+    Misaligned,          // an address or size that is not page aligned
+    OutOfRange,          // an address outside the space it must lie in
+    AlreadyMapped,       // map over an existing mapping
+    NotMapped,           // unmap/protect/translate of nothing
+    NoMemory,            // the allocator said no
+    WouldSplitLargePage, // the range cuts through a 2 MiB / 1 GiB leaf
+    BadFormat,           // malformed input (device tree, ELF, ...)
+    Truncated,           // input shorter than its header says
+    NotFound,            // a lookup found nothing
+    TooMany,             // a fixed-size table is full
+    Fault,               // a user pointer that does not point to user memory
+};
+
+const char* error_name(Error e);
+
+template <class T>
+class [[nodiscard]] Result {
+  public:
+    Result(const T& v) : value_(v), ok_(true) {}
+    Result(T&& v) : value_(std::move(v)), ok_(true) {}
+    Result(Error e) : error_(e), ok_(false) {}
+
+    bool ok() const { return ok_; }
+    explicit operator bool() const { return ok_; }
+    Error error() const { return error_; }
+    T& value() { return value_; }
+    const T& value() const { return value_; }
+    T release_value() { return std::move(value_); }
+
+  private:
+    T value_{};
+    Error error_{};
+    bool ok_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+  public:
+    Result() : ok_(true) {}
+    Result(Error e) : error_(e), ok_(false) {}
+    bool ok() const { return ok_; }
+    explicit operator bool() const { return ok_; }
+    Error error() const { return error_; }
+    void release_value() {}
+
+  private:
+    Error error_{};
+    bool ok_;
+};
+
+} // namespace capframe
+
+// TRY(expr): evaluate a Result; on error return the error from the enclosing
+// function, otherwise yield the value (GNU statement expression).
+#define TRY(expr)                                                                                  \
+    ({                                                                                             \
+        auto _try_result = (expr);                                                                 \
+        if (!_try_result.ok()) return _try_result.error();                                         \
+        _try_result.release_value();                                                               \
+    })

@@ -1,0 +1,146 @@
+// kmain: from OpenSBI's hand-off to the first user program.
+#include <cstdint>
+
+#include "arch/riscv64/csr.h"
+#include "arch/riscv64/sbi.h"
+#include "console.h"
+#include "lib/fdt.h"
+#include "lib/machine.h"
+#include "proc.h"
+#include "trap.h"
+#include "vm.h"
+
+namespace capframe {
+namespace {
+
+MachineInfo g_machine;
+
+// The device tree's totalsize, read byte by byte (big-endian, any alignment).
+uint32_t fdt_total_size(const uint8_t* p) {
+    return uint32_t{p[4]} << 24 | uint32_t{p[5]} << 16 | uint32_t{p[6]} << 8 | p[7];
+}
+
+// Finds "key=value" in the bootargs; copies value (up to a space) into out.
+bool bootarg(const char* args, const char* key, char* out, int out_len) {
+    for (const char* s = args; *s;) {
+        while (*s == ' ') ++s;
+        const char* k = key;
+        const char* v = s;
+        while (*k && *v == *k) ++k, ++v;
+        if (!*k && *v == '=') {
+            ++v;
+            int n = 0;
+            while (v[n] && v[n] != ' ' && n < out_len - 1) out[n] = v[n], ++n;
+            out[n] = '\0';
+            return true;
+        }
+        while (*s && *s != ' ') ++s;
+    }
+    return false;
+}
+
+bool streq(const char* a, const char* b) {
+    while (*a && *a == *b) ++a, ++b;
+    return *a == *b;
+}
+
+const char* uart_kind_name(UartKind k) {
+    switch (k) {
+    case UartKind::Ns16550: return "ns16550a (8250)";
+    case UartKind::SifiveUart0: return "sifive,uart0";
+    case UartKind::None: break;
+    }
+    return "none";
+}
+
+void print_machine(const MachineInfo& m, uint32_t boot_hart) {
+    kprintf("machine: %s\n", m.model[0] ? m.model : "(no model)");
+    kprintf("  timebase %lu Hz\n", m.timebase_hz);
+    for (int i = 0; i < m.hart_count; ++i) {
+        const HartInfo& h = m.harts[i];
+        kprintf("  hart %u: %s%s%s", h.hart_id, h.enabled ? "okay" : "disabled",
+                h.has_mmu ? (h.sv39 ? ", MMU with Sv39" : ", MMU without Sv39") : ", no MMU",
+                h.usable() ? ", usable" : ", not used");
+        if (h.plic_s_context >= 0) kprintf(", PLIC S-context %d", h.plic_s_context);
+        kprintf("%s\n", h.hart_id == boot_hart ? " (boot hart)" : "");
+    }
+    if (m.uart.kind != UartKind::None)
+        kprintf("  console %s at 0x%lx (%s, reg-shift %u, reg-io-width %u)\n", m.uart.path,
+                m.uart.regs.base.value(), uart_kind_name(m.uart.kind), m.uart.reg_shift,
+                m.uart.reg_io_width);
+    else kprintf("  console: no usable UART (%s); using the SBI console\n", m.uart.note);
+    if (m.plic.size) kprintf("  plic at 0x%lx, %u sources\n", m.plic.base.value(), m.plic_ndev);
+    if (m.clint.size) kprintf("  clint at 0x%lx\n", m.clint.base.value());
+    kprintf("  %d MMIO region(s) to map", m.mmio_count);
+    if (m.mmio_dropped) kprintf(" (%d more not mapped: table full)", m.mmio_dropped);
+    kprintf("\n");
+    if (m.bootargs[0]) kprintf("  bootargs \"%s\"\n", m.bootargs);
+}
+
+} // namespace
+
+extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa) {
+    trap_init_hart(0);
+    kprintf("\nCapframe booting on hart %lu, device tree at 0x%lx\n", hart_id, dtb_pa);
+    kprintf("sbi: spec version %lu.%lu, implementation %lu\n", sbi::spec_version() >> 24,
+            sbi::spec_version() & 0xffffff, sbi::impl_id());
+
+    if (dtb_pa == 0 || (dtb_pa & 7))
+        panic("no usable device tree: a1 = 0x%lx (must be a non-zero, 8-byte aligned address)",
+              dtb_pa);
+    const auto* blob = reinterpret_cast<const uint8_t*>(dtb_pa);
+    // Read no more than the header says, and never more than 2 MiB.
+    size_t available = fdt_total_size(blob);
+    if (available > (2u << 20)) available = 2u << 20;
+    char why[160] = {};
+    auto fdt = Fdt::open(blob, available, why, sizeof why);
+    if (!fdt.ok()) panic("bad device tree at 0x%lx: %s", dtb_pa, why);
+    if (!discover_machine(fdt.value(), g_machine, why, sizeof why).ok())
+        panic("device tree at 0x%lx: %s", dtb_pa, why);
+    const MachineInfo& m = g_machine;
+
+    console_use_uart(m.uart);
+    kprintf("console: %s\n", console_name());
+    print_machine(m, static_cast<uint32_t>(hart_id));
+    const HartInfo* boot = m.find_hart(static_cast<uint32_t>(hart_id));
+    if (!boot) panic("the boot hart %lu is not in the device tree's /cpus", hart_id);
+    if (!boot->usable()) panic("the boot hart %lu has no Sv39 MMU per the device tree", hart_id);
+
+    KernelImage k = KernelImage::current();
+    kprintf("kernel: text [0x%lx, 0x%lx) rodata [.., 0x%lx) data+bss [.., 0x%lx)\n",
+            k.start.value(), k.text_end.value(), k.rodata_end.value(), k.end.value());
+    PhysRange dtb{PhysAddr(align_down(dtb_pa, kPageSize)), 0};
+    uint64_t dtb_end = 0;
+    (void)align_up(dtb_pa + fdt_total_size(blob), kPageSize, dtb_end);
+    dtb.size = dtb_end - dtb.base.value();
+    bootmem_init(m, k, dtb);
+
+    char arg[32];
+    VmPrint how = VmPrint::Full;
+    if (bootarg(m.bootargs, "vmprint", arg, sizeof arg))
+        how = streq(arg, "off") ? VmPrint::Off : streq(arg, "summary") ? VmPrint::Summary
+                                                                        : VmPrint::Full;
+    PageTable& kt = kvm_build(m, k, how);
+    kvm_enable_paging(kt);
+    kprintf("paging: Sv39 on, satp 0x%016lx\n", kernel_satp());
+
+    timer_init(m.timebase_hz);
+
+    const char* init = "hello";
+    if (bootarg(m.bootargs, "init", arg, sizeof arg)) init = arg;
+    kprintf("programs in the boot image:");
+    for (int i = 0; i < embedded_program_count(); ++i) kprintf(" %s", embedded_program_name(i));
+    kprintf("\n");
+    auto p = create_first_process(kt, init);
+    if (!p.ok()) {
+        kprintf("kernel: cannot start '%s': %s\n", init, error_name(p.error()));
+        shutdown(true);
+    }
+    RangeSet& free = boot_free_ram();
+    kprintf("kernel: %lu free frames (%lu MiB) remain for the memory server\n",
+            free.total_bytes() / kPageSize, free.total_bytes() >> 20);
+    kprintf("kernel: starting pid 1 (%s)\n", init);
+    return_to_user();
+}
+
+} // namespace capframe

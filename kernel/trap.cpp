@@ -1,0 +1,142 @@
+#include "trap.h"
+
+#include "arch/riscv64/csr.h"
+#include "arch/riscv64/sbi.h"
+#include "arch/riscv64/trapframe.h"
+#include "console.h"
+#include "proc.h"
+#include "syscall.h"
+#include "vm.h"
+
+extern "C" char kernelvec[], uservec[], userret[], trampoline_start[];
+
+namespace capframe {
+namespace {
+
+constexpr int kMaxHartsHere = 8;
+constexpr uint64_t kTrapStackSize = 4096;
+alignas(16) uint8_t g_trap_stacks[kMaxHartsHere][kTrapStackSize];
+
+uint64_t g_ticks = 0;
+uint64_t g_tick_interval = 0;
+
+void arm_timer() { sbi::set_timer(arch::read_time() + g_tick_interval); }
+
+void on_timer() {
+    ++g_ticks;
+    arm_timer();
+}
+
+uint32_t hart_index() {
+    uint64_t tp;
+    asm volatile("mv %0, tp" : "=r"(tp));
+    return static_cast<uint32_t>(tp);
+}
+
+void dump_frame(const arch::KernelFrame& f) {
+    static const char* const names[32] = {"pc", "ra", "sp", "gp", "tp",  "t0",  "t1", "t2",
+                                           "s0", "s1", "a0", "a1", "a2",  "a3",  "a4", "a5",
+                                           "a6", "a7", "s2", "s3", "s4",  "s5",  "s6", "s7",
+                                           "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
+    for (int i = 0; i < 32; ++i)
+        kprintf("%4s %016lx%s", names[i], f.regs[i], (i % 4 == 3) ? "\n" : "  ");
+}
+
+} // namespace
+
+void trap_init_hart(uint32_t hart_index_) {
+    asm volatile("mv tp, %0" ::"r"(uint64_t{hart_index_}));
+    arch::write_stvec(reinterpret_cast<uint64_t>(kernelvec));
+    arch::write_sscratch(reinterpret_cast<uint64_t>(g_trap_stacks[hart_index_] + kTrapStackSize));
+}
+
+void timer_init(uint64_t timebase_hz) {
+    g_tick_interval = timebase_hz / 100; // 100 Hz
+    if (g_tick_interval == 0) g_tick_interval = 1;
+    arch::write_sie(arch::read_sie() | arch::kSieStie);
+    arm_timer();
+}
+
+uint64_t timer_ticks() { return g_ticks; }
+
+// Traps taken in S-mode. Interrupts are off in the kernel, so everything
+// that arrives here is a kernel bug: report it fully and stop.
+extern "C" void kernel_trap(arch::KernelFrame* f) {
+    uint64_t scause = arch::read_scause(), stval = arch::read_stval();
+    if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorTimer))) {
+        on_timer();
+        return;
+    }
+    uint64_t slot = 0;
+    Process* p = current_process();
+    if (arch::is_page_fault(scause) && is_kstack_guard(stval, slot))
+        kprintf("\nkernel stack overflow, thread %lu (pid %d)\n", slot, p ? p->pid : 0);
+    kprintf("\nkernel trap on hart %u: scause 0x%lx (%s)\n  sepc 0x%016lx stval 0x%016lx "
+            "sstatus 0x%lx\n",
+            hart_index(), scause, arch::cause_name(scause), f->regs[0], stval,
+            arch::read_sstatus());
+    if (p) kprintf("  current thread: pid %d (%s)\n", p->pid, p->name);
+    dump_frame(*f);
+    panic("unexpected trap in the kernel (%s at 0x%lx)", arch::cause_name(scause), f->regs[0]);
+}
+
+// Traps from U-mode arrive here through uservec, on the thread's kernel
+// stack and with the kernel page table.
+extern "C" [[noreturn]] void user_trap() {
+    arch::write_stvec(reinterpret_cast<uint64_t>(kernelvec));
+    arch::write_sscratch(reinterpret_cast<uint64_t>(g_trap_stacks[hart_index()] + kTrapStackSize));
+    Process* p = current_process();
+    arch::TrapFrame* tf = p->trapframe();
+    tf->epc = arch::read_sepc();
+    uint64_t scause = arch::read_scause();
+
+    if (scause == static_cast<uint64_t>(arch::Exception::EcallFromU)) {
+        tf->epc += 4;
+        tf->regs[arch::a0] = static_cast<uint64_t>(do_syscall(*p, *tf));
+    } else if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorTimer))) {
+        on_timer();
+    } else {
+        // A user fault never brings the kernel down: kill the process.
+        const char* kind = arch::is_page_fault(scause) ? "page fault" : "trap";
+        kprintf("pid %d (%s): %s (%s) at 0x%016lx, pc 0x%016lx, killed\n", p->pid, p->name,
+                kind, arch::cause_name(scause), arch::read_stval(), tf->epc);
+        exit_current(-1);
+    }
+    return_to_user();
+}
+
+void return_to_user() {
+    Process* p = current_process();
+    arch::interrupts_off();
+    uint64_t tramp = kTrampolineVa;
+    auto offset = [](char* sym) {
+        return reinterpret_cast<uint64_t>(sym) - reinterpret_cast<uint64_t>(trampoline_start);
+    };
+    arch::write_stvec(tramp + offset(uservec));
+
+    arch::TrapFrame* tf = p->trapframe();
+    tf->kernel_satp = kernel_satp();
+    tf->kernel_sp = kstack_bottom(p->kstack_slot) + kPageSize;
+    tf->kernel_trap = reinterpret_cast<uint64_t>(&user_trap);
+    tf->kernel_hartid = hart_index();
+
+    uint64_t s = arch::read_sstatus();
+    s &= ~arch::kSstatusSpp; // sret to U-mode
+    s |= arch::kSstatusSpie; // with interrupts enabled there
+    arch::write_sstatus(s);
+    arch::write_sepc(tf->epc);
+
+    auto* enter = reinterpret_cast<void (*)(uint64_t)>(tramp + offset(userret));
+    enter(p->satp());
+    __builtin_unreachable();
+}
+
+void exit_current(int status) {
+    Process* p = current_process();
+    kprintf("kernel: pid %d (%s) exited with status %d\n", p->pid, p->name, status);
+    p->running = false;
+    kprintf("kernel: no processes left, shutting down\n");
+    shutdown(status != 0);
+}
+
+} // namespace capframe

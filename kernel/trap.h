@@ -1,0 +1,20 @@
+#pragma once
+
+#include <cstdint>
+
+namespace capframe {
+
+// Per-hart trap entry set-up: stvec = kernelvec, sscratch = the hart's trap
+// stack (kernelvec runs on it, so even a kernel stack overflow is reported).
+void trap_init_hart(uint32_t hart_index);
+void timer_init(uint64_t timebase_hz);
+uint64_t timer_ticks();
+
+// Returns to user mode in the current process; never returns.
+[[noreturn]] void return_to_user();
+
+// Ends the current process (exit or kill) and, with nothing left to run,
+// shuts the machine down with the process's status.
+[[noreturn]] void exit_current(int status);
+
+} // namespace capframe

@@ -1,0 +1,52 @@
+// Boot-time memory: the free-RAM bookkeeping, the kernel's Sv39 table and
+// the pieces of a user address space the kernel builds before the memory
+// server exists.
+#pragma once
+
+#include "lib/addr.h"
+#include "lib/machine.h"
+#include "lib/ranges.h"
+#include "lib/result.h"
+#include "lib/sv39.h"
+
+namespace capframe {
+
+// Page-table memory for the kernel: tables are reached through the identity
+// map (valid with the MMU off and on), new ones come from the boot free RAM.
+struct KernelMem {
+    uint64_t* table(PhysAddr pa) { return reinterpret_cast<uint64_t*>(pa.value()); }
+    Result<PhysAddr> alloc_table();
+    void free_table(PhysAddr pa);
+};
+using PageTable = Sv39<KernelMem>;
+
+// The kernel image as linked (boot/kernel.ld), at the address it runs at.
+struct KernelImage {
+    PhysAddr start, text_end, rodata_end, end, trampoline;
+    static KernelImage current();
+};
+
+KernelMem& kernel_mem();
+RangeSet& boot_free_ram();
+
+// Computes free RAM (RAM - reservations - kernel - device tree). Panics with
+// a clear message when the kernel does not fit in RAM or a reservation
+// overlaps it.
+void bootmem_init(const MachineInfo& m, const KernelImage& k, PhysRange dtb);
+// A zeroed 4 KiB frame from the boot free RAM (the kernel's own boot-time
+// needs; after boot every frame belongs to the memory server).
+Result<PhysAddr> boot_frame();
+
+// Builds the identity-mapped kernel table, prints and audits it.
+enum class VmPrint { Full, Summary, Off };
+PageTable& kvm_build(const MachineInfo& m, const KernelImage& k, VmPrint how);
+void kvm_enable_paging(PageTable& t);
+uint64_t kernel_satp();
+
+// Kernel stacks live below the trampoline, each with an unmapped guard page
+// under it: slot i occupies [kstack_bottom(i), kstack_bottom(i) + 4096).
+inline constexpr uint64_t kKstackSlots = 64;
+constexpr uint64_t kstack_bottom(uint64_t slot) { return kTrampolineVa - (slot + 1) * 2 * kPageSize; }
+bool is_kstack_guard(uint64_t va, uint64_t& slot);
+
+} // namespace capframe

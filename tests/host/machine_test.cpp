@@ -1,0 +1,579 @@
+// Host tests for discover_machine(): the facts each fixture's .dts states,
+// the fallbacks (UART notes, MMIO overflow), the errors, and a fixed-seed
+// mutation loop over real blobs that must never crash.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "machine.h"
+
+using namespace capframe;
+
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+Bytes load(const char* name) {
+    std::string path = std::string(FIXTURE_DIR) + "/" + name + ".dtb";
+    Bytes b;
+    if (FILE* f = std::fopen(path.c_str(), "rb")) {
+        uint8_t buf[4096];
+        for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;)
+            b.insert(b.end(), buf, buf + n);
+        std::fclose(f);
+    }
+    EXPECT_FALSE(b.empty()) << "cannot read " << path;
+    return b;
+}
+
+// Opens and discovers; the blob is copied to an exactly-sized buffer at
+// `misalign` bytes past the allocation so ASan sees any stray read.
+struct Discovered {
+    std::unique_ptr<uint8_t[]> mem;
+    std::unique_ptr<MachineInfo> m = std::make_unique<MachineInfo>();
+    Result<void> result = Error::NotFound;
+    std::string why;
+};
+
+std::unique_ptr<Discovered> discover(const Bytes& b, size_t misalign = 0) {
+    auto d = std::make_unique<Discovered>();
+    d->mem.reset(new uint8_t[b.size() + misalign]);
+    std::memcpy(d->mem.get() + misalign, b.data(), b.size());
+    char why[160] = "?";
+    auto f = Fdt::open(d->mem.get() + misalign, b.size(), why, sizeof why);
+    EXPECT_TRUE(f.ok()) << why;
+    if (!f.ok()) return d;
+    std::memset(why, 'X', sizeof why);
+    d->result = discover_machine(f.value(), *d->m, why, sizeof why);
+    d->why = why;
+    return d;
+}
+
+std::unique_ptr<Discovered> discover_ok(const char* fixture) {
+    auto d = discover(load(fixture));
+    EXPECT_TRUE(d->result.ok()) << fixture << ": " << d->why;
+    EXPECT_EQ(d->why, "") << fixture;
+    return d;
+}
+
+PhysRange range(uint64_t base, uint64_t size) {
+    return PhysRange{PhysAddr(base), size};
+}
+
+::testing::AssertionResult same(PhysRange got, PhysRange want) {
+    if (got.base == want.base && got.size == want.size) return ::testing::AssertionSuccess();
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "got [%#llx +%#llx), want [%#llx +%#llx)",
+                  (unsigned long long)got.base.value(), (unsigned long long)got.size,
+                  (unsigned long long)want.base.value(), (unsigned long long)want.size);
+    return ::testing::AssertionFailure() << buf;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> mmio_list(const MachineInfo& m) {
+    std::vector<std::pair<uint64_t, uint64_t>> v;
+    for (int i = 0; i < m.mmio_count; ++i)
+        v.push_back({m.mmio[i].range.base.value(), m.mmio[i].range.size});
+    return v;
+}
+
+bool has_mmio(const MachineInfo& m, uint64_t base, uint64_t size) {
+    for (int i = 0; i < m.mmio_count; ++i)
+        if (m.mmio[i].range.base.value() == base && m.mmio[i].range.size == size) return true;
+    return false;
+}
+
+// MMIO invariants every result must keep: page-rounded, disjoint, not in RAM.
+void check_mmio_invariants(const MachineInfo& m) {
+    for (int i = 0; i < m.mmio_count; ++i) {
+        const PhysRange& r = m.mmio[i].range;
+        EXPECT_TRUE(r.base.is_page_aligned() && r.size && r.size % kPageSize == 0) << i;
+        for (int j = i + 1; j < m.mmio_count; ++j)
+            EXPECT_FALSE(r.overlaps(m.mmio[j].range));
+        for (int k = 0; k < m.memory_count; ++k)
+            EXPECT_FALSE(r.overlaps(m.memory[k]));
+    }
+}
+
+// Offset of a property's value in the blob, for patching a copy in place.
+size_t value_offset(const Bytes& b, const char* path, const char* prop) {
+    char why[160];
+    auto f = Fdt::open(b.data(), b.size(), why, sizeof why);
+    EXPECT_TRUE(f.ok()) << why;
+    auto v = f.value().property(f.value().find_node(path), prop);
+    EXPECT_TRUE(v.ok()) << path << " " << prop;
+    return v.ok() ? static_cast<size_t>(v.value().data() - b.data()) : 0;
+}
+
+void patch(Bytes& b, size_t off, const void* src, size_t n) {
+    std::memcpy(b.data() + off, src, n);
+}
+
+// Overwrites the first occurrence of `from` (with its NUL) after `start`.
+void replace_cstr(Bytes& b, size_t start, const char* from, const char* to) {
+    size_t n = std::strlen(from) + 1;
+    ASSERT_EQ(n, std::strlen(to) + 1);
+    for (size_t i = start; i + n <= b.size(); ++i)
+        if (std::memcmp(b.data() + i, from, n) == 0) {
+            std::memcpy(b.data() + i, to, n);
+            return;
+        }
+    FAIL() << "no \"" << from << "\" in the blob";
+}
+
+size_t strings_offset(const Bytes& b) {
+    return size_t{b[12]} << 24 | size_t{b[13]} << 16 | size_t{b[14]} << 8 | b[15];
+}
+
+} // namespace
+
+// ---- QEMU virt ----
+
+static void expect_virt_common(const MachineInfo& m) {
+    EXPECT_STREQ(m.model, "riscv-virtio,qemu");
+    EXPECT_EQ(m.uart.kind, UartKind::Ns16550);
+    EXPECT_TRUE(same(m.uart.regs, range(0x10000000, 0x100)));
+    EXPECT_EQ(m.uart.reg_shift, 0u);
+    EXPECT_EQ(m.uart.reg_io_width, 1u);
+    EXPECT_EQ(m.uart.clock_hz, 3686400u); // clock-frequency = "\08@" = <0x384000>
+    EXPECT_EQ(m.uart.irq, 10u);
+    EXPECT_STREQ(m.uart.path, "serial@10000000");
+    EXPECT_STREQ(m.uart.note, "");
+    EXPECT_TRUE(same(m.plic, range(0xc000000, 0x600000)));
+    EXPECT_EQ(m.plic_ndev, 0x60u);
+    EXPECT_TRUE(same(m.clint, range(0x2000000, 0x10000)));
+    EXPECT_EQ(m.timebase_hz, 10000000u);
+    EXPECT_STREQ(m.bootargs, "");
+    for (int i = 0; i < m.hart_count; ++i) {
+        const HartInfo& h = m.harts[i];
+        EXPECT_EQ(h.hart_id, uint32_t(i));
+        EXPECT_TRUE(h.enabled && h.has_mmu && h.sv39 && h.s_mode && h.usable()); // sv48
+        EXPECT_EQ(h.plic_s_context, 2 * i + 1); // contexts: M = 2h, S = 2h + 1
+    }
+    // The devices the kernel drives come first, page-rounded.
+    ASSERT_GE(m.mmio_count, 3);
+    EXPECT_TRUE(same(m.mmio[0].range, range(0x10000000, 0x1000)));
+    EXPECT_STREQ(m.mmio[0].name, "serial@10000000");
+    EXPECT_TRUE(same(m.mmio[1].range, range(0xc000000, 0x600000)));
+    EXPECT_STREQ(m.mmio[1].name, "plic@c000000");
+    EXPECT_TRUE(same(m.mmio[2].range, range(0x2000000, 0x10000)));
+    EXPECT_STREQ(m.mmio[2].name, "clint@2000000");
+    // Then everything else in document order: root devices, then /soc.
+    std::vector<std::pair<uint64_t, uint64_t>> want = {
+        {0x10000000, 0x1000},     {0xc000000, 0x600000},   {0x2000000, 0x10000},
+        {0x10100000, 0x1000},                              // fw-cfg (0x18 bytes)
+        {0x20000000, 0x2000000},  {0x22000000, 0x2000000}, // flash, two banks
+        {0x101000, 0x1000},                                // rtc
+        {0x100000, 0x1000},                                // test (syscon)
+        {0x30000000, 0x10000000},                          // pci ECAM
+        {0x10008000, 0x1000},     {0x10007000, 0x1000},    {0x10006000, 0x1000},
+        {0x10005000, 0x1000},     {0x10004000, 0x1000},    {0x10003000, 0x1000},
+        {0x10002000, 0x1000},     {0x10001000, 0x1000}, // virtio-mmio, as listed
+    };
+    EXPECT_EQ(mmio_list(m), want);
+    EXPECT_EQ(m.mmio_dropped, 0);
+    check_mmio_invariants(m);
+}
+
+TEST(Machine, VirtSmp1) {
+    auto d = discover_ok("virt-smp1");
+    const MachineInfo& m = *d->m;
+    ASSERT_EQ(m.memory_count, 1);
+    EXPECT_TRUE(same(m.memory[0], range(0x80000000, 128 << 20)));
+    EXPECT_EQ(m.reserved_count, 0);
+    EXPECT_EQ(m.hart_count, 1);
+    expect_virt_common(m);
+}
+
+TEST(Machine, VirtSmp2) {
+    auto d = discover_ok("virt-smp2");
+    const MachineInfo& m = *d->m;
+    ASSERT_EQ(m.memory_count, 1);
+    EXPECT_TRUE(same(m.memory[0], range(0x80000000, 256 << 20)));
+    EXPECT_EQ(m.reserved_count, 0);
+    ASSERT_EQ(m.hart_count, 2);
+    EXPECT_EQ(m.find_hart(1)->plic_s_context, 3);
+    EXPECT_EQ(m.find_hart(2), nullptr);
+    expect_virt_common(m);
+}
+
+TEST(Machine, VirtAfterOpenSbi) {
+    auto d = discover_ok("virt-opensbi");
+    const MachineInfo& m = *d->m;
+    EXPECT_TRUE(same(m.memory[0], range(0x80000000, 256 << 20)));
+    ASSERT_EQ(m.reserved_count, 1); // /reserved-memory/mmode_resv0@80000000
+    EXPECT_TRUE(same(m.reserved[0], range(0x80000000, 0x80000)));
+    // interrupts-extended = <4 0xffffffff 4 9 2 0xffffffff 2 9>: the disabled
+    // M-mode pairs still count, so S contexts stay 1 and 3.
+    ASSERT_EQ(m.hart_count, 2);
+    expect_virt_common(m);
+}
+
+TEST(Machine, WorksAtAnyAlignment) {
+    Bytes b = load("virt-opensbi");
+    for (size_t mis : {1, 3, 6}) {
+        auto d = discover(b, mis);
+        ASSERT_TRUE(d->result.ok()) << d->why;
+        expect_virt_common(*d->m);
+    }
+}
+
+// ---- QEMU sifive_u: hart 0 is an E51 without MMU ----
+
+TEST(Machine, SifiveU) {
+    auto d = discover_ok("sifive_u-smp2");
+    const MachineInfo& m = *d->m;
+    EXPECT_STREQ(m.model, "SiFive HiFive Unleashed A00");
+    ASSERT_EQ(m.memory_count, 1);
+    EXPECT_TRUE(same(m.memory[0], range(0x80000000, 128 << 20)));
+    EXPECT_EQ(m.reserved_count, 0);
+    EXPECT_EQ(m.uart.kind, UartKind::SifiveUart0);
+    EXPECT_TRUE(same(m.uart.regs, range(0x10010000, 0x1000)));
+    EXPECT_EQ(m.uart.clock_hz, 0u); // clocks = <&prci ...>, no clock-frequency
+    EXPECT_EQ(m.uart.irq, 4u);
+    EXPECT_STREQ(m.uart.path, "serial@10010000");
+    EXPECT_TRUE(same(m.plic, range(0xc000000, 0x4000000)));
+    EXPECT_EQ(m.plic_ndev, 0x35u);
+    EXPECT_TRUE(same(m.clint, range(0x2000000, 0x10000)));
+    EXPECT_EQ(m.timebase_hz, 1000000u);
+    ASSERT_EQ(m.hart_count, 2);
+    // interrupts-extended = <&cpu0_intc 11 &cpu1_intc 11 &cpu1_intc 9>:
+    // hart 0 has only an M context (0); hart 1: M = 1, S = 2, i.e. S = 2h.
+    const HartInfo& e51 = m.harts[0];
+    EXPECT_EQ(e51.hart_id, 0u);
+    EXPECT_TRUE(e51.enabled);
+    EXPECT_FALSE(e51.has_mmu || e51.sv39 || e51.s_mode || e51.usable());
+    EXPECT_EQ(e51.plic_s_context, -1);
+    const HartInfo& u54 = m.harts[1];
+    EXPECT_EQ(u54.hart_id, 1u);
+    EXPECT_TRUE(u54.usable() && u54.s_mode);
+    EXPECT_EQ(u54.plic_s_context, 2);
+    EXPECT_TRUE(same(m.mmio[0].range, range(0x10010000, 0x1000)));
+    EXPECT_TRUE(same(m.mmio[1].range, range(0xc000000, 0x4000000)));
+    EXPECT_TRUE(same(m.mmio[2].range, range(0x2000000, 0x10000)));
+    EXPECT_TRUE(has_mmio(m, 0x10011000, 0x1000));  // the second UART
+    EXPECT_TRUE(has_mmio(m, 0x10090000, 0x2000));  // ethernet, first reg
+    EXPECT_TRUE(has_mmio(m, 0x100a0000, 0x1000));  // ethernet, second reg
+    EXPECT_TRUE(has_mmio(m, 0x2010000, 0x1000));   // cache controller
+    EXPECT_TRUE(has_mmio(m, 0x3000000, 0x100000)); // dma
+    EXPECT_TRUE(has_mmio(m, 0x10000000, 0x1000));  // prci
+    EXPECT_FALSE(has_mmio(m, 0x0, 0x1000));        // spi flash@0 / mmc@0 are not MMIO
+    EXPECT_EQ(m.mmio_count, 15);
+    check_mmio_invariants(m);
+}
+
+// ---- StarFive JH7110 (VisionFive 2), hand-written ----
+
+TEST(Machine, VisionFive2) {
+    auto d = discover_ok("jh7110-visionfive2");
+    const MachineInfo& m = *d->m;
+    EXPECT_STREQ(m.model, "StarFive VisionFive 2 v1.3B");
+    ASSERT_EQ(m.memory_count, 1);
+    EXPECT_TRUE(same(m.memory[0], range(0x40000000, 4ull << 30)));
+    ASSERT_EQ(m.reserved_count, 1); // linux,cma has only a size
+    EXPECT_TRUE(same(m.reserved[0], range(0x40000000, 0x80000)));
+    EXPECT_EQ(m.uart.kind, UartKind::Ns16550);
+    EXPECT_TRUE(same(m.uart.regs, range(0x10000000, 0x10000)));
+    EXPECT_EQ(m.uart.reg_shift, 2u);
+    EXPECT_EQ(m.uart.reg_io_width, 4u);
+    EXPECT_EQ(m.uart.clock_hz, 24000000u);
+    EXPECT_EQ(m.uart.irq, 32u);
+    EXPECT_STREQ(m.uart.path, "serial@10000000");
+    EXPECT_STREQ(m.uart.note, "");
+    EXPECT_TRUE(same(m.plic, range(0xc000000, 0x4000000)));
+    EXPECT_EQ(m.plic_ndev, 136u);
+    EXPECT_TRUE(same(m.clint, range(0x2000000, 0x10000)));
+    EXPECT_EQ(m.timebase_hz, 4000000u);
+    EXPECT_STREQ(m.bootargs, "console=ttyS0,115200 earlycon rootwait");
+
+    ASSERT_EQ(m.hart_count, 5);
+    const HartInfo& s7 = m.harts[0];
+    EXPECT_EQ(s7.hart_id, 0u);
+    EXPECT_FALSE(s7.enabled || s7.has_mmu || s7.sv39 || s7.s_mode || s7.usable());
+    EXPECT_EQ(s7.plic_s_context, -1);
+    for (uint32_t h = 1; h <= 4; ++h) {
+        const HartInfo* u74 = m.find_hart(h);
+        ASSERT_NE(u74, nullptr);
+        EXPECT_TRUE(u74->enabled && u74->has_mmu && u74->sv39 && u74->s_mode && u74->usable());
+        EXPECT_EQ(u74->plic_s_context, int32_t(2 * h));
+    }
+
+    std::vector<std::pair<uint64_t, uint64_t>> want = {
+        {0x10000000, 0x10000},   {0xc000000, 0x4000000},
+        {0x2000000, 0x10000},    {0x2010000, 0x4000},       // cache controller
+        {0x13020000, 0x10000},   {0x13040000, 0x10000},     // syscrg, pinctrl
+        {0x16010000, 0x10000},   {0x16030000, 0x10000},     // mmc, ethernet
+        {0x2b000000, 0x1000000}, {0x940000000, 0x10000000}, // pcie apb, cfg
+    };                                                      // uart1 and i2c are disabled
+    EXPECT_EQ(mmio_list(m), want);
+    EXPECT_STREQ(m.mmio[1].name, "interrupt-controller@c000000");
+    EXPECT_STREQ(m.mmio[2].name, "timer@2000000");
+    check_mmio_invariants(m);
+}
+
+// ---- the corners: see the comments in edge-cases.dts ----
+
+TEST(Machine, EdgeCases) {
+    auto d = discover_ok("edge-cases");
+    const MachineInfo& m = *d->m;
+    EXPECT_STREQ(m.model, "");
+    ASSERT_EQ(m.memory_count, 3); // two reg entries + mem2; memory@c0000000 is disabled
+    EXPECT_TRUE(same(m.memory[0], range(0x80000000, 0x4000000)));
+    EXPECT_TRUE(same(m.memory[1], range(0x88000000, 0x4000000)));
+    EXPECT_TRUE(same(m.memory[2], range(0xa0000000, 0x100000)));
+    ASSERT_EQ(m.reserved_count, 3); // two /memreserve/, fw@80000000; off@ is disabled
+    EXPECT_TRUE(same(m.reserved[0], range(0x80000000, 0x10000)));
+    EXPECT_TRUE(same(m.reserved[1], range(0x87ff0000, 0x10000)));
+    EXPECT_TRUE(same(m.reserved[2], range(0x80000000, 0x20000)));
+    EXPECT_EQ(m.timebase_hz, 0x2540be400u); // 64-bit, from cpu@0
+
+    ASSERT_EQ(m.hart_count, 3); // not-a-cpu has no device_type
+    EXPECT_EQ(m.harts[0].hart_id, 0u);
+    EXPECT_TRUE(m.harts[0].enabled);
+    EXPECT_FALSE(m.harts[0].has_mmu || m.harts[0].sv39); // "riscv,none"
+    EXPECT_EQ(m.harts[0].plic_s_context, 1);
+    EXPECT_EQ(m.harts[1].hart_id, 5u);
+    EXPECT_TRUE(m.harts[1].usable());        // sv57 implies sv39
+    EXPECT_EQ(m.harts[1].plic_s_context, 3); // via linux,phandle
+    EXPECT_EQ(m.harts[2].hart_id, 7u);
+    EXPECT_FALSE(m.harts[2].enabled); // status "fail"
+    EXPECT_TRUE(m.harts[2].has_mmu && m.harts[2].sv39);
+    EXPECT_EQ(m.harts[2].plic_s_context, -1); // no interrupt-controller child
+
+    // stdout-path = "console", an alias, into a bus with ranges child 0 ->
+    // parent 0x10000000.
+    EXPECT_EQ(m.uart.kind, UartKind::Ns16550);
+    EXPECT_TRUE(same(m.uart.regs, range(0x10002000, 0x20)));
+    EXPECT_EQ(m.uart.clock_hz, 1843200u); // 64-bit clock-frequency
+    EXPECT_EQ(m.uart.irq, 4u);
+    EXPECT_STREQ(m.uart.path, "serial@2000");
+    EXPECT_TRUE(same(m.plic, range(0xc000000, 0x4000000)));
+    EXPECT_EQ(m.plic_ndev, 31u);
+    EXPECT_TRUE(same(m.clint, range(0x2000000, 0xc000)));
+
+    // dup@2010 folds into the UART page; inner's dev@50000 is translated
+    // through both buses; outside@200000 is not covered by ranges; nobus has
+    // no ranges; disabled@ and in-ram@ are skipped; overlap-a/b/c and bridge
+    // merge into one region.
+    std::vector<std::pair<uint64_t, uint64_t>> want = {
+        {0x10002000, 0x1000}, {0xc000000, 0x4000000}, {0x2000000, 0xc000},
+        {0x10050000, 0x1000}, {0x3000000, 0x5000},
+    };
+    EXPECT_EQ(mmio_list(m), want);
+    EXPECT_STREQ(m.mmio[0].name, "serial@2000");
+    EXPECT_STREQ(m.mmio[3].name, "dev@50000");
+    EXPECT_STREQ(m.mmio[4].name, "overlap-a@3000000");
+    check_mmio_invariants(m);
+}
+
+TEST(Machine, MmioOverflowKeepsKernelDevicesFirst) {
+    auto d = discover_ok("mmio-overflow");
+    const MachineInfo& m = *d->m;
+    EXPECT_EQ(m.mmio_count, kMaxMmio);
+    EXPECT_EQ(m.mmio_dropped, 70 + 3 - kMaxMmio);
+    EXPECT_STREQ(m.mmio[0].name, "serial@10000000");
+    EXPECT_STREQ(m.mmio[1].name, "plic@c000000");
+    EXPECT_STREQ(m.mmio[2].name, "clint@2000000");
+    EXPECT_TRUE(same(m.mmio[3].range, range(0x20000000, 0x1000)));
+    check_mmio_invariants(m);
+    EXPECT_EQ(std::strlen(m.bootargs), sizeof m.bootargs - 1); // truncated, terminated
+    EXPECT_EQ(std::string(m.bootargs).rfind("a bootargs string longer", 0), 0u);
+}
+
+// ---- UART fallbacks: kind None with a note, never an error ----
+
+TEST(Machine, UnsupportedRegIoWidth) {
+    Bytes b = load("jh7110-visionfive2");
+    const uint8_t two[4] = {0, 0, 0, 2};
+    patch(b, value_offset(b, "/soc/serial@10000000", "reg-io-width"), two, 4);
+    auto d = discover(b);
+    ASSERT_TRUE(d->result.ok()) << d->why;
+    const MachineInfo& m = *d->m;
+    EXPECT_EQ(m.uart.kind, UartKind::None);
+    EXPECT_STREQ(m.uart.note, "serial@10000000: unsupported reg-io-width 2");
+    EXPECT_STREQ(m.mmio[0].name, "interrupt-controller@c000000"); // no UART region first
+    EXPECT_TRUE(has_mmio(m, 0x10000000, 0x10000));                // still mapped as a device
+}
+
+TEST(Machine, NoUart) {
+    Bytes b = load("virt-smp1");
+    replace_cstr(b, strings_offset(b), "stdout-path", "stdout-patX"); // the name, not a value
+    replace_cstr(b, value_offset(b, "/soc/serial@10000000", "compatible"), "ns16550a", "xx16550a");
+    auto d = discover(b);
+    ASSERT_TRUE(d->result.ok()) << d->why;
+    EXPECT_EQ(d->m->uart.kind, UartKind::None);
+    EXPECT_STREQ(d->m->uart.note, "no UART node found");
+    EXPECT_STREQ(d->m->mmio[0].name, "plic@c000000");
+}
+
+TEST(Machine, FirstUartWithoutStdoutPath) {
+    Bytes b = load("sifive_u-smp2");
+    replace_cstr(b, strings_offset(b), "stdout-path", "stdout-patX");
+    auto d = discover(b);
+    ASSERT_TRUE(d->result.ok()) << d->why;
+    EXPECT_EQ(d->m->uart.kind, UartKind::SifiveUart0);
+    EXPECT_STREQ(d->m->uart.path, "serial@10010000");
+}
+
+TEST(Machine, StdoutPathToUnsupportedNode) {
+    Bytes b = load("virt-smp1");
+    replace_cstr(b, value_offset(b, "/soc/serial@10000000", "compatible"), "ns16550a", "xx16550a");
+    auto d = discover(b);
+    ASSERT_TRUE(d->result.ok()) << d->why;
+    EXPECT_EQ(d->m->uart.kind, UartKind::None);
+    EXPECT_STREQ(d->m->uart.note, "serial@10000000: not a supported UART (compatible)");
+}
+
+TEST(Machine, StdoutPathNotFound) {
+    Bytes b = load("jh7110-visionfive2");
+    replace_cstr(b, value_offset(b, "/chosen", "stdout-path"), "serial0:115200n8",
+                 "serial7:115200n8");
+    auto d = discover(b);
+    ASSERT_TRUE(d->result.ok()) << d->why;
+    EXPECT_EQ(d->m->uart.kind, UartKind::None);
+    EXPECT_STREQ(d->m->uart.note, "stdout-path \"serial7\" not found");
+}
+
+// ---- unusable trees: BadFormat with a message naming the problem ----
+
+static void expect_error(const Bytes& b, Error e, const char* says) {
+    auto d = discover(b);
+    ASSERT_FALSE(d->result.ok()) << says;
+    EXPECT_EQ(d->result.error(), e) << d->why;
+    EXPECT_NE(d->why.find(says), std::string::npos) << d->why;
+}
+
+TEST(MachineErrors, NoCpus) {
+    Bytes b = load("virt-smp1");
+    replace_cstr(b, 0, "cpus", "cpuX"); // the node name (first "cpus\0" in the blob)
+    expect_error(b, Error::BadFormat, "no /cpus node");
+}
+
+TEST(MachineErrors, NoMemory) {
+    Bytes b = load("virt-smp1");
+    replace_cstr(b, value_offset(b, "/memory", "device_type"), "memory", "memorX");
+    expect_error(b, Error::BadFormat, "no memory node");
+}
+
+TEST(MachineErrors, TimebaseZeroOrMissing) {
+    Bytes b = load("virt-smp2");
+    const uint8_t zero[4] = {};
+    Bytes z = b;
+    patch(z, value_offset(z, "/cpus", "timebase-frequency"), zero, 4);
+    expect_error(z, Error::BadFormat, "timebase-frequency is 0");
+    Bytes missing = b;
+    replace_cstr(missing, strings_offset(missing), "timebase-frequency", "timebase-frequencX");
+    expect_error(missing, Error::BadFormat, "no timebase-frequency");
+}
+
+TEST(MachineErrors, BadMemoryReg) {
+    Bytes b = load("virt-smp1");
+    const uint8_t three[4] = {0, 0, 0, 3};
+    patch(b, value_offset(b, "/", "#size-cells"), three, 4);
+    expect_error(b, Error::BadFormat, "memory@80000000: reg does not match");
+}
+
+TEST(MachineErrors, NotOpened) {
+    MachineInfo m;
+    char why[64];
+    auto r = discover_machine(Fdt{}, m, why, sizeof why);
+    EXPECT_EQ(r.error(), Error::InvalidArgument);
+    EXPECT_STRNE(why, "");
+}
+
+// ---- robustness: random damage must never crash or hang ----
+
+static void mutate_and_discover(const char* fixture, int rounds, uint32_t seed) {
+    const Bytes orig = load(fixture);
+    std::mt19937 rng(seed);
+    // Where the property values are: damage there keeps the structure valid
+    // and tests discovery itself on nonsense cells, phandles and strings.
+    std::vector<std::pair<size_t, size_t>> values;
+    {
+        char why[160];
+        auto f = Fdt::open(orig.data(), orig.size(), why, sizeof why);
+        ASSERT_TRUE(f.ok()) << why;
+        const Fdt& t = f.value();
+        for (FdtNode n = t.root(); n.valid(); n = t.next_node(n))
+            for (size_t i = 0; t.property_at(n, i).ok(); ++i) {
+                auto v = t.property_at(n, i).value().value;
+                if (!v.empty()) values.push_back({size_t(v.data() - orig.data()), v.size()});
+            }
+    }
+    int opened = 0, discovered = 0;
+    auto m = std::make_unique<MachineInfo>();
+    for (int round = 0; round < rounds; ++round) {
+        Bytes b = orig;
+        int kind = rng() % 6;
+        if (kind == 0) { // flip a few bits anywhere
+            for (int k = 1 + rng() % 4; k > 0; --k)
+                b[rng() % b.size()] ^= 1u << (rng() % 8);
+        } else if (kind == 1) { // random bytes in the structure block
+            size_t lo = strings_offset(orig) > 0x38 ? 0x38 : 0;
+            size_t hi = strings_offset(orig);
+            for (int k = 1 + rng() % 3; k > 0; --k)
+                b[lo + rng() % (hi - lo)] = uint8_t(rng());
+        } else if (kind == 2) { // a header word replaced
+            size_t word = 4 * (rng() % 10);
+            uint32_t v = (rng() % 2) ? uint32_t(rng()) : uint32_t(rng() % (b.size() + 64));
+            for (int i = 0; i < 4; ++i)
+                b[word + i] = uint8_t(v >> (24 - 8 * i));
+        } else if (kind == 3) { // truncated
+            b.resize(rng() % b.size());
+        } else { // property values: random bytes or small numbers
+            for (int k = 1 + rng() % 3; k > 0; --k) {
+                auto [off, len] = values[rng() % values.size()];
+                if (len >= 4 && rng() % 2) {
+                    size_t at = off + 4 * (rng() % (len / 4));
+                    uint32_t v = rng() % 2 ? rng() % 4 : 0xffffffff - rng() % 2;
+                    for (int i = 0; i < 4; ++i)
+                        b[at + i] = uint8_t(v >> (24 - 8 * i));
+                } else {
+                    b[off + rng() % len] = uint8_t(rng());
+                }
+            }
+        }
+        std::unique_ptr<uint8_t[]> mem(new uint8_t[b.size() ? b.size() : 1]);
+        if (!b.empty()) std::memcpy(mem.get(), b.data(), b.size());
+        char why[160];
+        auto f = Fdt::open(mem.get(), b.size(), why, sizeof why);
+        if (!f.ok()) {
+            ASSERT_NE(why[0], '\0') << "round " << round;
+            continue;
+        }
+        ++opened;
+        // Walk everything the API offers.
+        const Fdt& t = f.value();
+        for (FdtNode n = t.root(); n.valid(); n = t.next_node(n)) {
+            (void)t.name(n);
+            (void)t.parent(n);
+            (void)t.reg(n);
+            (void)t.is_okay(n);
+        }
+        (void)t.find_node("serial0");
+        (void)t.find_phandle(5);
+        if (discover_machine(t, *m, why, sizeof why).ok()) {
+            ++discovered;
+            check_mmio_invariants(*m);
+        } else {
+            ASSERT_NE(why[0], '\0') << "round " << round;
+        }
+    }
+    if (getenv("SHOW_WHY"))
+        printf("%s: %d/%d opened, %d discovered\n", fixture, opened, rounds, discovered);
+    // Sanity: the loop exercised both outcomes.
+    EXPECT_GT(opened, rounds / 10);
+    EXPECT_GT(discovered, 0);
+    EXPECT_LT(discovered, rounds);
+}
+
+TEST(MachineFuzz, VirtMutations) {
+    mutate_and_discover("virt-opensbi", 4000, 20240601);
+}
+TEST(MachineFuzz, VisionFive2Mutations) {
+    mutate_and_discover("jh7110-visionfive2", 1500, 7);
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Boots Capframe in QEMU. One place that knows the command line for each
+machine, used by `./capframe run`, `./capframe gdb` and the in-QEMU tests.
+
+Interactive:  qemu.py --kernel build/kernel/capframe.elf [--machine virt] [--smp N]
+Test (TAP):   qemu.py --kernel ... --tap --timeout 60 --expect REGEX ... [--forbid REGEX]
+              Guest lines "ok - ..." / "not ok - ..." become numbered TAP
+              results; each --expect / --forbid adds one more result about
+              the console log. Prints the plan last; exits 1 on any failure.
+"""
+import argparse
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import time
+
+FIRMWARE = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin'
+
+MACHINES = {
+    # name: (qemu -machine value, default RAM)
+    'virt': ('virt', '256M'),
+    'sifive_u': ('sifive_u', '256M'),
+}
+
+
+def qemu_command(a):
+    machine, mem = MACHINES[a.machine]
+    cmd = ['qemu-system-riscv64', '-machine', machine, '-smp', str(a.smp),
+           '-m', a.mem or mem, '-nographic', '-bios', FIRMWARE, '-kernel', a.kernel]
+    if a.append:
+        cmd += ['-append', a.append]
+    if a.icount:
+        cmd += ['-icount', 'shift=0']
+    if a.gdb:
+        cmd += ['-s', '-S']
+    return cmd + a.extra
+
+
+def run_tap(cmd, a):
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    out = b''
+    timed_out = False
+    while True:
+        left = a.timeout - (time.monotonic() - start)
+        if left <= 0:
+            timed_out = True
+            proc.kill()
+            break
+        ready, _, _ = select.select([proc.stdout], [], [], min(left, 0.5))
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            out += chunk
+            if a.until and re.search(a.until, out.decode('utf-8', 'replace'), re.M):
+                time.sleep(0.2)  # let the last lines arrive
+                proc.kill()
+                break
+    proc.wait()
+    log = out.decode('utf-8', 'replace').replace('\r', '')
+    sys.stdout.write('# ' + ' '.join(cmd) + '\n')
+    for line in log.splitlines():
+        sys.stdout.write('# | ' + line + '\n')
+
+    results = []
+    for line in log.splitlines():
+        m = re.match(r'^(not ok|ok)\b(?:\s+\d+)?\s*-?\s*(.*)$', line)
+        if m:
+            results.append((m.group(1) == 'ok', 'guest: ' + m.group(2)))
+    results.append((not timed_out, f'guest finished within {a.timeout}s'))
+    for rx in a.expect:
+        results.append((re.search(rx, log, re.M) is not None, f'console shows /{rx}/'))
+    for rx in a.forbid:
+        results.append((re.search(rx, log, re.M) is None, f'console never shows /{rx}/'))
+    if a.min_guest_results:
+        n = sum(1 for _ in re.finditer(r'^(?:not ok|ok)\b', log, re.M))
+        results.append((n >= a.min_guest_results,
+                        f'guest reported at least {a.min_guest_results} results (got {n})'))
+    failed = 0
+    for i, (ok, what) in enumerate(results, 1):
+        failed += not ok
+        print(f'{"ok" if ok else "not ok"} {i} - {what}')
+    print(f'1..{len(results)}')
+    return 1 if failed else 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument('--kernel', required=True)
+    p.add_argument('--machine', choices=sorted(MACHINES), default='virt')
+    p.add_argument('--smp', type=int, default=1)
+    p.add_argument('--mem')
+    p.add_argument('--append', default='', help='kernel bootargs (/chosen/bootargs)')
+    p.add_argument('--icount', action='store_true', help='-icount shift=0: repeatable counts')
+    p.add_argument('--gdb', action='store_true', help='start halted, gdb stub on :1234')
+    p.add_argument('--print', action='store_true', help='print the command, do not run it')
+    p.add_argument('--tap', action='store_true')
+    p.add_argument('--timeout', type=float, default=60)
+    p.add_argument('--expect', action='append', default=[])
+    p.add_argument('--forbid', action='append', default=[])
+    p.add_argument('--until', default=r'^kernel: .*halted',
+                   help='stop QEMU once the console matches (a guest that halts instead of '
+                        'powering off: no SBI reset on sifive_u)')
+    p.add_argument('--min-guest-results', type=int, default=0)
+    p.add_argument('extra', nargs='*', help='extra QEMU arguments (after --)')
+    a = p.parse_args()
+    if a.machine == 'sifive_u' and a.smp < 2:
+        sys.exit('qemu.py: sifive_u needs --smp 2 or more (hart 0 has no MMU)')
+    if not shutil.which('qemu-system-riscv64'):
+        sys.exit('qemu.py: qemu-system-riscv64 not found (install qemu-system-misc)')
+    cmd = qemu_command(a)
+    if a.print:
+        print(' '.join(cmd))
+        return 0
+    if a.tap:
+        return run_tap(cmd, a)
+    os.execvp(cmd[0], cmd)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
