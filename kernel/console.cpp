@@ -15,8 +15,10 @@ struct Mmio {
         return *reinterpret_cast<volatile uint8_t*>(addr);
     }
     void write(uint64_t addr, uint32_t width, uint32_t v) {
-        if (width == 4) *reinterpret_cast<volatile uint32_t*>(addr) = v;
-        else *reinterpret_cast<volatile uint8_t*>(addr) = static_cast<uint8_t>(v);
+        if (width == 4)
+            *reinterpret_cast<volatile uint32_t*>(addr) = v;
+        else
+            *reinterpret_cast<volatile uint8_t*>(addr) = static_cast<uint8_t>(v);
     }
 };
 
@@ -25,18 +27,30 @@ constinit UartKind g_kind = UartKind::None;
 constinit Uart8250<Mmio> g_ns{Mmio{}, 0, 0, 1};
 constinit SifiveUart<Mmio> g_sifive{Mmio{}, 0};
 
-Uart8250<Mmio>& ns() { return g_ns; }
-SifiveUart<Mmio>& sifive() { return g_sifive; }
+Uart8250<Mmio>& ns() {
+    return g_ns;
+}
+SifiveUart<Mmio>& sifive() {
+    return g_sifive;
+}
 
 void putc_raw(char c) {
     switch (g_kind) {
-    case UartKind::Ns16550: ns().putc(c); break;
-    case UartKind::SifiveUart0: sifive().putc(c); break;
-    case UartKind::None: sbi::console_putchar(c); break;
+    case UartKind::Ns16550:
+        ns().putc(c);
+        break;
+    case UartKind::SifiveUart0:
+        sifive().putc(c);
+        break;
+    case UartKind::None:
+        sbi::console_putchar(c);
+        break;
     }
 }
 
-void sink_write(void*, const char* s, size_t n) { console_write(s, n); }
+void sink_write(void*, const char* s, size_t n) {
+    console_write(s, n);
+}
 
 } // namespace
 
@@ -50,16 +64,20 @@ void console_use_uart(const UartInfo& uart) {
         g_sifive = SifiveUart<Mmio>(Mmio{}, uart.regs.base.value());
         sifive().init();
         break;
-    case UartKind::None: break;
+    case UartKind::None:
+        break;
     }
     g_kind = uart.kind;
 }
 
 const char* console_name() {
     switch (g_kind) {
-    case UartKind::Ns16550: return "8250 UART";
-    case UartKind::SifiveUart0: return "SiFive UART";
-    case UartKind::None: break;
+    case UartKind::Ns16550:
+        return "8250 UART";
+    case UartKind::SifiveUart0:
+        return "SiFive UART";
+    case UartKind::None:
+        break;
     }
     return "SBI console";
 }
@@ -71,7 +89,9 @@ void console_write(const char* s, size_t n) {
     }
 }
 
-Sink console_sink() { return Sink{sink_write, nullptr}; }
+Sink console_sink() {
+    return Sink{sink_write, nullptr};
+}
 
 void kprintf(const char* fmt, ...) {
     va_list ap;
@@ -84,7 +104,8 @@ void shutdown(bool failure) {
     arch::interrupts_off();
     sbi::system_reset(failure);
     kprintf("kernel: SBI system reset is not available; halted\n");
-    for (;;) arch::wfi();
+    for (;;)
+        arch::wfi();
 }
 
 void panic(const char* fmt, ...) {

@@ -23,32 +23,40 @@ uint32_t fdt_total_size(const uint8_t* p) {
 // Finds "key=value" in the bootargs; copies value (up to a space) into out.
 bool bootarg(const char* args, const char* key, char* out, int out_len) {
     for (const char* s = args; *s;) {
-        while (*s == ' ') ++s;
+        while (*s == ' ')
+            ++s;
         const char* k = key;
         const char* v = s;
-        while (*k && *v == *k) ++k, ++v;
+        while (*k && *v == *k)
+            ++k, ++v;
         if (!*k && *v == '=') {
             ++v;
             int n = 0;
-            while (v[n] && v[n] != ' ' && n < out_len - 1) out[n] = v[n], ++n;
+            while (v[n] && v[n] != ' ' && n < out_len - 1)
+                out[n] = v[n], ++n;
             out[n] = '\0';
             return true;
         }
-        while (*s && *s != ' ') ++s;
+        while (*s && *s != ' ')
+            ++s;
     }
     return false;
 }
 
 bool streq(const char* a, const char* b) {
-    while (*a && *a == *b) ++a, ++b;
+    while (*a && *a == *b)
+        ++a, ++b;
     return *a == *b;
 }
 
 const char* uart_kind_name(UartKind k) {
     switch (k) {
-    case UartKind::Ns16550: return "ns16550a (8250)";
-    case UartKind::SifiveUart0: return "sifive,uart0";
-    case UartKind::None: break;
+    case UartKind::Ns16550:
+        return "ns16550a (8250)";
+    case UartKind::SifiveUart0:
+        return "sifive,uart0";
+    case UartKind::None:
+        break;
     }
     return "none";
 }
@@ -68,7 +76,8 @@ void print_machine(const MachineInfo& m, uint32_t boot_hart) {
         kprintf("  console %s at 0x%lx (%s, reg-shift %u, reg-io-width %u)\n", m.uart.path,
                 m.uart.regs.base.value(), uart_kind_name(m.uart.kind), m.uart.reg_shift,
                 m.uart.reg_io_width);
-    else kprintf("  console: no usable UART (%s); using the SBI console\n", m.uart.note);
+    else
+        kprintf("  console: no usable UART (%s); using the SBI console\n", m.uart.note);
     if (m.plic.size) kprintf("  plic at 0x%lx, %u sources\n", m.plic.base.value(), m.plic_ndev);
     if (m.clint.size) kprintf("  clint at 0x%lx\n", m.clint.base.value());
     kprintf("  %d MMIO region(s) to map", m.mmio_count);
@@ -118,8 +127,9 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa) {
     char arg[32];
     VmPrint how = VmPrint::Full;
     if (bootarg(m.bootargs, "vmprint", arg, sizeof arg))
-        how = streq(arg, "off") ? VmPrint::Off : streq(arg, "summary") ? VmPrint::Summary
-                                                                        : VmPrint::Full;
+        how = streq(arg, "off")       ? VmPrint::Off
+              : streq(arg, "summary") ? VmPrint::Summary
+                                      : VmPrint::Full;
     PageTable& kt = kvm_build(m, k, how);
     kvm_enable_paging(kt);
     kprintf("paging: Sv39 on, satp 0x%016lx\n", kernel_satp());
@@ -129,7 +139,8 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa) {
     const char* init = "hello";
     if (bootarg(m.bootargs, "init", arg, sizeof arg)) init = arg;
     kprintf("programs in the boot image:");
-    for (int i = 0; i < embedded_program_count(); ++i) kprintf(" %s", embedded_program_name(i));
+    for (int i = 0; i < embedded_program_count(); ++i)
+        kprintf(" %s", embedded_program_name(i));
     kprintf("\n");
     auto p = create_first_process(kt, init);
     if (!p.ok()) {

@@ -25,7 +25,8 @@ Process g_first;
 Process* g_current = nullptr;
 
 bool same(const char* a, const char* b) {
-    while (*a && *a == *b) ++a, ++b;
+    while (*a && *a == *b)
+        ++a, ++b;
     return *a == *b;
 }
 
@@ -41,8 +42,12 @@ Perm elf_perm(uint64_t flags) {
 
 extern "C" const EmbeddedTable user_image_table;
 
-int embedded_program_count() { return static_cast<int>(user_image_table.count); }
-const char* embedded_program_name(int i) { return user_image_table.programs[i].name; }
+int embedded_program_count() {
+    return static_cast<int>(user_image_table.count);
+}
+const char* embedded_program_name(int i) {
+    return user_image_table.programs[i].name;
+}
 
 Result<Process*> create_first_process(PageTable& kernel, const char* name) {
     const EmbeddedProgram* prog = nullptr;
@@ -52,7 +57,8 @@ Result<Process*> create_first_process(PageTable& kernel, const char* name) {
 
     Process& p = g_first;
     p.pid = 1;
-    for (size_t i = 0; i < sizeof p.name - 1 && name[i]; ++i) p.name[i] = name[i];
+    for (size_t i = 0; i < sizeof p.name - 1 && name[i]; ++i)
+        p.name[i] = name[i];
 
     auto& mem = kernel_mem();
     PageTable user = TRY(PageTable::create(mem));
@@ -106,7 +112,9 @@ Result<Process*> create_first_process(PageTable& kernel, const char* name) {
     return &p;
 }
 
-Process* current_process() { return g_current; }
+Process* current_process() {
+    return g_current;
+}
 
 Result<void> check_user_readable(const Process& p, uint64_t va, size_t n) {
     uint64_t end = va + n;
@@ -131,7 +139,8 @@ Result<void> copy_from_user(const Process& p, void* dst, uint64_t src_va, size_t
         uint64_t chunk = kPageSize - (va & (kPageSize - 1));
         if (chunk > end - va) chunk = end - va;
         const auto* src = reinterpret_cast<const uint8_t*>(tr.value().pa.value());
-        for (uint64_t i = 0; i < chunk; ++i) out[i] = src[i];
+        for (uint64_t i = 0; i < chunk; ++i)
+            out[i] = src[i];
         out += chunk;
         va += chunk;
     }

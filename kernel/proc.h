@@ -17,9 +17,9 @@ namespace capframe {
 struct Process {
     int pid = 0;
     char name[24] = {};
-    PhysAddr root;             // user page table
-    PhysAddr trapframe_pa;     // reached by the kernel through the identity map
-    uint64_t kstack_slot = 0;  // kernel stack at kstack_bottom(slot)
+    PhysAddr root;            // user page table
+    PhysAddr trapframe_pa;    // reached by the kernel through the identity map
+    uint64_t kstack_slot = 0; // kernel stack at kstack_bottom(slot)
     bool running = false;
     arch::TrapFrame* trapframe() const {
         return reinterpret_cast<arch::TrapFrame*>(trapframe_pa.value());

@@ -7,14 +7,16 @@ extern "C" {
 
 void* memset(void* dst, int c, size_t n) {
     auto* d = static_cast<volatile uint8_t*>(dst); // volatile: not turned back into memset()
-    for (size_t i = 0; i < n; ++i) d[i] = static_cast<uint8_t>(c);
+    for (size_t i = 0; i < n; ++i)
+        d[i] = static_cast<uint8_t>(c);
     return dst;
 }
 
 void* memcpy(void* dst, const void* src, size_t n) {
     auto* d = static_cast<volatile uint8_t*>(dst);
     auto* s = static_cast<const uint8_t*>(src);
-    for (size_t i = 0; i < n; ++i) d[i] = s[i];
+    for (size_t i = 0; i < n; ++i)
+        d[i] = s[i];
     return dst;
 }
 
@@ -22,9 +24,11 @@ void* memmove(void* dst, const void* src, size_t n) {
     auto* d = static_cast<volatile uint8_t*>(dst);
     auto* s = static_cast<const uint8_t*>(src);
     if (d < s) {
-        for (size_t i = 0; i < n; ++i) d[i] = s[i];
+        for (size_t i = 0; i < n; ++i)
+            d[i] = s[i];
     } else {
-        for (size_t i = n; i > 0; --i) d[i - 1] = s[i - 1];
+        for (size_t i = n; i > 0; --i)
+            d[i - 1] = s[i - 1];
     }
     return dst;
 }

@@ -32,11 +32,16 @@ int64_t sys_write(Process& p, uint64_t fd, UserPtr<const char> buf, uint64_t len
 int64_t do_syscall(Process& p, arch::TrapFrame& tf) {
     uint64_t a0 = tf.regs[arch::a0];
     switch (static_cast<abi::Sys>(tf.regs[arch::a7])) {
-    case abi::Sys::Write: return sys_write(p, a0, UserPtr<const char>(tf.regs[arch::a1]), tf.regs[arch::a2]);
-    case abi::Sys::Exit: exit_current(static_cast<int>(a0));
-    case abi::Sys::Getpid: return p.pid;
-    case abi::Sys::Uptime: return static_cast<int64_t>(timer_ticks());
-    case abi::Sys::Yield: return 0;
+    case abi::Sys::Write:
+        return sys_write(p, a0, UserPtr<const char>(tf.regs[arch::a1]), tf.regs[arch::a2]);
+    case abi::Sys::Exit:
+        exit_current(static_cast<int>(a0));
+    case abi::Sys::Getpid:
+        return p.pid;
+    case abi::Sys::Uptime:
+        return static_cast<int64_t>(timer_ticks());
+    case abi::Sys::Yield:
+        return 0;
     }
     return error_return(Errno::NoSys);
 }

@@ -20,7 +20,9 @@ alignas(16) uint8_t g_trap_stacks[kMaxHartsHere][kTrapStackSize];
 uint64_t g_ticks = 0;
 uint64_t g_tick_interval = 0;
 
-void arm_timer() { sbi::set_timer(arch::read_time() + g_tick_interval); }
+void arm_timer() {
+    sbi::set_timer(arch::read_time() + g_tick_interval);
+}
 
 void on_timer() {
     ++g_ticks;
@@ -34,10 +36,10 @@ uint32_t hart_index() {
 }
 
 void dump_frame(const arch::KernelFrame& f) {
-    static const char* const names[32] = {"pc", "ra", "sp", "gp", "tp",  "t0",  "t1", "t2",
-                                           "s0", "s1", "a0", "a1", "a2",  "a3",  "a4", "a5",
-                                           "a6", "a7", "s2", "s3", "s4",  "s5",  "s6", "s7",
-                                           "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
+    static const char* const names[32] = {"pc", "ra", "sp",  "gp",  "tp", "t0", "t1", "t2",
+                                          "s0", "s1", "a0",  "a1",  "a2", "a3", "a4", "a5",
+                                          "a6", "a7", "s2",  "s3",  "s4", "s5", "s6", "s7",
+                                          "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
     for (int i = 0; i < 32; ++i)
         kprintf("%4s %016lx%s", names[i], f.regs[i], (i % 4 == 3) ? "\n" : "  ");
 }
@@ -57,7 +59,9 @@ void timer_init(uint64_t timebase_hz) {
     arm_timer();
 }
 
-uint64_t timer_ticks() { return g_ticks; }
+uint64_t timer_ticks() {
+    return g_ticks;
+}
 
 // Traps taken in S-mode. Interrupts are off in the kernel, so everything
 // that arrives here is a kernel bug: report it fully and stop.
@@ -98,8 +102,8 @@ extern "C" [[noreturn]] void user_trap() {
     } else {
         // A user fault never brings the kernel down: kill the process.
         const char* kind = arch::is_page_fault(scause) ? "page fault" : "trap";
-        kprintf("pid %d (%s): %s (%s) at 0x%016lx, pc 0x%016lx, killed\n", p->pid, p->name,
-                kind, arch::cause_name(scause), arch::read_stval(), tf->epc);
+        kprintf("pid %d (%s): %s (%s) at 0x%016lx, pc 0x%016lx, killed\n", p->pid, p->name, kind,
+                arch::cause_name(scause), arch::read_stval(), tf->epc);
         exit_current(-1);
     }
     return_to_user();

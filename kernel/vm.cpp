@@ -19,7 +19,8 @@ uint64_t g_kernel_satp = 0;
 
 void zero_page(PhysAddr pa) {
     auto* p = reinterpret_cast<volatile uint64_t*>(pa.value());
-    for (uint64_t i = 0; i < kPageSize / 8; ++i) p[i] = 0;
+    for (uint64_t i = 0; i < kPageSize / 8; ++i)
+        p[i] = 0;
 }
 
 void print_range(const char* what, PhysRange r) {
@@ -36,11 +37,19 @@ void map_or_panic(PageTable& t, const char* what, VirtAddr va, PhysAddr pa, uint
 
 } // namespace
 
-Result<PhysAddr> KernelMem::alloc_table() { return boot_frame(); }
-void KernelMem::free_table(PhysAddr pa) { (void)g_free.add(PhysRange{pa, kPageSize}); }
+Result<PhysAddr> KernelMem::alloc_table() {
+    return boot_frame();
+}
+void KernelMem::free_table(PhysAddr pa) {
+    (void)g_free.add(PhysRange{pa, kPageSize});
+}
 
-KernelMem& kernel_mem() { return g_kmem; }
-RangeSet& boot_free_ram() { return g_free; }
+KernelMem& kernel_mem() {
+    return g_kmem;
+}
+RangeSet& boot_free_ram() {
+    return g_free;
+}
 
 KernelImage KernelImage::current() {
     auto pa = [](char* p) { return PhysAddr(reinterpret_cast<uint64_t>(p)); };
@@ -71,11 +80,14 @@ void bootmem_init(const MachineInfo& m, const KernelImage& k, PhysRange dtb) {
     g_free.trim_to_pages();
 
     kprintf("physical memory:\n");
-    for (int i = 0; i < m.memory_count; ++i) print_range("ram", m.memory[i]);
-    for (int i = 0; i < m.reserved_count; ++i) print_range("reserved", m.reserved[i]);
+    for (int i = 0; i < m.memory_count; ++i)
+        print_range("ram", m.memory[i]);
+    for (int i = 0; i < m.reserved_count; ++i)
+        print_range("reserved", m.reserved[i]);
     print_range("kernel", kernel);
     print_range("devicetree", dtb);
-    for (int i = 0; i < g_free.count(); ++i) print_range("free", g_free[i]);
+    for (int i = 0; i < g_free.count(); ++i)
+        print_range("free", g_free[i]);
     kprintf("  free RAM: %lu frames (%lu MiB) in %d range(s)\n", g_free.total_bytes() / kPageSize,
             g_free.total_bytes() >> 20, g_free.count());
 }
@@ -106,8 +118,10 @@ PageTable& kvm_build(const MachineInfo& m, const KernelImage& k, VmPrint how) {
     // The rest of RAM, minus firmware reservations and the kernel image
     // (mapped above with tighter permissions).
     RangeSet rest;
-    for (int i = 0; i < m.memory_count; ++i) (void)rest.add(m.memory[i]);
-    for (int i = 0; i < m.reserved_count; ++i) (void)rest.subtract(m.reserved[i]);
+    for (int i = 0; i < m.memory_count; ++i)
+        (void)rest.add(m.memory[i]);
+    for (int i = 0; i < m.reserved_count; ++i)
+        (void)rest.subtract(m.reserved[i]);
     (void)rest.subtract(PhysRange{k.start, k.end.value() - k.start.value()});
     rest.trim_to_pages();
     for (int i = 0; i < rest.count(); ++i)
@@ -123,10 +137,11 @@ PageTable& kvm_build(const MachineInfo& m, const KernelImage& k, VmPrint how) {
     bool ok = a.wx_leaves == 0 && a.user_leaves == 0 && a.missing_ad == 0 && a.trampoline_ok;
     kprintf("kernel page table check: %s (%lu leaves, %lu W+X, %lu U, %lu without A/D, "
             "trampoline at 0x%010lx %s)\n",
-            ok ? "ok" : "FAILED", a.leaves, a.wx_leaves, a.user_leaves, a.missing_ad,
-            kTrampolineVa, a.trampoline_ok ? "R-X" : "MISSING");
-    if (!ok) panic("the kernel page table failed its own check (first bad va 0x%lx)",
-                   a.first_bad.value());
+            ok ? "ok" : "FAILED", a.leaves, a.wx_leaves, a.user_leaves, a.missing_ad, kTrampolineVa,
+            a.trampoline_ok ? "R-X" : "MISSING");
+    if (!ok)
+        panic("the kernel page table failed its own check (first bad va 0x%lx)",
+              a.first_bad.value());
     return t;
 }
 
@@ -138,7 +153,9 @@ void kvm_enable_paging(PageTable& t) {
     arch::fence_i();
 }
 
-uint64_t kernel_satp() { return g_kernel_satp; }
+uint64_t kernel_satp() {
+    return g_kernel_satp;
+}
 
 bool is_kstack_guard(uint64_t va, uint64_t& slot) {
     for (uint64_t i = 0; i < kKstackSlots; ++i) {

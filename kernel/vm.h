@@ -46,7 +46,9 @@ uint64_t kernel_satp();
 // Kernel stacks live below the trampoline, each with an unmapped guard page
 // under it: slot i occupies [kstack_bottom(i), kstack_bottom(i) + 4096).
 inline constexpr uint64_t kKstackSlots = 64;
-constexpr uint64_t kstack_bottom(uint64_t slot) { return kTrampolineVa - (slot + 1) * 2 * kPageSize; }
+constexpr uint64_t kstack_bottom(uint64_t slot) {
+    return kTrampolineVa - (slot + 1) * 2 * kPageSize;
+}
 bool is_kstack_guard(uint64_t va, uint64_t& slot);
 
 } // namespace capframe

@@ -59,7 +59,8 @@ int main() {
 
     uint64_t start = sys::uptime();
     uint64_t now = start;
-    for (uint64_t spin = 0; spin < 2000000000ull && now == start; ++spin) now = sys::uptime();
+    for (uint64_t spin = 0; spin < 2000000000ull && now == start; ++spin)
+        now = sys::uptime();
     check(now > start, "timer ticks advance while the program runs");
 
     sys::printf("trapcheck: %d failure(s)\n", failures);

@@ -12,8 +12,12 @@ inline constexpr uint64_t kPageSize = uint64_t{1} << kPageShift;
 inline constexpr uint64_t kMegaPageSize = uint64_t{1} << 21; // Sv39 level-1 leaf
 inline constexpr uint64_t kGigaPageSize = uint64_t{1} << 30; // Sv39 level-2 leaf
 
-constexpr uint64_t align_down(uint64_t v, uint64_t a) { return v & ~(a - 1); }
-constexpr bool is_aligned(uint64_t v, uint64_t a) { return (v & (a - 1)) == 0; }
+constexpr uint64_t align_down(uint64_t v, uint64_t a) {
+    return v & ~(a - 1);
+}
+constexpr bool is_aligned(uint64_t v, uint64_t a) {
+    return (v & (a - 1)) == 0;
+}
 // Rounds up; returns false (and leaves out untouched) if that overflows.
 constexpr bool align_up(uint64_t v, uint64_t a, uint64_t& out) {
     uint64_t r = (v + (a - 1)) & ~(a - 1);

@@ -13,13 +13,15 @@ struct Out {
         count += n;
     }
     void pad(char c, int n) {
-        for (; n > 0; --n) put(&c, 1);
+        for (; n > 0; --n)
+            put(&c, 1);
     }
 };
 
 size_t cstrlen(const char* s) {
     size_t n = 0;
-    while (s[n]) ++n;
+    while (s[n])
+        ++n;
     return n;
 }
 
@@ -44,7 +46,8 @@ size_t render_unsigned(char* buf, uint64_t v, unsigned base, bool upper) {
         tmp[n++] = digits[v % base];
         v /= base;
     } while (v);
-    for (size_t i = 0; i < n; ++i) buf[i] = tmp[n - 1 - i];
+    for (size_t i = 0; i < n; ++i)
+        buf[i] = tmp[n - 1 - i];
     return n;
 }
 
@@ -56,22 +59,28 @@ size_t vformat(Sink sink, const char* fmt, va_list ap) {
     while (*p) {
         if (*p != '%') {
             const char* start = p;
-            while (*p && *p != '%') ++p;
+            while (*p && *p != '%')
+                ++p;
             out.put(start, static_cast<size_t>(p - start));
             continue;
         }
         const char* spec_start = p++;
         bool left = false, zero = false;
         for (;; ++p) {
-            if (*p == '-') left = true;
-            else if (*p == '0') zero = true;
-            else break;
+            if (*p == '-')
+                left = true;
+            else if (*p == '0')
+                zero = true;
+            else
+                break;
         }
         int width = 0;
-        while (*p >= '0' && *p <= '9') width = width * 10 + (*p++ - '0');
+        while (*p >= '0' && *p <= '9')
+            width = width * 10 + (*p++ - '0');
         int longs = 0;
         bool size_t_mod = false;
-        while (*p == 'l') ++longs, ++p;
+        while (*p == 'l')
+            ++longs, ++p;
         if (*p == 'z') size_t_mod = true, ++p;
         bool wide = longs > 0 || size_t_mod;
         char buf[24];
@@ -110,7 +119,9 @@ size_t vformat(Sink sink, const char* fmt, va_list ap) {
             field(out, &c, 1, width, left, false, false, "");
             break;
         }
-        case '%': out.put("%", 1); break;
+        case '%':
+            out.put("%", 1);
+            break;
         case '\0': // a lone '%' at the end: copy it through
             out.put(spec_start, static_cast<size_t>(p - spec_start));
             continue;

@@ -3,13 +3,15 @@
 namespace capframe {
 
 void RangeSet::erase(int i) {
-    for (int j = i; j + 1 < n_; ++j) r_[j] = r_[j + 1];
+    for (int j = i; j + 1 < n_; ++j)
+        r_[j] = r_[j + 1];
     --n_;
 }
 
 Result<void> RangeSet::insert(int i, PhysRange r) {
     if (n_ == kCapacity) return Error::TooMany;
-    for (int j = n_; j > i; --j) r_[j] = r_[j - 1];
+    for (int j = n_; j > i; --j)
+        r_[j] = r_[j - 1];
     r_[i] = r;
     ++n_;
     return {};
@@ -21,7 +23,8 @@ Result<void> RangeSet::add(PhysRange r) {
     uint64_t lo = r.base.value(), hi = r.end();
     // Ranges that touch or overlap [lo, hi) merge into it.
     int first = 0;
-    while (first < n_ && r_[first].end() < lo) ++first;
+    while (first < n_ && r_[first].end() < lo)
+        ++first;
     int last = first;
     while (last < n_ && r_[last].base.value() <= hi) {
         if (r_[last].base.value() < lo) lo = r_[last].base.value();
@@ -30,7 +33,8 @@ Result<void> RangeSet::add(PhysRange r) {
     }
     if (last == first) return insert(first, PhysRange{PhysAddr(lo), hi - lo});
     r_[first] = PhysRange{PhysAddr(lo), hi - lo};
-    for (int k = first + 1; k < last; ++k) erase(first + 1);
+    for (int k = first + 1; k < last; ++k)
+        erase(first + 1);
     return {};
 }
 
@@ -91,13 +95,15 @@ Result<PhysAddr> RangeSet::take(uint64_t size, uint64_t align) {
 
 uint64_t RangeSet::total_bytes() const {
     uint64_t t = 0;
-    for (int i = 0; i < n_; ++i) t += r_[i].size;
+    for (int i = 0; i < n_; ++i)
+        t += r_[i].size;
     return t;
 }
 
 bool RangeSet::contains(PhysRange r) const {
     for (int i = 0; i < n_; ++i)
-        if (r.base >= r_[i].base && r.end() <= r_[i].end() && r.end() >= r.base.value()) return true;
+        if (r.base >= r_[i].base && r.end() <= r_[i].end() && r.end() >= r.base.value())
+            return true;
     return false;
 }
 

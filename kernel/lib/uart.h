@@ -12,7 +12,8 @@
 
 namespace capframe {
 
-// Io: uint32_t read(uint64_t addr, uint32_t width); void write(uint64_t addr, uint32_t width, uint32_t v)
+// Io: uint32_t read(uint64_t addr, uint32_t width); void write(uint64_t addr, uint32_t width,
+// uint32_t v)
 template <class Io>
 concept RegisterIo = requires(Io io, uint64_t a, uint32_t w, uint32_t v) {
     { io.read(a, w) } -> std::same_as<uint32_t>;

@@ -18,9 +18,15 @@ void exit(int status) {
     }
 }
 
-int getpid() { return static_cast<int>(syscall(Sys::Getpid)); }
-uint64_t uptime() { return static_cast<uint64_t>(syscall(Sys::Uptime)); }
-void yield() { syscall(Sys::Yield); }
+int getpid() {
+    return static_cast<int>(syscall(Sys::Getpid));
+}
+uint64_t uptime() {
+    return static_cast<uint64_t>(syscall(Sys::Uptime));
+}
+void yield() {
+    syscall(Sys::Yield);
+}
 
 namespace {
 // printf buffers a line at a time so one line is one write system call.
@@ -53,4 +59,6 @@ int printf(const char* fmt, ...) {
 
 } // namespace sys
 
-extern "C" [[noreturn]] void _exit_from_main(int status) { sys::exit(status); }
+extern "C" [[noreturn]] void _exit_from_main(int status) {
+    sys::exit(status);
+}

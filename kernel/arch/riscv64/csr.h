@@ -13,7 +13,9 @@ namespace capframe::arch {
         asm volatile("csrr %0, " #name : "=r"(v));                                                 \
         return v;                                                                                  \
     }                                                                                              \
-    inline void write_##name(uint64_t v) { asm volatile("csrw " #name ", %0" ::"r"(v) : "memory"); }
+    inline void write_##name(uint64_t v) {                                                         \
+        asm volatile("csrw " #name ", %0" ::"r"(v) : "memory");                                    \
+    }
 
 CAPFRAME_CSR_ACCESSORS(sstatus)
 CAPFRAME_CSR_ACCESSORS(sie)
@@ -39,10 +41,10 @@ inline uint64_t read_instret() {
 }
 
 // sstatus bits
-inline constexpr uint64_t kSstatusSie = 1ull << 1;   // interrupts enabled in S-mode
-inline constexpr uint64_t kSstatusSpie = 1ull << 5;  // SIE before the trap
-inline constexpr uint64_t kSstatusSpp = 1ull << 8;   // previous mode was S
-inline constexpr uint64_t kSstatusSum = 1ull << 18;  // S-mode may touch U pages
+inline constexpr uint64_t kSstatusSie = 1ull << 1;  // interrupts enabled in S-mode
+inline constexpr uint64_t kSstatusSpie = 1ull << 5; // SIE before the trap
+inline constexpr uint64_t kSstatusSpp = 1ull << 8;  // previous mode was S
+inline constexpr uint64_t kSstatusSum = 1ull << 18; // S-mode may touch U pages
 // sie bits
 inline constexpr uint64_t kSieSsie = 1ull << 1;
 inline constexpr uint64_t kSieStie = 1ull << 5;
@@ -50,15 +52,25 @@ inline constexpr uint64_t kSieSeie = 1ull << 9;
 
 // satp for Sv39 (mode 8) with ASID 0 and the given root table PPN.
 inline constexpr uint64_t kSatpModeSv39 = 8ull << 60;
-constexpr uint64_t make_satp_sv39(uint64_t root_pa) { return kSatpModeSv39 | (root_pa >> 12); }
+constexpr uint64_t make_satp_sv39(uint64_t root_pa) {
+    return kSatpModeSv39 | (root_pa >> 12);
+}
 
-inline void sfence_vma_all() { asm volatile("sfence.vma zero, zero" ::: "memory"); }
+inline void sfence_vma_all() {
+    asm volatile("sfence.vma zero, zero" ::: "memory");
+}
 // Instruction fetch sees earlier stores on this hart (the U74 I-cache is not
 // coherent with stores; QEMU hides this).
-inline void fence_i() { asm volatile("fence.i" ::: "memory"); }
-inline void wfi() { asm volatile("wfi"); }
+inline void fence_i() {
+    asm volatile("fence.i" ::: "memory");
+}
+inline void wfi() {
+    asm volatile("wfi");
+}
 
-inline void interrupts_off() { asm volatile("csrc sstatus, %0" ::"r"(kSstatusSie) : "memory"); }
+inline void interrupts_off() {
+    asm volatile("csrc sstatus, %0" ::"r"(kSstatusSie) : "memory");
+}
 
 // scause decoding (privileged spec table 4.2).
 inline constexpr uint64_t kCauseInterrupt = 1ull << 63;
@@ -77,7 +89,11 @@ enum class Exception : uint64_t {
     LoadPageFault = 13,
     StorePageFault = 15,
 };
-enum class Interrupt : uint64_t { SupervisorSoftware = 1, SupervisorTimer = 5, SupervisorExternal = 9 };
+enum class Interrupt : uint64_t {
+    SupervisorSoftware = 1,
+    SupervisorTimer = 5,
+    SupervisorExternal = 9
+};
 
 const char* cause_name(uint64_t scause);
 bool is_page_fault(uint64_t scause);

@@ -17,20 +17,28 @@ bool probe(uint64_t ext) {
     return r.error == 0 && r.value != 0;
 }
 
-void console_putchar(char c) { call(kLegacyPutchar, 0, static_cast<uint8_t>(c)); }
+void console_putchar(char c) {
+    call(kLegacyPutchar, 0, static_cast<uint8_t>(c));
+}
 
 void set_timer(uint64_t stime_value) {
     static int time_ext = -1; // probed once: 1 = TIME extension, 0 = legacy call
     if (time_ext < 0) time_ext = probe(kExtTime) ? 1 : 0;
-    if (time_ext) call(kExtTime, 0, stime_value);
-    else call(kLegacySetTimer, 0, stime_value);
+    if (time_ext)
+        call(kExtTime, 0, stime_value);
+    else
+        call(kLegacySetTimer, 0, stime_value);
 }
 
 void system_reset(bool failure) {
     if (probe(kExtSrst)) call(kExtSrst, 0, 0, failure ? 1 : 0);
 }
 
-uint64_t spec_version() { return static_cast<uint64_t>(call(kExtBase, 0).value); }
-uint64_t impl_id() { return static_cast<uint64_t>(call(kExtBase, 1).value); }
+uint64_t spec_version() {
+    return static_cast<uint64_t>(call(kExtBase, 0).value);
+}
+uint64_t impl_id() {
+    return static_cast<uint64_t>(call(kExtBase, 1).value);
+}
 
 } // namespace capframe::sbi

@@ -13,9 +13,9 @@ struct Ret {
 };
 
 inline constexpr uint64_t kExtBase = 0x10;
-inline constexpr uint64_t kExtTime = 0x54494D45;  // "TIME"
-inline constexpr uint64_t kExtHsm = 0x48534D;     // "HSM"
-inline constexpr uint64_t kExtSrst = 0x53525354;  // "SRST"
+inline constexpr uint64_t kExtTime = 0x54494D45; // "TIME"
+inline constexpr uint64_t kExtHsm = 0x48534D;    // "HSM"
+inline constexpr uint64_t kExtSrst = 0x53525354; // "SRST"
 inline constexpr uint64_t kLegacySetTimer = 0x00;
 inline constexpr uint64_t kLegacyPutchar = 0x01;
 

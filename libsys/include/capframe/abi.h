@@ -29,7 +29,9 @@ enum class Errno : int64_t {
     NoSys = 38,
 };
 
-constexpr int64_t error_return(Errno e) { return -static_cast<int64_t>(e); }
+constexpr int64_t error_return(Errno e) {
+    return -static_cast<int64_t>(e);
+}
 
 // Console writes are copied through a bounce buffer of this size per round
 // trip into the kernel; longer writes are split by the kernel transparently.
@@ -42,9 +44,9 @@ inline constexpr size_t kWriteMax = 1 << 20;
 inline constexpr uint64_t kMaxVa = uint64_t{1} << 38;
 inline constexpr uint64_t kTrampolineVa = kMaxVa - 4096;
 inline constexpr uint64_t kTrapframeVa = kTrampolineVa - 4096;
-inline constexpr uint64_t kUserTextBase = 0x10000;        // first byte of a program image
+inline constexpr uint64_t kUserTextBase = 0x10000;             // first byte of a program image
 inline constexpr uint64_t kUserStackTop = kTrapframeVa - 4096; // one unmapped page above
-inline constexpr uint64_t kUserStackPages = 4;            // guard page below them, unmapped
+inline constexpr uint64_t kUserStackPages = 4;                 // guard page below them, unmapped
 
 static_assert(sizeof(Sys) == 8 && sizeof(Errno) == 8, "ABI enums are register sized");
 static_assert(kUserStackTop % 4096 == 0 && kUserTextBase % 4096 == 0);
