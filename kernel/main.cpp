@@ -3,10 +3,12 @@
 
 #include "arch/riscv64/csr.h"
 #include "arch/riscv64/sbi.h"
+#include "boot_mm.h"
+#include "cap.h"
 #include "console.h"
 #include "lib/fdt.h"
 #include "lib/machine.h"
-#include "proc.h"
+#include "thread.h"
 #include "trap.h"
 #include "vm.h"
 
@@ -123,6 +125,7 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa) {
     (void)align_up(dtb_pa + fdt_total_size(blob), kPageSize, dtb_end);
     dtb.size = dtb_end - dtb.base.value();
     bootmem_init(m, k, dtb);
+    uint64_t free_at_boot = boot_free_ram().total_bytes() / kPageSize;
 
     char arg[32];
     VmPrint how = VmPrint::Full;
@@ -134,24 +137,14 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa) {
     kvm_enable_paging(kt);
     kprintf("paging: Sv39 on, satp 0x%016lx\n", kernel_satp());
 
-    timer_init(m.timebase_hz);
+    uint64_t kernel_frames = free_at_boot - boot_free_ram().total_bytes() / kPageSize;
+    kprintf("kernel: %lu frames for its own page tables\n", kernel_frames);
 
-    const char* init = "hello";
-    if (bootarg(m.bootargs, "init", arg, sizeof arg)) init = arg;
-    kprintf("programs in the boot image:");
-    for (int i = 0; i < embedded_program_count(); ++i)
-        kprintf(" %s", embedded_program_name(i));
-    kprintf("\n");
-    auto p = create_first_process(kt, init);
-    if (!p.ok()) {
-        kprintf("kernel: cannot start '%s': %s\n", init, error_name(p.error()));
-        shutdown(true);
-    }
-    RangeSet& free = boot_free_ram();
-    kprintf("kernel: %lu free frames (%lu MiB) remain for the memory server\n",
-            free.total_bytes() / kPageSize, free.total_bytes() >> 20);
-    kprintf("kernel: starting pid 1 (%s)\n", init);
-    return_to_user();
+    mdb_init();
+    start_memory_server(m, free_at_boot, kernel_frames);
+    timer_init(m.timebase_hz);
+    kprintf("kernel: starting mm\n");
+    scheduler();
 }
 
 } // namespace capframe

@@ -1,49 +1,290 @@
 #include "syscall.h"
 
+#include "arch/riscv64/csr.h"
+#include "cap.h"
 #include "capframe/abi.h"
 #include "console.h"
+#include "lib/vmprint.h"
+#include "thread.h"
 #include "trap.h"
+#include "vm.h"
+#include "vmops.h"
 
 namespace capframe {
 namespace {
 
 using abi::Errno;
-using abi::error_return;
+using abi::Sys;
 
-int64_t sys_write(Process& p, uint64_t fd, UserPtr<const char> buf, uint64_t len) {
-    if (fd != 1 && fd != 2) return error_return(Errno::Inval);
+int64_t errno_of(Error e) {
+    switch (e) {
+    case Error::BadSlot:
+        return abi::error_return(Errno::BadSlot);
+    case Error::BadType:
+        return abi::error_return(Errno::BadType);
+    case Error::Permission:
+        return abi::error_return(Errno::Perm);
+    case Error::Busy:
+    case Error::TooMany:
+        return abi::error_return(Errno::Busy);
+    case Error::AlreadyMapped:
+        return abi::error_return(Errno::Exist);
+    case Error::OutOfRange:
+        return abi::error_return(Errno::Range);
+    case Error::NeedTable:
+        return abi::error_return(Errno::NeedTable);
+    case Error::NoCaller:
+        return abi::error_return(Errno::NoCaller);
+    case Error::Dead:
+        return abi::error_return(Errno::Dead);
+    case Error::Fault:
+        return abi::error_return(Errno::Fault);
+    case Error::NotFound:
+        return abi::error_return(Errno::NoEnt);
+    default:
+        return abi::error_return(Errno::Inval);
+    }
+}
+
+// Checked access to user memory: every page mapped in t's table with U and R.
+Result<void> check_user_readable(const Thread& t, uint64_t va, uint64_t n) {
+    uint64_t end = va + n;
+    if (end < va || end > kMaxVa) return Error::Fault;
+    for (uint64_t page = align_down(va, kPageSize); page < end; page += kPageSize) {
+        struct NoAlloc {
+            uint64_t* table(PhysAddr pa) { return reinterpret_cast<uint64_t*>(pa.value()); }
+            Result<PhysAddr> alloc_table() { return Error::NoMemory; }
+            void free_table(PhysAddr) {}
+        } mem;
+        auto tr = Sv39<NoAlloc>(mem, PhysAddr(t.as->root)).translate(VirtAddr(page));
+        if (!tr.ok() || !has(tr.value().perm, Perm::U) || !has(tr.value().perm, Perm::R))
+            return Error::Fault;
+    }
+    return {};
+}
+
+// Copies from user memory that check_user_readable accepted: through the
+// translation, never through the user's own mapping.
+void copy_from_user(const Thread& t, char* dst, uint64_t va, uint64_t n) {
+    struct NoAlloc {
+        uint64_t* table(PhysAddr pa) { return reinterpret_cast<uint64_t*>(pa.value()); }
+        Result<PhysAddr> alloc_table() { return Error::NoMemory; }
+        void free_table(PhysAddr) {}
+    } mem;
+    Sv39<NoAlloc> table(mem, PhysAddr(t.as->root));
+    while (n) {
+        uint64_t chunk = kPageSize - (va & (kPageSize - 1));
+        if (chunk > n) chunk = n;
+        const char* src =
+            reinterpret_cast<const char*>(table.translate(VirtAddr(va)).value().pa.value());
+        for (uint64_t i = 0; i < chunk; ++i)
+            dst[i] = src[i];
+        dst += chunk, va += chunk, n -= chunk;
+    }
+}
+
+int64_t sys_debug_write(Thread& t, uint64_t fd, uint64_t buf, uint64_t len) {
+    if (fd != 1 && fd != 2) return abi::error_return(Errno::Inval);
     if (len > abi::kWriteMax) len = abi::kWriteMax;
     if (len == 0) return 0;
-    // Check the whole buffer before writing a byte of it.
-    if (!check_user_readable(p, buf.va(), len).ok()) return error_return(Errno::Fault);
-
+    if (!check_user_readable(t, buf, len).ok()) return abi::error_return(Errno::Fault);
     char chunk[abi::kWriteChunk];
     for (uint64_t done = 0; done < len;) {
         uint64_t n = len - done < sizeof chunk ? len - done : sizeof chunk;
-        if (!copy_from_user(p, chunk, buf.va() + done, n).ok()) return error_return(Errno::Fault);
+        copy_from_user(t, chunk, buf + done, n);
         console_write(chunk, n);
         done += n;
     }
     return static_cast<int64_t>(len);
 }
 
-} // namespace
-
-int64_t do_syscall(Process& p, arch::TrapFrame& tf) {
-    uint64_t a0 = tf.regs[arch::a0];
-    switch (static_cast<abi::Sys>(tf.regs[arch::a7])) {
-    case abi::Sys::Write:
-        return sys_write(p, a0, UserPtr<const char>(tf.regs[arch::a1]), tf.regs[arch::a2]);
-    case abi::Sys::Exit:
-        exit_current(static_cast<int>(a0));
-    case abi::Sys::Getpid:
-        return p.pid;
-    case abi::Sys::Uptime:
+// Each case decodes its capabilities with TRY (an error returns before any
+// change) and then performs.
+Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unknown) {
+    switch (static_cast<Sys>(n)) {
+    case Sys::DebugWrite:
+        return sys_debug_write(t, a[0], a[1], a[2]);
+    case Sys::Uptime:
         return static_cast<int64_t>(timer_ticks());
-    case abi::Sys::Yield:
+    case Sys::Yield:
+        yield();
+        return 0;
+
+    case Sys::CapInfo: {
+        Cap* c = TRY(lookup(t, a[0], ObjType::Null));
+        t.tf.regs[arch::a1] = c->object;
+        return int64_t{static_cast<uint8_t>(c->type)} | int64_t{c->rights} << 8 |
+               int64_t{c->order} << 16 | int64_t{c->flags} << 24;
+    }
+    case Sys::CapCopy: {
+        Cap* src = TRY(lookup(t, a[0], ObjType::Null));
+        CapTableRef dst_table = TRY(table_of(t, a[1]));
+        Cap* dst = TRY(lookup_empty(dst_table, a[2]));
+        if (a[3] > 0xff) return Error::InvalidArgument;
+        TRY(cap_copy(src, dst, static_cast<uint8_t>(a[3]), a[4]));
         return 0;
     }
-    return error_return(Errno::NoSys);
+    case Sys::CapDelete: {
+        Cap* c = TRY(lookup(t, a[0], ObjType::Null));
+        TRY(cap_delete(c));
+        return 0;
+    }
+    case Sys::CapRevoke: {
+        Cap* c = TRY(lookup(t, a[0], ObjType::Null));
+        return static_cast<int64_t>(TRY(cap_revoke(c)));
+    }
+    case Sys::FrameSplit: {
+        Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
+        Cap* lo = TRY(lookup_empty(t.table, a[1]));
+        Cap* hi = TRY(lookup_empty(t.table, a[2]));
+        TRY(frame_split(f, lo, hi));
+        return 0;
+    }
+    case Sys::Retype: {
+        Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
+        Cap* dst = TRY(lookup_empty(t.table, a[2]));
+        if (a[1] > 0xff) return Error::InvalidArgument;
+        TRY(retype(f, static_cast<ObjType>(a[1]), dst));
+        return 0;
+    }
+
+    case Sys::Map: {
+        Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
+        Cap* as = TRY(lookup(t, a[1], ObjType::AddressSpace));
+        if (a[3] > 0xff) return Error::InvalidArgument;
+        int level = 0;
+        auto r = frame_map(f, as_of(as->object), a[2], static_cast<uint8_t>(a[3]), &level);
+        if (!r.ok() && r.error() == Error::NeedTable) t.tf.regs[arch::a1] = level;
+        TRY(r);
+        return 0;
+    }
+    case Sys::Unmap: {
+        Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
+        TRY(frame_unmap_checked(f));
+        return 0;
+    }
+    case Sys::Protect: {
+        Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
+        if (a[1] > 0xff) return Error::InvalidArgument;
+        TRY(frame_protect(f, static_cast<uint8_t>(a[1])));
+        return 0;
+    }
+    case Sys::MapTable: {
+        Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
+        Cap* as = TRY(lookup(t, a[1], ObjType::AddressSpace));
+        return TRY(table_map(f, as_of(as->object), a[2]));
+    }
+    case Sys::UnmapTable: {
+        Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
+        TRY(table_unmap(f));
+        return 0;
+    }
+    case Sys::VmPrint: {
+        Cap* c = TRY(lookup(t, a[0], ObjType::Null));
+        if (c->type == ObjType::AddressSpace)
+            as_vmprint(as_of(c->object));
+        else if (c->type == ObjType::Control)
+            kernel_vmprint();
+        else
+            return Error::BadType;
+        return 0;
+    }
+
+    case Sys::ThreadConfigure: {
+        Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
+        Cap* as = TRY(lookup(t, a[1], ObjType::AddressSpace));
+        CapTableRef table = TRY(table_of(t, a[2]));
+        if (a[2] == 0) return Error::InvalidArgument; // name the table explicitly
+        Endpoint* ep = nullptr;
+        uint64_t badge = 0;
+        if (a[3]) {
+            Cap* e = TRY(lookup(t, a[3], ObjType::Endpoint));
+            ep = phys_to<Endpoint>(e->object);
+            badge = e->badge;
+        }
+        TRY(thread_configure(phys_to<Thread>(th->object), as_of(as->object), table, ep, badge));
+        return 0;
+    }
+    case Sys::ThreadSetStack: {
+        Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
+        Cap* f = TRY(lookup(t, a[1], ObjType::Frame));
+        Thread* target = phys_to<Thread>(th->object);
+        if (target->kstack_cap) return Error::Busy;
+        uint64_t slot = TRY(kstack_install(f));
+        target->kstack_cap = f;
+        target->kstack_slot = slot;
+        return static_cast<int64_t>(slot);
+    }
+    case Sys::ThreadWriteRegs: {
+        Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
+        Thread* target = phys_to<Thread>(th->object);
+        if (target->state != ThreadState::Inactive) return Error::Busy;
+        target->tf.epc = a[1];
+        target->tf.regs[arch::sp] = a[2];
+        target->tf.regs[arch::a0] = a[3];
+        target->tf.regs[arch::a1] = a[4];
+        return 0;
+    }
+    case Sys::ThreadStart: {
+        Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
+        TRY(thread_start(phys_to<Thread>(th->object)));
+        return 0;
+    }
+    case Sys::ThreadSuspend: {
+        Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
+        thread_suspend(phys_to<Thread>(th->object));
+        return 0;
+    }
+
+    case Sys::Call: {
+        Cap* e = TRY(lookup(t, a[0], ObjType::Endpoint));
+        if (!e->has(abi::kRightWrite)) return Error::Permission;
+        ipc_call(phys_to<Endpoint>(e->object), e->badge, &a[1], false);
+        return static_cast<int64_t>(t.tf.regs[arch::a0]); // set by the replier
+    }
+    case Sys::Recv: {
+        Cap* e = TRY(lookup(t, a[0], ObjType::Endpoint));
+        if (!e->has(abi::kRightRead)) return Error::Permission;
+        ipc_recv(phys_to<Endpoint>(e->object));
+        return static_cast<int64_t>(t.tf.regs[arch::a0]);
+    }
+    case Sys::Reply: {
+        TRY(ipc_reply(&a[1]));
+        return 0;
+    }
+    case Sys::ReplyRecv: {
+        Cap* e = TRY(lookup(t, a[0], ObjType::Endpoint));
+        if (!e->has(abi::kRightRead)) return Error::Permission;
+        (void)ipc_reply(&a[1]); // nobody to reply to: just receive
+        ipc_recv(phys_to<Endpoint>(e->object));
+        return static_cast<int64_t>(t.tf.regs[arch::a0]);
+    }
+
+    case Sys::Shutdown: {
+        TRY(lookup(t, a[0], ObjType::Control));
+        kprintf("kernel: shutdown requested with status %ld\n", static_cast<int64_t>(a[1]));
+        shutdown(a[1] != 0);
+    }
+    }
+    unknown = true;
+    return 0;
+}
+
+} // namespace
+
+void do_syscall(Thread& t) {
+    uint64_t n = t.tf.regs[arch::a7];
+    uint64_t a[6];
+    for (int i = 0; i < 6; ++i)
+        a[i] = t.tf.regs[arch::a0 + i];
+    bool unknown = false;
+    Result<int64_t> r = dispatch(t, n, a, unknown);
+    if (unknown)
+        t.tf.regs[arch::a0] = static_cast<uint64_t>(abi::error_return(Errno::NoSys));
+    else if (r.ok())
+        t.tf.regs[arch::a0] = static_cast<uint64_t>(r.value());
+    else
+        t.tf.regs[arch::a0] = static_cast<uint64_t>(errno_of(r.error()));
 }
 
 } // namespace capframe

@@ -4,9 +4,10 @@
 #include "arch/riscv64/sbi.h"
 #include "arch/riscv64/trapframe.h"
 #include "console.h"
-#include "proc.h"
 #include "syscall.h"
+#include "thread.h"
 #include "vm.h"
+#include "vmops.h"
 
 extern "C" char kernelvec[], uservec[], userret[], trampoline_start[];
 
@@ -72,14 +73,15 @@ extern "C" void kernel_trap(arch::KernelFrame* f) {
         return;
     }
     uint64_t slot = 0;
-    Process* p = current_process();
+    Thread* cur = current_thread();
     if (arch::is_page_fault(scause) && is_kstack_guard(stval, slot))
-        kprintf("\nkernel stack overflow, thread %lu (pid %d)\n", slot, p ? p->pid : 0);
+        kprintf("\nkernel stack overflow, thread %u (kernel stack slot %lu)\n", cur ? cur->id : 0,
+                slot);
     kprintf("\nkernel trap on hart %u: scause 0x%lx (%s)\n  sepc 0x%016lx stval 0x%016lx "
             "sstatus 0x%lx\n",
             hart_index(), scause, arch::cause_name(scause), f->regs[0], stval,
             arch::read_sstatus());
-    if (p) kprintf("  current thread: pid %d (%s)\n", p->pid, p->name);
+    if (cur) kprintf("  current thread: %u\n", cur->id);
     dump_frame(*f);
     panic("unexpected trap in the kernel (%s at 0x%lx)", arch::cause_name(scause), f->regs[0]);
 }
@@ -89,28 +91,35 @@ extern "C" void kernel_trap(arch::KernelFrame* f) {
 extern "C" [[noreturn]] void user_trap() {
     arch::write_stvec(reinterpret_cast<uint64_t>(kernelvec));
     arch::write_sscratch(reinterpret_cast<uint64_t>(g_trap_stacks[hart_index()] + kTrapStackSize));
-    Process* p = current_process();
-    arch::TrapFrame* tf = p->trapframe();
-    tf->epc = arch::read_sepc();
+    Thread* t = current_thread();
+    t->tf.epc = arch::read_sepc();
     uint64_t scause = arch::read_scause();
 
     if (scause == static_cast<uint64_t>(arch::Exception::EcallFromU)) {
-        tf->epc += 4;
-        tf->regs[arch::a0] = static_cast<uint64_t>(do_syscall(*p, *tf));
+        t->tf.epc += 4;
+        do_syscall(*t);
     } else if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorTimer))) {
         on_timer();
+        yield();
     } else {
-        // A user fault never brings the kernel down: kill the process.
-        const char* kind = arch::is_page_fault(scause) ? "page fault" : "trap";
-        kprintf("pid %d (%s): %s (%s) at 0x%016lx, pc 0x%016lx, killed\n", p->pid, p->name, kind,
-                arch::cause_name(scause), arch::read_stval(), tf->epc);
-        exit_current(-1);
+        // A user fault never brings the kernel down. With a fault endpoint
+        // the handler (mm) gets a message on the thread's behalf and decides;
+        // without one the thread is stopped here.
+        uint64_t stval = arch::read_stval();
+        if (t->fault_ep) {
+            uint64_t msg[4] = {abi::kFaultLabel, scause, stval, t->tf.epc};
+            ipc_call(t->fault_ep, t->fault_badge, msg, true);
+        } else {
+            kprintf("thread %u: %s at 0x%016lx, pc 0x%016lx, no fault handler: stopped\n", t->id,
+                    arch::cause_name(scause), stval, t->tf.epc);
+            thread_suspend(t);
+        }
     }
     return_to_user();
 }
 
 void return_to_user() {
-    Process* p = current_process();
+    Thread* t = current_thread();
     arch::interrupts_off();
     uint64_t tramp = kTrampolineVa;
     auto offset = [](char* sym) {
@@ -118,29 +127,20 @@ void return_to_user() {
     };
     arch::write_stvec(tramp + offset(uservec));
 
-    arch::TrapFrame* tf = p->trapframe();
-    tf->kernel_satp = kernel_satp();
-    tf->kernel_sp = kstack_bottom(p->kstack_slot) + kPageSize;
-    tf->kernel_trap = reinterpret_cast<uint64_t>(&user_trap);
-    tf->kernel_hartid = hart_index();
+    t->tf.kernel_satp = kernel_satp();
+    t->tf.kernel_sp = kstack_top(t->kstack_slot);
+    t->tf.kernel_trap = reinterpret_cast<uint64_t>(&user_trap);
+    t->tf.kernel_hartid = hart_index();
 
     uint64_t s = arch::read_sstatus();
     s &= ~arch::kSstatusSpp; // sret to U-mode
     s |= arch::kSstatusSpie; // with interrupts enabled there
     arch::write_sstatus(s);
-    arch::write_sepc(tf->epc);
+    arch::write_sepc(t->tf.epc);
 
     auto* enter = reinterpret_cast<void (*)(uint64_t)>(tramp + offset(userret));
-    enter(p->satp());
+    enter(arch::make_satp_sv39(t->as->root));
     __builtin_unreachable();
-}
-
-void exit_current(int status) {
-    Process* p = current_process();
-    kprintf("kernel: pid %d (%s) exited with status %d\n", p->pid, p->name, status);
-    p->running = false;
-    kprintf("kernel: no processes left, shutting down\n");
-    shutdown(status != 0);
 }
 
 } // namespace capframe

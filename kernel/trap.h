@@ -10,11 +10,7 @@ void trap_init_hart(uint32_t hart_index);
 void timer_init(uint64_t timebase_hz);
 uint64_t timer_ticks();
 
-// Returns to user mode in the current process; never returns.
+// Returns to user mode in the current thread; never returns.
 [[noreturn]] void return_to_user();
-
-// Ends the current process (exit or kill) and, with nothing left to run,
-// shuts the machine down with the process's status.
-[[noreturn]] void exit_current(int status);
 
 } // namespace capframe

@@ -92,7 +92,15 @@ void bootmem_init(const MachineInfo& m, const KernelImage& k, PhysRange dtb) {
             g_free.total_bytes() >> 20, g_free.count());
 }
 
+bool g_boot_allocator_closed = false;
+void close_boot_allocator() {
+    g_boot_allocator_closed = true;
+}
+
 Result<PhysAddr> boot_frame() {
+    // After boot the kernel allocates nothing: a path that gets here is a
+    // kernel bug, and it gets an error instead of someone else's frame.
+    if (g_boot_allocator_closed) return Error::NoMemory;
     PhysAddr pa = TRY(g_free.take(kPageSize, kPageSize));
     zero_page(pa);
     return pa;
@@ -166,6 +174,15 @@ bool is_kstack_guard(uint64_t va, uint64_t& slot) {
         }
     }
     return false;
+}
+
+PageTable& kernel_table() {
+    return *g_ktable;
+}
+
+void kernel_vmprint() {
+    vmprint(console_sink(), g_kmem, g_ktable->root());
+    vmprint_summary(console_sink(), g_kmem, g_ktable->root());
 }
 
 } // namespace capframe

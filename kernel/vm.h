@@ -36,6 +36,10 @@ void bootmem_init(const MachineInfo& m, const KernelImage& k, PhysRange dtb);
 // A zeroed 4 KiB frame from the boot free RAM (the kernel's own boot-time
 // needs; after boot every frame belongs to the memory server).
 Result<PhysAddr> boot_frame();
+// After this every boot allocation fails: the free frames belong to mm.
+void close_boot_allocator();
+// Prints the kernel table (the Control capability's VmPrint).
+void kernel_vmprint();
 
 // Builds the identity-mapped kernel table, prints and audits it.
 enum class VmPrint { Full, Summary, Off };
@@ -43,9 +47,13 @@ PageTable& kvm_build(const MachineInfo& m, const KernelImage& k, VmPrint how);
 void kvm_enable_paging(PageTable& t);
 uint64_t kernel_satp();
 
+PageTable& kernel_table();
+
 // Kernel stacks live below the trampoline, each with an unmapped guard page
 // under it: slot i occupies [kstack_bottom(i), kstack_bottom(i) + 4096).
-inline constexpr uint64_t kKstackSlots = 64;
+// All 254 slots fall in the level-0 table that maps the trampoline, so a
+// stack never needs a new table page after boot.
+inline constexpr uint64_t kKstackSlots = 254;
 constexpr uint64_t kstack_bottom(uint64_t slot) {
     return kTrampolineVa - (slot + 1) * 2 * kPageSize;
 }

@@ -21,7 +21,7 @@ bool registers_survive_syscall() {
     register uint64_t s2 asm("s2") = 0x1111222233334444;
     register uint64_t s11 asm("s11") = 0x5555666677778888;
     register uint64_t a0 asm("a0") = 0;
-    register uint64_t a7 asm("a7") = static_cast<uint64_t>(Sys::Getpid);
+    register uint64_t a7 asm("a7") = static_cast<uint64_t>(Sys::Uptime);
     asm volatile("ecall" : "+r"(a0), "+r"(s2), "+r"(s11) : "r"(a7) : "memory");
     return s2 == 0x1111222233334444 && s11 == 0x5555666677778888;
 }

@@ -28,6 +28,20 @@ const char* error_name(Error e) {
         return "too many";
     case Error::Fault:
         return "bad address";
+    case Error::BadSlot:
+        return "empty slot";
+    case Error::BadType:
+        return "wrong capability type";
+    case Error::Permission:
+        return "missing rights";
+    case Error::Busy:
+        return "busy";
+    case Error::NeedTable:
+        return "page table needed";
+    case Error::NoCaller:
+        return "no caller to reply to";
+    case Error::Dead:
+        return "endpoint deleted";
     }
     return "unknown error";
 }

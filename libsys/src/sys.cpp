@@ -8,24 +8,127 @@ namespace sys {
 
 using capframe::abi::Sys;
 
-int64_t write(int fd, const void* buf, size_t len) {
-    return syscall(Sys::Write, static_cast<uint64_t>(fd), reinterpret_cast<uint64_t>(buf), len);
+int64_t syscall_msg(Sys n, uint64_t a0, Msg& m) {
+    register uint64_t r0 asm("a0") = a0;
+    register uint64_t r1 asm("a1") = m.w[0];
+    register uint64_t r2 asm("a2") = m.w[1];
+    register uint64_t r3 asm("a3") = m.w[2];
+    register uint64_t r4 asm("a4") = m.w[3];
+    register uint64_t r5 asm("a5") = 0;
+    register uint64_t r7 asm("a7") = static_cast<uint64_t>(n);
+    asm volatile("ecall"
+                 : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5)
+                 : "r"(r7)
+                 : "memory");
+    m.w[0] = r1, m.w[1] = r2, m.w[2] = r3, m.w[3] = r4, m.badge = r5;
+    return static_cast<int64_t>(r0);
 }
 
-void exit(int status) {
-    syscall(Sys::Exit, static_cast<uint64_t>(static_cast<int64_t>(status)));
+int64_t cap_info(uint64_t slot, uint64_t* object) {
+    Msg m;
+    int64_t r = syscall_msg(Sys::CapInfo, slot, m);
+    if (object) *object = m.w[0];
+    return r;
+}
+int64_t cap_copy(uint64_t src, uint64_t dst_table, uint64_t dst, uint64_t rights, uint64_t badge) {
+    return syscall(Sys::CapCopy, src, dst_table, dst, rights, badge);
+}
+int64_t cap_delete(uint64_t slot) {
+    return syscall(Sys::CapDelete, slot);
+}
+int64_t cap_revoke(uint64_t slot) {
+    return syscall(Sys::CapRevoke, slot);
+}
+int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
+    return syscall(Sys::FrameSplit, slot, lo, hi);
+}
+int64_t retype(uint64_t frame, capframe::abi::ObjType type, uint64_t dst) {
+    return syscall(Sys::Retype, frame, static_cast<uint64_t>(type), dst);
+}
+int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level) {
+    Msg m;
+    m.w[0] = as, m.w[1] = va, m.w[2] = rights;
+    int64_t r = syscall_msg(Sys::Map, frame, m);
+    if (need_level) *need_level = static_cast<int>(m.w[0]);
+    return r;
+}
+int64_t unmap(uint64_t frame) {
+    return syscall(Sys::Unmap, frame);
+}
+int64_t protect(uint64_t frame, uint64_t rights) {
+    return syscall(Sys::Protect, frame, rights);
+}
+int64_t map_table(uint64_t frame, uint64_t as, uint64_t va) {
+    return syscall(Sys::MapTable, frame, as, va);
+}
+int64_t unmap_table(uint64_t frame) {
+    return syscall(Sys::UnmapTable, frame);
+}
+int64_t vmprint_cap(uint64_t slot) {
+    return syscall(Sys::VmPrint, slot);
+}
+int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep) {
+    return syscall(Sys::ThreadConfigure, thread, as, table, fault_ep);
+}
+int64_t thread_set_stack(uint64_t thread, uint64_t frame) {
+    return syscall(Sys::ThreadSetStack, thread, frame);
+}
+int64_t thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1) {
+    return syscall(Sys::ThreadWriteRegs, thread, pc, sp, a0, a1);
+}
+int64_t thread_start(uint64_t thread) {
+    return syscall(Sys::ThreadStart, thread);
+}
+int64_t thread_suspend(uint64_t thread) {
+    return syscall(Sys::ThreadSuspend, thread);
+}
+int64_t call(uint64_t ep, Msg& m) {
+    return syscall_msg(Sys::Call, ep, m);
+}
+int64_t recv(uint64_t ep, Msg& m) {
+    return syscall_msg(Sys::Recv, ep, m);
+}
+int64_t reply_recv(uint64_t ep, Msg& m) {
+    return syscall_msg(Sys::ReplyRecv, ep, m);
+}
+int64_t reply(const Msg& m) {
+    Msg copy = m;
+    return syscall_msg(Sys::Reply, 0, copy);
+}
+void shutdown(uint64_t control, int status) {
+    syscall(Sys::Shutdown, control, static_cast<uint64_t>(static_cast<int64_t>(status)));
     for (;;) {
     }
 }
 
-int getpid() {
-    return static_cast<int>(syscall(Sys::Getpid));
+int64_t write(int fd, const void* buf, size_t len) {
+    return syscall(Sys::DebugWrite, static_cast<uint64_t>(fd), reinterpret_cast<uint64_t>(buf),
+                   len);
 }
 uint64_t uptime() {
     return static_cast<uint64_t>(syscall(Sys::Uptime));
 }
 void yield() {
     syscall(Sys::Yield);
+}
+
+int64_t mm_request(capframe::mmp::Request r, uint64_t a1, uint64_t a2, uint64_t a3, Msg* out) {
+    Msg m;
+    m.w[0] = static_cast<uint64_t>(r), m.w[1] = a1, m.w[2] = a2, m.w[3] = a3;
+    int64_t status = call(capframe::abi::kSlotMmEndpoint, m);
+    if (out) *out = m;
+    return status < 0 ? status : static_cast<int64_t>(m.w[0]);
+}
+
+void exit(int status) {
+    mm_request(capframe::mmp::Request::Exit, static_cast<uint64_t>(static_cast<int64_t>(status)));
+    for (;;) { // mm never answers an exit; if there is no mm, stay put
+        yield();
+    }
+}
+
+int getpid() {
+    return static_cast<int>(mm_request(capframe::mmp::Request::Getpid));
 }
 
 namespace {

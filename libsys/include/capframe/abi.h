@@ -1,9 +1,11 @@
 // The system-call ABI shared by the kernel and libsys. Plain C++20, no
-// dependencies: both sides include this one header.
+// dependencies: both sides include this one header. docs/capabilities.md
+// describes every call and its errors.
 //
-// Calling convention (docs/architecture.md): `ecall` from U-mode with the
-// syscall number in a7 and up to six arguments in a0..a5. The result comes
-// back in a0: >= 0 on success, a negated abi::Errno on failure.
+// Calling convention: `ecall` from U-mode with the syscall number in a7 and
+// arguments in a0..a5. The result comes back in a0 (>= 0 on success, a
+// negated abi::Errno on failure); some calls return a second value in a1,
+// and IPC returns a message in a1..a4 and the badge in a5.
 #pragma once
 
 #include <cstddef>
@@ -12,43 +14,138 @@
 namespace capframe::abi {
 
 enum class Sys : uint64_t {
-    Write = 1,  // write(fd, buf, len) -> bytes written; fd 1 and 2 are the console
-    Exit = 2,   // exit(status) -> does not return
-    Getpid = 3, // getpid() -> pid
-    Uptime = 4, // uptime() -> timer ticks since boot
-    Yield = 5,  // yield() -> 0; gives up the rest of the time slice
+    DebugWrite = 1, // (fd, buf, len) -> bytes; fd 1/2: the kernel console
+    Uptime = 4,     // () -> timer ticks since boot
+    Yield = 5,      // () -> 0
+
+    // Capabilities. `slot` arguments index the caller's capability table.
+    CapInfo = 10,    // (slot) -> type | rights << 8 | order << 16 | flags << 24; a1 = object/pa
+    CapCopy = 11,    // (src, dst_table, dst_index, rights, badge) -> 0: a child with rights <= src
+    CapDelete = 12,  // (slot) -> 0; Busy if it has children or its object is in use
+    CapRevoke = 13,  // (slot) -> number deleted: every descendant, and the mappings they made
+    FrameSplit = 14, // (slot, dst_lo, dst_hi) -> 0: two children, the lower and upper half
+    Retype = 15,     // (frame, ObjType, dst) -> 0: a kernel object in the donated frame
+
+    // Address spaces
+    Map = 20,        // (frame, as, va, rights) -> 0, or NeedTable with the level in a1
+    Unmap = 21,      // (frame) -> 0: removes the mapping the cap made
+    Protect = 22,    // (frame, rights) -> 0
+    MapTable = 23,   // (frame, as, va) -> level: donates a page-table page for va
+    UnmapTable = 24, // (frame) -> 0: the table must be empty
+    VmPrint = 25,    // (as or Control) -> 0: the kernel prints that table
+
+    // Threads
+    ThreadConfigure = 30, // (thread, as, captable, fault_ep) -> 0
+    ThreadSetStack = 31,  // (thread, frame) -> kernel-stack slot: donated, mapped with a guard page
+    ThreadWriteRegs = 32, // (thread, pc, sp, a0, a1) -> 0
+    ThreadStart = 33,     // (thread) -> 0
+    ThreadSuspend = 34,   // (thread) -> 0
+
+    // IPC: synchronous endpoints, a 4-word message in registers.
+    Call = 40,      // (ep, m0, m1, m2, m3) -> status; reply in a1..a4
+    Recv = 41,      // (ep) -> status; message in a1..a4, badge in a5
+    Reply = 42,     // (_, m0, m1, m2, m3) -> 0 or NoCaller
+    ReplyRecv = 43, // (ep, m0, m1, m2, m3): reply then receive, as Recv
+
+    // Control (needs the Control capability the kernel gives mm)
+    Shutdown = 50, // (control, status) -> does not return
 };
 
-// Error numbers, returned negated. Values follow the familiar POSIX numbers.
+// Error numbers, returned negated.
 enum class Errno : int64_t {
-    Perm = 1,
-    NoEnt = 2,
-    NoMem = 12,
-    Fault = 14,
-    Inval = 22,
-    NoSys = 38,
+    Perm = 1,       // missing rights
+    NoEnt = 2,      // no such program / object
+    Busy = 16,      // object in use, has children, or already mapped/donated
+    Exist = 17,     // destination slot not empty / va already mapped
+    NoMem = 12,     // (mm only: the kernel never runs out)
+    Fault = 14,     // bad user pointer
+    Inval = 22,     // bad argument (alignment, range, W+X, order)
+    Range = 34,     // slot index outside the table, va at or above MAXVA
+    NoSys = 38,     // unknown syscall
+    BadSlot = 81,   // empty slot
+    BadType = 82,   // slot holds a capability of the wrong type
+    NeedTable = 83, // Map: a page-table page is missing at level a1
+    NoCaller = 84,  // Reply with nobody to reply to
+    Dead = 85,      // the endpoint was deleted while waiting
 };
 
 constexpr int64_t error_return(Errno e) {
     return -static_cast<int64_t>(e);
 }
 
-// Console writes are copied through a bounce buffer of this size per round
-// trip into the kernel; longer writes are split by the kernel transparently.
-inline constexpr size_t kWriteChunk = 256;
-// One write call moves at most this many bytes (larger requests return a
-// short count, like a pipe).
+enum class ObjType : uint8_t {
+    Null = 0,
+    Frame = 1,        // a physical run of 2^order pages
+    AddressSpace = 2, // from an order-2 frame: root table, two tables for the top, metadata
+    Thread = 3,       // from an order-0 frame: trapframe + thread control block
+    Endpoint = 4,     // from an order-0 frame
+    CapTable = 5,     // from an order-k frame: 64 << k slots
+    Control = 6,      // the kernel's control capability (shutdown, kernel vmprint)
+};
+
+// Rights bits of a capability.
+inline constexpr uint8_t kRightRead = 1;
+inline constexpr uint8_t kRightWrite = 2;
+inline constexpr uint8_t kRightExec = 4;
+inline constexpr uint8_t kRightMap = 8;     // frame: may be mapped
+inline constexpr uint8_t kRightDonate = 16; // frame: may be split, retyped, donated
+inline constexpr uint8_t kRightsAll = 31;
+
+// CapInfo flags
+inline constexpr uint8_t kCapMapped = 1;  // frame mapped by this cap
+inline constexpr uint8_t kCapDonated = 2; // frame in kernel use (object, table, stack)
+inline constexpr uint8_t kCapSplit = 4;   // frame split into children
+
+inline constexpr uint64_t kCapSlotsPerPage = 64;
+
+// Fault messages the kernel sends to a thread's fault endpoint on its behalf.
+inline constexpr uint64_t kFaultLabel = 0xfa017;
+// m0 = kFaultLabel, m1 = scause, m2 = stval, m3 = sepc. Reply m0 = 0 resumes
+// the thread (after the handler fixed the cause), anything else suspends it.
+
+// Sizes
+inline constexpr size_t kWriteChunk = 256; // console writes are copied in chunks of this
 inline constexpr size_t kWriteMax = 1 << 20;
 
 // The user address space that every program sees (docs/memory-layout.md).
 inline constexpr uint64_t kMaxVa = uint64_t{1} << 38;
 inline constexpr uint64_t kTrampolineVa = kMaxVa - 4096;
 inline constexpr uint64_t kTrapframeVa = kTrampolineVa - 4096;
-inline constexpr uint64_t kUserTextBase = 0x10000;             // first byte of a program image
-inline constexpr uint64_t kUserStackTop = kTrapframeVa - 4096; // one unmapped page above
-inline constexpr uint64_t kUserStackPages = 4;                 // guard page below them, unmapped
+inline constexpr uint64_t kUserTextBase = 0x10000;
+inline constexpr uint64_t kUserStackTop = kTrapframeVa - 4096;
+inline constexpr uint64_t kUserStackPages = 4;
+inline constexpr uint64_t kBootInfoVa = 0x3f00000000;  // mm only: BootInfo, read-only
+inline constexpr uint64_t kBootImageVa = 0x3f00100000; // mm only: the program table, read-only
+inline constexpr uint64_t kFrameMetaVa = 0x2000000000; // mm only: per-frame metadata, RW
+
+// What the kernel tells mm at start (mapped read-only at kBootInfoVa).
+struct BootInfo {
+    uint64_t magic;              // kBootInfoMagic
+    uint64_t total_frames;       // free RAM at boot (before mm was built)
+    uint64_t kernel_boot_frames; // used by the kernel's own tables at boot
+    uint64_t mm_frames;          // mm's image, stack, objects and cap table
+    uint64_t mm_captable_slots;
+    uint64_t first_frame_slot; // frame caps: slots [first, first + count)
+    uint64_t frame_slot_count;
+    uint64_t first_free_slot;
+    uint64_t image_bytes;   // size of the program table at kBootImageVa
+    uint64_t window_base;   // lowest physical address of any frame capability
+    uint64_t window_frames; // frames from window_base to the highest frame's end
+    uint64_t meta_bytes;    // zeroed RW memory at kFrameMetaVa (16 bytes per window frame)
+    char bootargs[128];
+};
+inline constexpr uint64_t kBootInfoMagic = 0xcafe'f4a3'b007'1f0aull;
+
+// Well-known slots in mm's capability table
+inline constexpr uint64_t kSlotSelfCapTable = 1;
+inline constexpr uint64_t kSlotSelfAs = 2;
+inline constexpr uint64_t kSlotSelfThread = 3;
+inline constexpr uint64_t kSlotControl = 4;
+// ...and in every task mm starts
+inline constexpr uint64_t kSlotMmEndpoint = 1;
 
 static_assert(sizeof(Sys) == 8 && sizeof(Errno) == 8, "ABI enums are register sized");
+static_assert(sizeof(BootInfo) == 12 * 8 + 128);
 static_assert(kUserStackTop % 4096 == 0 && kUserTextBase % 4096 == 0);
 
 } // namespace capframe::abi

@@ -1,11 +1,12 @@
-// libsys: what every Capframe user program links. The system-call layer and
-// a small formatted-output helper; picolibc will sit on top later.
+// libsys: what every Capframe user program links. Kernel system calls
+// (capabilities, IPC, console), the memory-server requests, printf.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "capframe/abi.h"
+#include "capframe/mm_protocol.h"
 
 namespace sys {
 
@@ -20,21 +21,59 @@ inline int64_t syscall(uint64_t n, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2
     register uint64_t r5 asm("a5") = a5;
     register uint64_t r7 asm("a7") = n;
     asm volatile("ecall"
-                 : "+r"(r0)
-                 : "r"(r1), "r"(r2), "r"(r3), "r"(r4), "r"(r5), "r"(r7)
+                 : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5)
+                 : "r"(r7)
                  : "memory");
     return static_cast<int64_t>(r0);
 }
 
-inline int64_t syscall(capframe::abi::Sys n, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0) {
-    return syscall(static_cast<uint64_t>(n), a0, a1, a2);
+inline int64_t syscall(capframe::abi::Sys n, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
+                       uint64_t a3 = 0, uint64_t a4 = 0) {
+    return syscall(static_cast<uint64_t>(n), a0, a1, a2, a3, a4);
 }
 
+// A message in registers: four words and the badge of the sender's cap.
+struct Msg {
+    uint64_t w[4] = {};
+    uint64_t badge = 0;
+};
+
+// Raw system call that also returns a1..a5 (IPC, CapInfo, Map's level).
+int64_t syscall_msg(capframe::abi::Sys n, uint64_t a0, Msg& m);
+
+// Kernel calls (slot numbers index the caller's capability table).
+int64_t cap_info(uint64_t slot, uint64_t* object = nullptr);
+int64_t cap_copy(uint64_t src, uint64_t dst_table, uint64_t dst, uint64_t rights, uint64_t badge);
+int64_t cap_delete(uint64_t slot);
+int64_t cap_revoke(uint64_t slot);
+int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi);
+int64_t retype(uint64_t frame, capframe::abi::ObjType type, uint64_t dst);
+int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level = nullptr);
+int64_t unmap(uint64_t frame);
+int64_t protect(uint64_t frame, uint64_t rights);
+int64_t map_table(uint64_t frame, uint64_t as, uint64_t va);
+int64_t unmap_table(uint64_t frame);
+int64_t vmprint_cap(uint64_t slot);
+int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep);
+int64_t thread_set_stack(uint64_t thread, uint64_t frame);
+int64_t thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1);
+int64_t thread_start(uint64_t thread);
+int64_t thread_suspend(uint64_t thread);
+int64_t call(uint64_t ep, Msg& m);       // m: request in, reply out
+int64_t recv(uint64_t ep, Msg& m);       // m: the message and badge
+int64_t reply_recv(uint64_t ep, Msg& m); // m: reply in, next message out
+int64_t reply(const Msg& m);
+[[noreturn]] void shutdown(uint64_t control, int status);
+
 int64_t write(int fd, const void* buf, size_t len);
-[[noreturn]] void exit(int status);
-int getpid();
 uint64_t uptime();
 void yield();
+
+// Memory-server requests (the xv6-style API grows here).
+[[noreturn]] void exit(int status);
+int getpid();
+int64_t mm_request(capframe::mmp::Request r, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
+                   Msg* out = nullptr);
 
 int printf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,0 +1,203 @@
+#include "boot_mm.h"
+
+#include "arch/riscv64/csr.h"
+#include "cap.h"
+#include "capframe/abi.h"
+#include "console.h"
+#include "thread.h"
+#include "vmops.h"
+
+extern "C" char __user_images_start[], __user_images_end[];
+
+namespace capframe {
+namespace {
+
+// Layout written by tools/embed_user.py (offsets relative to the table).
+struct EmbeddedSegment {
+    uint64_t vaddr, filesz, memsz, flags, data_offset;
+};
+struct EmbeddedProgram {
+    char name[24];
+    uint64_t entry, segment_count;
+    EmbeddedSegment segments[4];
+};
+struct EmbeddedTable {
+    uint64_t count;
+    EmbeddedProgram programs[];
+};
+static_assert(sizeof(EmbeddedProgram) == 24 + 16 + 4 * 40);
+extern "C" const EmbeddedTable user_image_table;
+
+constexpr uint8_t kMmTableOrder = 6; // 64 pages: 4096 slots
+constexpr uint64_t kFirstFrameSlot = 8;
+
+bool same(const char* a, const char* b) {
+    while (*a && *a == *b)
+        ++a, ++b;
+    return *a == *b;
+}
+
+Perm elf_perm(uint64_t flags) {
+    Perm p = Perm::U;
+    if (flags & 4) p = p | Perm::R;
+    if (flags & 2) p = p | Perm::W;
+    if (flags & 1) p = p | Perm::X;
+    return p;
+}
+
+PhysAddr must(Result<PhysAddr> r, const char* what) {
+    if (!r.ok()) panic("building mm: no boot memory for %s", what);
+    return r.value();
+}
+
+void must(Result<void> r, const char* what) {
+    if (!r.ok()) panic("building mm: %s failed: %s", what, error_name(r.error()));
+}
+
+void set_root_cap(Cap* c, ObjType type, uint8_t order, uint64_t object) {
+    c->type = type;
+    c->rights = abi::kRightsAll;
+    c->order = order;
+    c->object = object;
+    mdb_insert_root(c);
+}
+
+uint8_t largest_order(uint64_t base, uint64_t size) {
+    uint8_t order = 0;
+    while (order < 18 && is_aligned(base, kPageSize << (order + 1)) &&
+           (kPageSize << (order + 1)) <= size)
+        ++order;
+    return order;
+}
+
+} // namespace
+
+void start_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_t kernel_frames) {
+    const EmbeddedProgram* prog = nullptr;
+    for (uint64_t i = 0; i < user_image_table.count; ++i)
+        if (same(user_image_table.programs[i].name, "mm")) prog = &user_image_table.programs[i];
+    if (!prog) panic("the boot image has no 'mm' program");
+
+    RangeSet& ram = boot_free_ram();
+    KernelMem& kmem = kernel_mem();
+    uint64_t before = ram.total_bytes() / kPageSize;
+    if (ram.count() == 0) panic("no free RAM left for the memory server");
+    uint64_t window_base = ram[0].base.value();
+    uint64_t window_frames = (ram[ram.count() - 1].end() - window_base) / kPageSize;
+    uint64_t meta_bytes = 0;
+    (void)align_up(window_frames * 16, kPageSize, meta_bytes);
+
+    // Capability table, address space (order 2), thread, kernel stack.
+    uint64_t table_bytes = kPageSize << kMmTableOrder;
+    PhysAddr table_pa = must(ram.take(table_bytes, kPageSize), "the capability table");
+    zero_frames(table_pa.value(), table_bytes / kPageSize);
+    CapTableRef table{phys_to<Cap>(table_pa.value()), abi::kCapSlotsPerPage << kMmTableOrder};
+    table.header()->slot_count = table.count;
+
+    PhysAddr as_pa = must(ram.take(4 * kPageSize, 4 * kPageSize), "the address space");
+    zero_frames(as_pa.value(), 4);
+    as_init(as_pa.value());
+    AddressSpace* as = as_of(as_pa.value());
+    PhysAddr thread_pa = must(boot_frame(), "the thread");
+    Thread* thread = phys_to<Thread>(thread_pa.value());
+    thread_init(thread);
+    PhysAddr kstack_pa = must(boot_frame(), "the kernel stack");
+
+    set_root_cap(&table.slots[abi::kSlotSelfCapTable], ObjType::CapTable, kMmTableOrder,
+                 table_pa.value());
+    set_root_cap(&table.slots[abi::kSlotSelfAs], ObjType::AddressSpace, 2, as_pa.value());
+    set_root_cap(&table.slots[abi::kSlotSelfThread], ObjType::Thread, 0, thread_pa.value());
+    set_root_cap(&table.slots[abi::kSlotControl], ObjType::Control, 0, 0);
+    Cap* kstack_cap = &table.slots[5];
+    set_root_cap(kstack_cap, ObjType::Frame, 0, kstack_pa.value());
+
+    // mm's program and stack, mapped with boot table pages.
+    Sv39<KernelMem> user(kmem, PhysAddr(as->root));
+    const auto* base = reinterpret_cast<const uint8_t*>(&user_image_table);
+    for (uint64_t s = 0; s < prog->segment_count; ++s) {
+        const EmbeddedSegment& seg = prog->segments[s];
+        for (uint64_t off = 0; off < seg.memsz; off += kPageSize) {
+            PhysAddr frame = must(boot_frame(), "mm's image");
+            auto* dst = reinterpret_cast<uint8_t*>(frame.value());
+            for (uint64_t b = 0; b < kPageSize && off + b < seg.filesz; ++b)
+                dst[b] = base[seg.data_offset + off + b];
+            must(user.map(VirtAddr(seg.vaddr + off), frame, kPageSize, elf_perm(seg.flags)),
+                 "mapping mm's image");
+        }
+    }
+    arch::fence_i(); // program text was written through the data side
+    for (uint64_t i = 1; i <= abi::kUserStackPages; ++i)
+        must(user.map(VirtAddr(abi::kUserStackTop - i * kPageSize),
+                      must(boot_frame(), "mm's stack"), kPageSize, Perm::R | Perm::W | Perm::U),
+             "mapping mm's stack");
+
+    // The program table, read-only, so mm can start programs from it.
+    PhysAddr images(reinterpret_cast<uint64_t>(__user_images_start));
+    uint64_t image_bytes = reinterpret_cast<uint64_t>(__user_images_end) - images.value();
+    must(user.map(VirtAddr(abi::kBootImageVa), images, image_bytes, Perm::R | Perm::U,
+                  PageSizes::Only4K),
+         "mapping the boot image");
+
+    // The allocator's per-frame metadata (the boot-time cost of mm's free list).
+    for (uint64_t off = 0; off < meta_bytes; off += kPageSize)
+        must(user.map(VirtAddr(abi::kFrameMetaVa + off), must(boot_frame(), "frame metadata"),
+                      kPageSize, Perm::R | Perm::W | Perm::U),
+             "mapping frame metadata");
+
+    PhysAddr info_pa = must(boot_frame(), "BootInfo");
+    must(user.map(VirtAddr(abi::kBootInfoVa), info_pa, kPageSize, Perm::R | Perm::U),
+         "mapping BootInfo");
+    auto* info = phys_to<abi::BootInfo>(info_pa.value());
+
+    // Thread set-up: kernel stack, trapframe, registers.
+    uint64_t slot = 0;
+    {
+        auto r = kstack_install(kstack_cap);
+        if (!r.ok()) panic("building mm: kernel stack: %s", error_name(r.error()));
+        slot = r.value();
+    }
+    thread->kstack_cap = kstack_cap;
+    thread->kstack_slot = slot;
+    must(thread_configure(thread, as, table, nullptr, 0), "configuring mm's thread");
+    thread->tf.epc = prog->entry;
+    thread->tf.regs[arch::sp] = abi::kUserStackTop;
+    thread->tf.regs[arch::a0] = abi::kBootInfoVa;
+
+    // Every frame left goes to mm, as naturally aligned power-of-two runs.
+    uint64_t mm_frames = before - ram.total_bytes() / kPageSize;
+    uint64_t next = kFirstFrameSlot, frames = 0;
+    for (int i = 0; i < ram.count(); ++i) {
+        uint64_t b = ram[i].base.value(), e = ram[i].end();
+        while (b < e) {
+            uint8_t order = largest_order(b, e - b);
+            if (next >= table.count) panic("building mm: too many frame capabilities");
+            set_root_cap(&table.slots[next++], ObjType::Frame, order, b);
+            b += kPageSize << order;
+            frames += uint64_t{1} << order;
+        }
+    }
+    close_boot_allocator();
+
+    info->magic = abi::kBootInfoMagic;
+    info->total_frames = free_at_boot;
+    info->kernel_boot_frames = kernel_frames;
+    info->mm_frames = mm_frames;
+    info->mm_captable_slots = table.count;
+    info->first_frame_slot = kFirstFrameSlot;
+    info->frame_slot_count = next - kFirstFrameSlot;
+    info->first_free_slot = next;
+    info->image_bytes = image_bytes;
+    info->window_base = window_base;
+    info->window_frames = window_frames;
+    info->meta_bytes = meta_bytes;
+    for (size_t i = 0; i + 1 < sizeof info->bootargs && m.bootargs[i]; ++i)
+        info->bootargs[i] = m.bootargs[i];
+
+    kprintf("kernel: mm built from the boot image: %lu frames (image, stack, objects, tables)\n",
+            mm_frames);
+    kprintf("kernel: handing %lu free frames (%lu MiB) to mm in %lu frame capabilities\n", frames,
+            frames >> 8, next - kFirstFrameSlot);
+    must(thread_start(thread), "starting mm's thread");
+}
+
+} // namespace capframe

@@ -1,0 +1,238 @@
+#include "cap.h"
+
+namespace capframe {
+namespace {
+
+// The MDB: a circular list through a sentinel; every capability is followed
+// by its descendants (depth > its own).
+Cap g_mdb;
+
+void mdb_insert_after(Cap* pos, Cap* c) {
+    c->prev = pos;
+    c->next = pos->next;
+    pos->next->prev = c;
+    pos->next = c;
+}
+
+void mdb_remove(Cap* c) {
+    c->prev->next = c->next;
+    c->next->prev = c->prev;
+    *c = Cap{};
+}
+
+Cap* parent_of(const Cap* c) {
+    for (Cap* p = c->prev; p != &g_mdb; p = p->prev)
+        if (p->depth < c->depth) return p;
+    return nullptr;
+}
+
+Cap* last_descendant(Cap* c) {
+    Cap* last = nullptr;
+    for (Cap* d = c->next; d != &g_mdb && d->depth > c->depth; d = d->next)
+        last = d;
+    return last;
+}
+
+void make_child(Cap* parent, Cap* child, ObjType type, uint8_t rights, uint8_t order,
+                uint64_t object) {
+    *child = Cap{};
+    child->type = type;
+    child->rights = rights;
+    child->order = order;
+    child->object = object;
+    child->depth = parent->depth + 1;
+    mdb_insert_after(parent, child);
+}
+
+// Is `c` the capability retype() made, as opposed to a copy of it?
+Cap* donating_frame_of(const Cap* c) {
+    Cap* p = parent_of(c);
+    if (p && p->type == ObjType::Frame && (p->flags & abi::kCapDonated) &&
+        p->donated_as == kDonatedObject && p->object == c->object)
+        return p;
+    return nullptr;
+}
+
+uint8_t object_order(ObjType t) {
+    switch (t) {
+    case ObjType::AddressSpace:
+        return 2;
+    case ObjType::Thread:
+    case ObjType::Endpoint:
+        return 0;
+    default:
+        return 0xff;
+    }
+}
+
+CapTableRef table_ref(const Cap* c) {
+    return CapTableRef{phys_to<Cap>(c->object), abi::kCapSlotsPerPage << c->order};
+}
+
+Result<void> captable_check_destroy(const Cap* c) {
+    CapTableRef t = table_ref(c);
+    if (t.header()->bound_threads) return Error::Busy;
+    for (uint64_t i = 1; i < t.count; ++i)
+        if (!t.slots[i].empty()) return Error::Busy;
+    return {};
+}
+
+// Checks whether deleting c would succeed, without changing anything.
+Result<void> check_delete(const Cap* c) {
+    if (has_children(c)) return Error::Busy;
+    if (c->type == ObjType::Frame && (c->flags & (abi::kCapDonated | abi::kCapSplit)))
+        return Error::Busy;
+    if (!donating_frame_of(c)) return {}; // a copy, or a boot-time root object
+    switch (c->type) {
+    case ObjType::AddressSpace:
+        return as_check_destroy(as_of(c->object));
+    case ObjType::Thread:
+        return thread_check_destroy(phys_to<Thread>(c->object));
+    case ObjType::Endpoint:
+        return endpoint_check_destroy(phys_to<Endpoint>(c->object));
+    case ObjType::CapTable:
+        return captable_check_destroy(c);
+    default:
+        return {};
+    }
+}
+
+} // namespace
+
+void zero_frames(uint64_t pa, uint64_t pages) {
+    auto* p = reinterpret_cast<volatile uint64_t*>(pa);
+    for (uint64_t i = 0; i < pages * kPageSize / 8; ++i)
+        p[i] = 0;
+}
+
+void mdb_init() {
+    g_mdb.prev = g_mdb.next = &g_mdb;
+}
+void mdb_insert_root(Cap* c) {
+    c->depth = 0;
+    mdb_insert_after(g_mdb.prev, c);
+}
+
+bool has_children(const Cap* c) {
+    return c->next != &g_mdb && c->next->depth > c->depth;
+}
+
+bool frame_free_for_use(const Cap* c) {
+    return c->type == ObjType::Frame && c->flags == 0 && !has_children(c);
+}
+
+Result<CapTableRef> table_of(const Thread& t, uint64_t table_slot) {
+    if (table_slot == 0) return t.table;
+    Cap* c = TRY(lookup(t, table_slot, ObjType::CapTable));
+    return table_ref(c);
+}
+
+Result<Cap*> lookup(const Thread& t, uint64_t slot, ObjType want) {
+    if (slot == 0 || slot >= t.table.count) return Error::OutOfRange;
+    Cap* c = &t.table.slots[slot];
+    if (c->empty()) return Error::BadSlot;
+    if (want != ObjType::Null && c->type != want) return Error::BadType;
+    return c;
+}
+
+Result<Cap*> lookup_empty(const CapTableRef& table, uint64_t slot) {
+    if (slot == 0 || slot >= table.count) return Error::OutOfRange;
+    Cap* c = &table.slots[slot];
+    if (!c->empty()) return Error::AlreadyMapped;
+    return c;
+}
+
+Result<void> cap_copy(Cap* src, Cap* dst, uint8_t rights, uint64_t badge) {
+    if (src->type == ObjType::Frame && (src->flags & (abi::kCapDonated | abi::kCapSplit)))
+        return Error::Busy; // copies of kernel-owned memory would be mappable
+    if (badge && (src->type != ObjType::Endpoint || src->badge)) return Error::InvalidArgument;
+    make_child(src, dst, src->type, src->rights & rights, src->order, src->object);
+    dst->badge = badge ? badge : src->badge;
+    return {};
+}
+
+Result<void> cap_delete(Cap* c) {
+    TRY(check_delete(c));
+    // Perform: nothing below can fail.
+    if (c->type == ObjType::Frame && (c->flags & abi::kCapMapped)) frame_unmap(c);
+    if (Cap* frame = donating_frame_of(c)) {
+        switch (c->type) {
+        case ObjType::AddressSpace:
+            break; // empty by check: nothing mapped, no tables
+        case ObjType::Thread:
+            thread_destroy(phys_to<Thread>(c->object));
+            break;
+        case ObjType::Endpoint:
+            endpoint_destroy(phys_to<Endpoint>(c->object));
+            break;
+        default:
+            break;
+        }
+        zero_frames(frame->object, uint64_t{1} << frame->order);
+        frame->flags &= static_cast<uint8_t>(~abi::kCapDonated);
+        frame->donated_as = 0;
+    }
+    Cap* parent = parent_of(c);
+    mdb_remove(c);
+    // The last half of a split gone: the parent frame is whole again.
+    if (parent && parent->type == ObjType::Frame && (parent->flags & abi::kCapSplit) &&
+        !has_children(parent))
+        parent->flags &= static_cast<uint8_t>(~abi::kCapSplit);
+    return {};
+}
+
+Result<uint64_t> cap_revoke(Cap* c) {
+    uint64_t deleted = 0;
+    // Leaf first: the last descendant never has children of its own.
+    while (Cap* d = last_descendant(c)) {
+        TRY(cap_delete(d));
+        ++deleted;
+    }
+    return deleted;
+}
+
+Result<void> frame_split(Cap* frame, Cap* lo, Cap* hi) {
+    if (!frame->has(abi::kRightDonate)) return Error::Permission;
+    if (frame->order == 0 || lo == hi) return Error::InvalidArgument;
+    if (!frame_free_for_use(frame)) return Error::Busy;
+    uint8_t order = static_cast<uint8_t>(frame->order - 1);
+    make_child(frame, hi, ObjType::Frame, frame->rights, order,
+               frame->object + (kPageSize << order));
+    make_child(frame, lo, ObjType::Frame, frame->rights, order, frame->object);
+    frame->flags |= abi::kCapSplit;
+    return {};
+}
+
+Result<void> retype(Cap* frame, ObjType type, Cap* dst) {
+    if (!frame->has(abi::kRightDonate)) return Error::Permission;
+    if (type == ObjType::CapTable) {
+        if (frame->order > 6) return Error::InvalidArgument;
+    } else if (object_order(type) == 0xff) {
+        return Error::InvalidArgument; // Frame, Control, Null: not made by retype
+    } else if (frame->order != object_order(type)) {
+        return Error::InvalidArgument;
+    }
+    if (!frame_free_for_use(frame)) return Error::Busy;
+
+    uint64_t pa = frame->object;
+    zero_frames(pa, uint64_t{1} << frame->order);
+    switch (type) {
+    case ObjType::AddressSpace:
+        as_init(pa);
+        break;
+    case ObjType::Thread:
+        thread_init(phys_to<Thread>(pa));
+        break;
+    case ObjType::CapTable:
+        phys_to<CapTableHeader>(pa)->slot_count = abi::kCapSlotsPerPage << frame->order;
+        break;
+    default:
+        break;
+    }
+    frame->flags |= abi::kCapDonated;
+    frame->donated_as = kDonatedObject;
+    make_child(frame, dst, type, abi::kRightsAll, frame->order, pa);
+    return {};
+}
+
+} // namespace capframe

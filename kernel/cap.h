@@ -1,0 +1,46 @@
+// Capability operations. Each syscall-facing function decodes (checks
+// everything, changes nothing) and then performs; an error means nothing
+// changed. Functions that need the caller's table take the Thread.
+#pragma once
+
+#include "lib/result.h"
+#include "object.h"
+
+namespace capframe {
+
+void mdb_init();
+// Inserts a boot-time root capability (depth 0) into the MDB.
+void mdb_insert_root(Cap* c);
+
+// The slot `slot` of t's table, which must hold a capability of `want`
+// (ObjType::Null: any type). BadSlot / BadType / OutOfRange.
+Result<Cap*> lookup(const Thread& t, uint64_t slot, ObjType want);
+// An empty slot of a table (for results). OutOfRange / AlreadyMapped.
+Result<Cap*> lookup_empty(const CapTableRef& table, uint64_t slot);
+Result<CapTableRef> table_of(const Thread& t, uint64_t table_slot); // 0: t's own
+
+Result<void> cap_copy(Cap* src, Cap* dst, uint8_t rights, uint64_t badge);
+Result<void> cap_delete(Cap* c);
+Result<uint64_t> cap_revoke(Cap* c);
+Result<void> frame_split(Cap* frame, Cap* lo, Cap* hi);
+Result<void> retype(Cap* frame, ObjType type, Cap* dst);
+
+bool has_children(const Cap* c);
+bool frame_free_for_use(const Cap* c); // not mapped, donated, split, and no children
+
+// Thread object lifecycle (thread.cpp)
+void thread_init(Thread* t);
+Result<void> thread_check_destroy(const Thread* t);
+void thread_destroy(Thread* t);
+// Address space (vmops.cpp)
+void as_init(uint64_t pa);
+Result<void> as_check_destroy(const AddressSpace* as);
+void frame_unmap(Cap* frame);   // the mapping the cap made (must exist)
+void table_release(Cap* frame); // a donated page-table page (must be empty)
+// Endpoint (thread.cpp)
+Result<void> endpoint_check_destroy(const Endpoint* ep);
+void endpoint_destroy(Endpoint* ep);
+
+void zero_frames(uint64_t pa, uint64_t pages);
+
+} // namespace capframe

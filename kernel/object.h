@@ -1,0 +1,135 @@
+// Kernel objects and capabilities. Every object after boot lives in a frame
+// the memory server donated (seL4's retype); the kernel reaches it through the
+// identity map. Layouts are fixed and asserted.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "arch/riscv64/trapframe.h"
+#include "capframe/abi.h"
+#include "lib/addr.h"
+
+namespace capframe {
+
+using abi::ObjType;
+
+struct Thread;
+struct Endpoint;
+struct AddressSpace;
+
+// One capability slot. Capabilities derived from one another form the
+// mapping database (MDB): one global doubly linked list in which every
+// capability is followed by its descendants, each one level deeper (seL4's
+// ordering), so "all capabilities derived from C" is the run after C with
+// depth > C.depth.
+struct Cap {
+    ObjType type;
+    uint8_t rights;    // abi::kRight*
+    uint8_t order;     // Frame / CapTable: the run is 2^order pages
+    uint8_t flags;     // abi::kCapMapped / kCapDonated / kCapSplit
+    uint32_t depth;    // MDB depth
+    uint64_t object;   // physical address of the frame run or object
+    uint64_t badge;    // Endpoint caps: delivered with each message
+    uint64_t map_root; // Frame: root table of the mapping or donated table, 0 if none
+    uint64_t map_va;   // Frame: where it is mapped / the VA a donated table serves
+    Cap* prev;
+    Cap* next;
+    uint8_t donated_as; // kDonated*: what the kernel uses a donated frame for
+    uint8_t table_level;
+    uint16_t kstack_slot;
+    uint32_t reserved;
+
+    bool empty() const { return type == ObjType::Null; }
+    bool has(uint8_t r) const { return (rights & r) == r; }
+};
+static_assert(sizeof(Cap) == 64, "a capability slot is 64 bytes");
+static_assert(offsetof(Cap, object) == 8 && offsetof(Cap, prev) == 40);
+static_assert(abi::kCapSlotsPerPage * sizeof(Cap) == kPageSize);
+
+inline constexpr uint8_t kDonatedObject = 1;
+inline constexpr uint8_t kDonatedTable = 2;
+inline constexpr uint8_t kDonatedKstack = 3;
+
+// A capability table is a run of 2^order pages of slots. Slot 0 is never a
+// capability (slot number 0 means "none"); it holds the table's header.
+struct CapTableHeader {
+    uint64_t slot_count;
+    uint32_t bound_threads; // threads using this as their table
+    uint32_t reserved[13];
+};
+static_assert(sizeof(CapTableHeader) == sizeof(Cap));
+
+struct CapTableRef {
+    Cap* slots = nullptr; // slots[0] is the header
+    uint64_t count = 0;
+    CapTableHeader* header() const { return reinterpret_cast<CapTableHeader*>(slots); }
+};
+
+// swtch() saves and restores these (callee-saved registers).
+struct Context {
+    uint64_t ra, sp, s[12];
+};
+
+enum class ThreadState : uint8_t {
+    Inactive,     // created, not started (or suspended)
+    Ready,        // in the run queue or running
+    BlockedCall,  // waiting in an endpoint's send queue
+    BlockedRecv,  // waiting in an endpoint's receive queue
+    BlockedReply, // delivered its call, waiting for the reply
+};
+
+// A thread: the trapframe first (the page is mapped at TRAPFRAME in its
+// address space, without U), then the control block.
+struct Thread {
+    arch::TrapFrame tf;
+    Context ctx;
+    uint32_t id;
+    ThreadState state;
+    bool fault_call; // the pending call is a fault message sent on its behalf
+    uint8_t pad[2];
+    AddressSpace* as;
+    CapTableRef table;
+    Endpoint* fault_ep;
+    uint64_t fault_badge;
+    Cap* kstack_cap; // the donated frame holding its kernel stack, or null
+    uint64_t kstack_slot;
+    Thread* queue_next;  // run queue or endpoint queue
+    Endpoint* queued_on; // the endpoint whose queue holds it
+    Thread* reply_to;    // the caller this thread owes a reply
+    Thread* replier;     // the thread that owes this one a reply
+    uint64_t call_badge; // badge of the cap the pending call was made through
+    uint64_t msg[4];     // message being sent by a blocked caller
+};
+static_assert(sizeof(Thread) <= kPageSize);
+static_assert(offsetof(Thread, tf) == 0, "the trapframe starts the page");
+
+struct Endpoint {
+    Thread* send_head;
+    Thread* send_tail;
+    Thread* recv_head;
+    Thread* recv_tail;
+    uint32_t fault_refs; // threads that use it as their fault endpoint
+};
+
+// An address space: four pages (an order-2 frame). Page 0 is the root table,
+// pages 1 and 2 the level-1 and level-0 tables of the top 2 MiB (trampoline,
+// trapframe, stack), page 3 this header.
+struct AddressSpace {
+    uint64_t root;          // physical address of page 0
+    uint32_t bound_threads; // threads running in it
+    uint32_t tables;        // donated table pages installed (not counting its own)
+    uint64_t mapped_pages;  // leaves made through Map
+    Thread* trapframe_owner;
+};
+inline constexpr uint64_t kAsHeaderOffset = 3 * kPageSize;
+
+inline AddressSpace* as_of(uint64_t object_pa) {
+    return reinterpret_cast<AddressSpace*>(object_pa + kAsHeaderOffset);
+}
+template <class T>
+T* phys_to(uint64_t pa) {
+    return reinterpret_cast<T*>(pa);
+}
+
+} // namespace capframe

@@ -1,0 +1,277 @@
+#include "thread.h"
+
+#include "arch/riscv64/csr.h"
+#include "cap.h"
+#include "console.h"
+#include "trap.h"
+#include "vmops.h"
+
+extern "C" void swtch(capframe::Context* from, capframe::Context* to);
+
+namespace capframe {
+namespace {
+
+Context g_scheduler_ctx;
+Thread* g_current = nullptr;
+Thread* g_run_head = nullptr;
+Thread* g_run_tail = nullptr;
+uint32_t g_next_id = 1;
+uint32_t g_threads = 0;
+
+void push(Thread*& head, Thread*& tail, Thread* t) {
+    t->queue_next = nullptr;
+    if (tail)
+        tail->queue_next = t;
+    else
+        head = t;
+    tail = t;
+}
+
+Thread* pop(Thread*& head, Thread*& tail) {
+    Thread* t = head;
+    if (!t) return nullptr;
+    head = t->queue_next;
+    if (!head) tail = nullptr;
+    t->queue_next = nullptr;
+    return t;
+}
+
+void unlink(Thread*& head, Thread*& tail, Thread* t) {
+    Thread* prev = nullptr;
+    for (Thread* q = head; q; prev = q, q = q->queue_next) {
+        if (q != t) continue;
+        if (prev)
+            prev->queue_next = q->queue_next;
+        else
+            head = q->queue_next;
+        if (tail == q) tail = prev;
+        q->queue_next = nullptr;
+        return;
+    }
+}
+
+// Switches away from the current thread until something makes it run again.
+void block() {
+    swtch(&g_current->ctx, &g_scheduler_ctx);
+}
+
+// Takes t out of whatever it waits in; afterwards it is Inactive.
+void detach(Thread* t) {
+    switch (t->state) {
+    case ThreadState::Ready:
+        unlink(g_run_head, g_run_tail, t);
+        break;
+    case ThreadState::BlockedCall:
+        unlink(t->queued_on->send_head, t->queued_on->send_tail, t);
+        break;
+    case ThreadState::BlockedRecv:
+        unlink(t->queued_on->recv_head, t->queued_on->recv_tail, t);
+        break;
+    case ThreadState::BlockedReply:
+        if (t->replier && t->replier->reply_to == t) t->replier->reply_to = nullptr;
+        break;
+    case ThreadState::Inactive:
+        break;
+    }
+    t->replier = nullptr;
+    t->queued_on = nullptr;
+    t->state = ThreadState::Inactive;
+}
+
+void set_msg(Thread* t, const uint64_t msg[4]) {
+    for (int i = 0; i < 4; ++i)
+        t->tf.regs[arch::a1 + i] = msg[i];
+}
+
+// The receiver takes the caller's message; the caller waits for the reply.
+void deliver(Thread* caller, Thread* receiver) {
+    set_msg(receiver, caller->msg);
+    receiver->tf.regs[arch::a0] = 0;
+    receiver->tf.regs[arch::a5] = caller->call_badge;
+    receiver->reply_to = caller;
+    caller->replier = receiver;
+    caller->state = ThreadState::BlockedReply;
+}
+
+// A new thread's first run: straight out to user mode.
+extern "C" void thread_first_run() {
+    return_to_user();
+}
+
+} // namespace
+
+Thread* current_thread() {
+    return g_current;
+}
+uint32_t thread_count() {
+    return g_threads;
+}
+
+void make_ready(Thread* t) {
+    t->state = ThreadState::Ready;
+    push(g_run_head, g_run_tail, t);
+}
+
+void scheduler() {
+    for (;;) {
+        Thread* t = pop(g_run_head, g_run_tail);
+        if (!t) {
+            // Nothing to run: wait for the timer with interrupts on (the
+            // kernel trap vector handles the tick and returns here).
+            arch::write_sstatus(arch::read_sstatus() | arch::kSstatusSie);
+            arch::wfi();
+            arch::interrupts_off();
+            continue;
+        }
+        g_current = t;
+        swtch(&g_scheduler_ctx, &t->ctx);
+        g_current = nullptr;
+    }
+}
+
+void yield() {
+    if (!g_run_head) return; // nobody else wants the hart
+    make_ready(g_current);
+    block();
+}
+
+void thread_init(Thread* t) {
+    t->id = g_next_id++;
+    t->state = ThreadState::Inactive;
+    ++g_threads;
+}
+
+Result<void> thread_check_destroy(const Thread* t) {
+    if (t == g_current) return Error::Busy; // a thread cannot delete itself
+    return {};
+}
+
+void thread_destroy(Thread* t) {
+    detach(t);
+    // A caller waiting for this thread's reply would wait forever: fail it.
+    if (Thread* c = t->reply_to) {
+        c->replier = nullptr;
+        c->tf.regs[arch::a0] = static_cast<uint64_t>(abi::error_return(abi::Errno::Dead));
+        if (c->fault_call)
+            c->state = ThreadState::Inactive;
+        else
+            make_ready(c);
+    }
+    if (t->as) as_unbind_trapframe(t->as, t);
+    if (t->table.slots) t->table.header()->bound_threads--;
+    if (t->fault_ep) t->fault_ep->fault_refs--;
+    if (t->kstack_cap) {
+        kstack_remove(t->kstack_slot);
+        zero_frames(t->kstack_cap->object, 1);
+        t->kstack_cap->flags &= static_cast<uint8_t>(~abi::kCapDonated);
+        t->kstack_cap->donated_as = 0;
+    }
+    --g_threads;
+}
+
+Result<void> thread_configure(Thread* t, AddressSpace* as, CapTableRef table, Endpoint* fault_ep,
+                              uint64_t fault_badge) {
+    if (t->state != ThreadState::Inactive || t->as) return Error::Busy;
+    TRY(as_check_trapframe(as, t));
+    as_bind_trapframe(as, t);
+    t->as = as;
+    t->table = table;
+    table.header()->bound_threads++;
+    t->fault_ep = fault_ep;
+    t->fault_badge = fault_badge;
+    if (fault_ep) fault_ep->fault_refs++;
+    return {};
+}
+
+Result<void> thread_start(Thread* t) {
+    if (t->state != ThreadState::Inactive) return Error::Busy;
+    if (!t->as || !t->kstack_cap) return Error::InvalidArgument;
+    t->ctx = Context{};
+    t->ctx.ra = reinterpret_cast<uint64_t>(&thread_first_run);
+    t->ctx.sp = kstack_top(t->kstack_slot);
+    t->fault_call = false;
+    make_ready(t);
+    return {};
+}
+
+void thread_suspend(Thread* t) {
+    detach(t);
+    if (t == g_current) block();
+}
+
+void ipc_call(Endpoint* ep, uint64_t badge, const uint64_t msg[4], bool fault) {
+    Thread* self = g_current;
+    for (int i = 0; i < 4; ++i)
+        self->msg[i] = msg[i];
+    self->call_badge = badge;
+    self->fault_call = fault;
+    if (Thread* r = pop(ep->recv_head, ep->recv_tail)) {
+        r->queued_on = nullptr;
+        deliver(self, r);
+        make_ready(r);
+    } else {
+        self->state = ThreadState::BlockedCall;
+        self->queued_on = ep;
+        push(ep->send_head, ep->send_tail, self);
+    }
+    block();
+}
+
+void ipc_recv(Endpoint* ep) {
+    Thread* self = g_current;
+    if (Thread* c = pop(ep->send_head, ep->send_tail)) {
+        c->queued_on = nullptr;
+        deliver(c, self);
+        return;
+    }
+    self->state = ThreadState::BlockedRecv;
+    self->queued_on = ep;
+    push(ep->recv_head, ep->recv_tail, self);
+    block();
+}
+
+Result<void> ipc_reply(const uint64_t msg[4]) {
+    Thread* self = g_current;
+    Thread* c = self->reply_to;
+    if (!c) return Error::NoCaller;
+    self->reply_to = nullptr;
+    c->replier = nullptr;
+    if (c->fault_call) {
+        // A fault reply: m0 = 0 resumes the thread at the faulting
+        // instruction with its registers untouched; anything else stops it.
+        c->fault_call = false;
+        if (msg[0] == 0)
+            make_ready(c);
+        else
+            c->state = ThreadState::Inactive;
+        return {};
+    }
+    c->tf.regs[arch::a0] = 0;
+    set_msg(c, msg);
+    make_ready(c);
+    return {};
+}
+
+Result<void> endpoint_check_destroy(const Endpoint* ep) {
+    if (ep->fault_refs) return Error::Busy;
+    return {};
+}
+
+void endpoint_destroy(Endpoint* ep) {
+    // Everyone waiting on it learns that it is gone.
+    for (Thread** q : {&ep->send_head, &ep->recv_head}) {
+        while (Thread* t = *q) {
+            *q = t->queue_next;
+            t->queue_next = nullptr;
+            t->queued_on = nullptr;
+            t->tf.regs[arch::a0] = static_cast<uint64_t>(abi::error_return(abi::Errno::Dead));
+            if (t->fault_call)
+                t->state = ThreadState::Inactive;
+            else
+                make_ready(t);
+        }
+    }
+    ep->send_tail = ep->recv_tail = nullptr;
+}
+
+} // namespace capframe

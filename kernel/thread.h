@@ -1,0 +1,29 @@
+// Threads, the scheduler and synchronous IPC (one hart for now).
+#pragma once
+
+#include "lib/result.h"
+#include "object.h"
+
+namespace capframe {
+
+Thread* current_thread();
+// Runs the scheduler loop on the boot stack; never returns.
+[[noreturn]] void scheduler();
+// The current thread gives up the hart (it stays Ready).
+void yield();
+void make_ready(Thread* t);
+
+Result<void> thread_configure(Thread* t, AddressSpace* as, CapTableRef table, Endpoint* fault_ep,
+                              uint64_t fault_badge);
+Result<void> thread_start(Thread* t);
+void thread_suspend(Thread* t); // blocks the current thread if t is current
+
+// IPC. Each returns only when the current thread runs again; the result is
+// then in the current thread's trapframe (a0 status, a1..a4 message, a5 badge).
+void ipc_call(Endpoint* ep, uint64_t badge, const uint64_t msg[4], bool fault);
+void ipc_recv(Endpoint* ep);
+Result<void> ipc_reply(const uint64_t msg[4]);
+
+uint32_t thread_count();
+
+} // namespace capframe

@@ -1,0 +1,240 @@
+// Buddy allocator over frame capabilities, for the memory server mm.
+//
+// mm holds every free frame as a frame cap naming a naturally aligned run of
+// 2^order pages. The kernel can split a cap into caps for its two halves, and
+// deleting both children makes the parent whole again. This allocator decides
+// which caps to split and merge; the cap operations come from Ops (kernel
+// calls in mm, a fake in the host tests). Pure logic and no heap: the caller
+// provides one FrameMeta per 4 KiB frame of the managed physical window.
+//
+// Costs: alloc is O(1) when a block of the asked order is free, otherwise
+// O(kMaxOrder) list checks plus one split per level; free is O(1) plus one
+// merge per level it coalesces. add_root and check are O(frames touched).
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "addr.h"
+#include "result.h"
+
+namespace capframe::mm {
+
+struct Block {
+    uint32_t slot; // the frame cap naming this block
+    uint64_t pa;   // physical base, aligned to 2^order pages
+    uint8_t order; // 2^order pages
+};
+
+struct SplitSlots {
+    uint32_t lower; // cap for the lower half
+    uint32_t upper; // cap for the upper half
+};
+
+// The capability operations the allocator needs:
+//   split(slot, order): split cap `slot` of that order (> 0) into two caps of
+//     order - 1. May fail (e.g. NoMemory or TooMany when the cap table is full).
+//   merge(parent, lower, upper): delete the two children of `parent` so that
+//     it is usable again. May fail; the allocator then keeps the halves.
+template <class T>
+concept FrameCapOps = requires(T& ops, uint32_t slot, uint8_t order) {
+    { ops.split(slot, order) } -> std::same_as<Result<SplitSlots>>;
+    { ops.merge(slot, slot, slot) } -> std::same_as<Result<void>>;
+};
+
+// Per-frame metadata: storage owned by the caller, contents private to the
+// allocator. 16 bytes: the free-list links are 27-bit frame indices, which
+// bounds one window to 2^27 - 1 frames (512 GiB); more memory than that
+// takes several allocator instances.
+//
+// The frame that heads a block records its cap. Independently of that, frame
+// j records the cap of the split block whose upper half starts at j: every
+// split block has exactly one such midpoint and no two share one, so the
+// parent caps needed for merging fit in the same array without a tree.
+struct FrameMeta {
+    uint32_t slot;       // cap of the block this frame heads
+    uint32_t split_slot; // cap of the split block whose upper half starts here
+    uint32_t prev : 27;  // free-list links, frame indices (kNil: none)
+    uint32_t order : 5;  // order of the block this frame heads
+    uint32_t next : 27;
+    uint32_t state : 2; // BuddyCore::State
+    uint32_t split : 1; // split_slot is valid
+    uint32_t : 2;
+};
+static_assert(sizeof(FrameMeta) == 16);
+
+// Everything that does not call Ops: metadata, free lists, validation,
+// queries. Buddy<Ops> adds alloc and free on top.
+class BuddyCore {
+  public:
+    static constexpr uint8_t kMaxOrder = 26; // the largest block that fits a window
+    static constexpr uint32_t kMaxFrames = (uint32_t{1} << 27) - 1;
+
+    static constexpr size_t meta_bytes_for(uint64_t frames) { return frames * sizeof(FrameMeta); }
+
+    // An empty allocator over an empty window, safe to query before init.
+    constexpr BuddyCore() {
+        for (uint32_t& h : head_)
+            h = kNil;
+    }
+
+    // Manages the window [window_base_pa, window_base_pa + meta.size() pages),
+    // initially empty. Zeroes meta. Misaligned if the base is not page
+    // aligned; OutOfRange if the window has more than kMaxFrames frames or
+    // wraps. Nothing changes on error.
+    Result<void> init(uint64_t window_base_pa, std::span<FrameMeta> meta);
+
+    // Hands in a free block that has no parent cap (boot memory). Root blocks
+    // never merge with each other. InvalidArgument if order > kMaxOrder,
+    // Misaligned if pa is not aligned to the block size, OutOfRange if it is
+    // not inside the window, AlreadyMapped if it overlaps a known block.
+    // Nothing changes on error.
+    Result<void> add_root(Block b);
+
+    uint64_t free_frames() const { return free_frames_; }
+    uint64_t total_frames() const { return total_frames_; }
+    uint32_t free_blocks(uint8_t order) const;
+    int largest_free_order() const; // -1 when nothing is free
+
+    // Walks all metadata and free lists and verifies every invariant: blocks
+    // aligned, inside the window and disjoint; list links consistent; counts
+    // matching. O(window frames); for tests and debugging.
+    bool check() const;
+
+    // The n-th alloc call from now fails with NoMemory and changes nothing
+    // (n = 1: the next one). 0 disables. For fault-injection tests.
+    void fail_nth_alloc(uint64_t n) { fail_countdown_ = n; }
+
+    // Calls f(Block, bool is_free) for every block, in address order.
+    template <class F>
+    void for_each_block(F&& f) const;
+
+  protected:
+    enum State : uint32_t { kOutside = 0, kInterior, kFree, kAllocated };
+    static constexpr uint32_t kNil = kMaxFrames;
+
+    bool injected_fault() { return fail_countdown_ && --fail_countdown_ == 0; }
+    // Smallest order >= `order` with a free block; -1 if none.
+    int first_free_order(uint8_t order) const;
+    // Unlinks the first free block of that order; returns its frame index.
+    uint32_t take_free(uint8_t order);
+    // Frame index of the allocated block b; InvalidArgument unless b names
+    // exactly an allocated block (head frame, slot and order).
+    Result<uint32_t> allocated_index(Block b) const;
+    // If block (i, order) has a parent cap, sets the frame indices of the two
+    // halves of that parent and returns true.
+    bool parent_halves(uint32_t i, uint8_t order, uint32_t& lower, uint32_t& upper) const;
+    void push_free(uint32_t i); // onto the front of its order's list
+    void unlink(uint32_t i);    // off its list; state becomes allocated
+    // Block i (off the lists) becomes its lower half, still off the lists;
+    // the upper half goes onto the front of its free list.
+    void apply_split(uint32_t i, SplitSlots halves);
+    // Lower half i and its upper half (both off the lists) become the parent.
+    void join(uint32_t i);
+    Block block_at(uint32_t i) const;
+
+    std::span<FrameMeta> meta_;
+
+  private:
+    uint64_t base_pfn_ = 0;
+    uint64_t total_frames_ = 0;
+    uint64_t free_frames_ = 0;
+    uint64_t fail_countdown_ = 0;
+    uint32_t head_[kMaxOrder + 1] = {};
+    uint32_t free_count_[kMaxOrder + 1] = {};
+};
+
+template <class Ops>
+class Buddy : public BuddyCore {
+    static_assert(FrameCapOps<Ops>, "Ops needs split(slot, order) -> Result<SplitSlots> and "
+                                    "merge(parent, lower, upper) -> Result<void>");
+
+  public:
+    constexpr explicit Buddy(Ops& cap_ops) : ops_(cap_ops) {}
+
+    // A block of 2^order pages. Takes a free block of that order if there is
+    // one; otherwise splits the smallest larger free block down. If a split
+    // fails, the splits of this call are merged back (state as before; should
+    // a merge fail too, the pieces stay free) and the split's error is
+    // returned. NoMemory if nothing large enough is
+    // free; InvalidArgument if order > kMaxOrder.
+    Result<Block> alloc(uint8_t order);
+
+    // Returns an allocated block, then merges it with its buddy while the
+    // buddy is free and whole. A failed merge stops merging; the block stays
+    // free. InvalidArgument (nothing changes) unless b is exactly a block
+    // handed out by alloc and not yet freed.
+    Result<void> free(Block b);
+
+  private:
+    void unsplit(uint32_t i, uint8_t order, uint8_t to);
+
+    Ops& ops_;
+};
+
+template <class F>
+void BuddyCore::for_each_block(F&& f) const {
+    for (size_t i = 0; i < meta_.size();) {
+        const FrameMeta& m = meta_[i];
+        if (m.state == kOutside || m.state == kInterior) {
+            ++i;
+            continue;
+        }
+        f(block_at(static_cast<uint32_t>(i)), m.state == kFree);
+        i += size_t{1} << m.order;
+    }
+}
+
+template <class Ops>
+Result<Block> Buddy<Ops>::alloc(uint8_t order) {
+    if (injected_fault()) return Error::NoMemory;
+    if (order > kMaxOrder) return Error::InvalidArgument;
+    const int from = first_free_order(order);
+    if (from < 0) return Error::NoMemory;
+    auto k = static_cast<uint8_t>(from);
+    const uint32_t i = take_free(k);
+    for (; k > order; --k) {
+        Result<SplitSlots> halves = ops_.split(meta_[i].slot, k);
+        if (!halves) {
+            unsplit(i, k, static_cast<uint8_t>(from));
+            return halves.error();
+        }
+        apply_split(i, halves.value());
+    }
+    return block_at(i);
+}
+
+// Undoes the splits of a failed alloc: block i (off the lists, order k)
+// rejoins the upper halves split off it, which are still free at the front of
+// their lists, so the lists end up exactly as before. If the kernel refuses a
+// merge, the pieces stay free: more fragmented, but no frame is lost.
+template <class Ops>
+void Buddy<Ops>::unsplit(uint32_t i, uint8_t k, uint8_t to) {
+    for (; k < to; ++k) {
+        const uint32_t up = i + (uint32_t{1} << k);
+        if (!ops_.merge(meta_[up].split_slot, meta_[i].slot, meta_[up].slot)) break;
+        unlink(up);
+        join(i);
+    }
+    push_free(i);
+}
+
+template <class Ops>
+Result<void> Buddy<Ops>::free(Block b) {
+    uint32_t i = TRY(allocated_index(b));
+    uint32_t lo = 0, up = 0;
+    for (uint8_t k = b.order; parent_halves(i, k, lo, up); ++k) {
+        const uint32_t buddy = i == lo ? up : lo;
+        if (meta_[buddy].state != kFree || meta_[buddy].order != k) break;
+        if (!ops_.merge(meta_[up].split_slot, meta_[lo].slot, meta_[up].slot)) break;
+        unlink(buddy);
+        join(lo);
+        i = lo;
+    }
+    push_free(i);
+    return {};
+}
+
+} // namespace capframe::mm
