@@ -98,6 +98,18 @@ int64_t sys_debug_write(Thread& t, uint64_t fd, uint64_t buf, uint64_t len) {
     return static_cast<int64_t>(len);
 }
 
+#ifdef CAPFRAME_KSTACK_OVERFLOW_TEST
+// Test kernels only: proves the guard page under every kernel stack.
+volatile uint64_t g_recursion_limit = ~uint64_t{0}; // never reached: the guard page is
+
+[[gnu::noinline]] uint64_t recurse_forever(uint64_t depth) {
+    volatile uint64_t frame[32];
+    frame[depth % 32] = depth;
+    if (depth >= g_recursion_limit) return depth;
+    return recurse_forever(depth + 1) + frame[depth % 32];
+}
+#endif
+
 // Each case decodes its capabilities with TRY (an error returns before any
 // change) and then performs.
 Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unknown) {
@@ -109,6 +121,14 @@ Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unkno
     case Sys::Yield:
         yield();
         return 0;
+    case Sys::Timebase:
+        return static_cast<int64_t>(timer_timebase());
+    case Sys::DebugKstackOverflow:
+#ifdef CAPFRAME_KSTACK_OVERFLOW_TEST
+        return static_cast<int64_t>(recurse_forever(1));
+#else
+        break; // not in this kernel: ENOSYS
+#endif
 
     case Sys::CapInfo: {
         Cap* c = TRY(lookup(t, a[0], ObjType::Null));

@@ -20,6 +20,7 @@ alignas(16) uint8_t g_trap_stacks[kMaxHartsHere][kTrapStackSize];
 
 uint64_t g_ticks = 0;
 uint64_t g_tick_interval = 0;
+uint64_t g_timebase = 0;
 
 void arm_timer() {
     sbi::set_timer(arch::read_time() + g_tick_interval);
@@ -51,9 +52,13 @@ void trap_init_hart(uint32_t hart_index_) {
     asm volatile("mv tp, %0" ::"r"(uint64_t{hart_index_}));
     arch::write_stvec(reinterpret_cast<uint64_t>(kernelvec));
     arch::write_sscratch(reinterpret_cast<uint64_t>(g_trap_stacks[hart_index_] + kTrapStackSize));
+    // User code may read cycle, time and instret (benchmarks; rdtime traps
+    // to the firmware on the JH7110, which is slow but correct).
+    asm volatile("csrw scounteren, %0" ::"r"(uint64_t{7}));
 }
 
 void timer_init(uint64_t timebase_hz) {
+    g_timebase = timebase_hz;
     g_tick_interval = timebase_hz / 100; // 100 Hz
     if (g_tick_interval == 0) g_tick_interval = 1;
     arch::write_sie(arch::read_sie() | arch::kSieStie);
@@ -62,6 +67,10 @@ void timer_init(uint64_t timebase_hz) {
 
 uint64_t timer_ticks() {
     return g_ticks;
+}
+
+uint64_t timer_timebase() {
+    return g_timebase;
 }
 
 // Traps taken in S-mode. Interrupts are off in the kernel, so everything

@@ -9,6 +9,7 @@ namespace capframe {
 void trap_init_hart(uint32_t hart_index);
 void timer_init(uint64_t timebase_hz);
 uint64_t timer_ticks();
+uint64_t timer_timebase();
 
 // Returns to user mode in the current thread; never returns.
 [[noreturn]] void return_to_user();

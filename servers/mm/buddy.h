@@ -158,8 +158,8 @@ class Buddy : public BuddyCore {
     // one; otherwise splits the smallest larger free block down. If a split
     // fails, the splits of this call are merged back (state as before; should
     // a merge fail too, the pieces stay free) and the split's error is
-    // returned. NoMemory if nothing large enough is
-    // free; InvalidArgument if order > kMaxOrder.
+    // returned. NoMemory if nothing large enough is free; InvalidArgument if
+    // order > kMaxOrder.
     Result<Block> alloc(uint8_t order);
 
     // Returns an allocated block, then merges it with its buddy while the

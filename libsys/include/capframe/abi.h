@@ -17,6 +17,8 @@ enum class Sys : uint64_t {
     DebugWrite = 1, // (fd, buf, len) -> bytes; fd 1/2: the kernel console
     Uptime = 4,     // () -> timer ticks since boot
     Yield = 5,      // () -> 0
+    Timebase = 6,   // () -> rdtime ticks per second
+    DebugKstackOverflow = 99, // test kernels only: recurse in the kernel until the guard page
 
     // Capabilities. `slot` arguments index the caller's capability table.
     CapInfo = 10,    // (slot) -> type | rights << 8 | order << 16 | flags << 24; a1 = object/pa
