@@ -374,6 +374,8 @@ void meminfo() {
                 "handed to mm %lu\n",
                 b->total_frames, b->kernel_boot_frames, b->mm_frames, g_buddy.total_frames());
     capframe::mm::write_meminfo(capframe::Sink{console_sink_write, nullptr}, snapshot(), g_acct);
+    for (const Task& t : g_tasks)
+        if (t.used) sys::printf("meminfo: task %u is pid %d (%s)\n", id_of(&t), t.pid, t.name);
     uint64_t sum = b->kernel_boot_frames + b->mm_frames + g_buddy.total_frames();
     sys::printf("meminfo: boot accounting %s: %lu + %lu + %lu = %lu of %lu\n",
                 sum == b->total_frames ? "adds up" : "MISMATCH", b->kernel_boot_frames,
