@@ -110,7 +110,11 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa) {
         panic("device tree at 0x%lx: %s", dtb_pa, why);
     const MachineInfo& m = g_machine;
 
-    console_use_uart(m.uart);
+    char arg[32];
+    if (bootarg(m.bootargs, "console", arg, sizeof arg) && streq(arg, "sbi"))
+        kprintf("console: the SBI console, as the bootargs ask\n");
+    else
+        console_use_uart(m.uart);
     kprintf("console: %s\n", console_name());
     print_machine(m, static_cast<uint32_t>(hart_id));
     const HartInfo* boot = m.find_hart(static_cast<uint32_t>(hart_id));
@@ -127,7 +131,6 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa) {
     bootmem_init(m, k, dtb);
     uint64_t free_at_boot = boot_free_ram().total_bytes() / kPageSize;
 
-    char arg[32];
     VmPrint how = VmPrint::Full;
     if (bootarg(m.bootargs, "vmprint", arg, sizeof arg))
         how = streq(arg, "off")       ? VmPrint::Off
