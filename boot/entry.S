@@ -1,32 +1,95 @@
-# Boot hart entry. OpenSBI (or U-Boot's booti) enters here in S-mode with the
-# MMU off: a0 = hart id, a1 = physical address of the device tree.
+# Boot hart entry, and the RISC-V Linux Image header that U-Boot's booti
+# checks. OpenSBI or booti enters here in S-mode with the MMU off:
+# a0 = hart id, a1 = physical address of the device tree.
 #
-# Only pc-relative addressing (lla) is used, so this code runs at whatever
-# address it was loaded; nothing here assumes the link address.
+# The kernel is linked as a static PIE at LINK_BASE but runs wherever it was
+# loaded (RAM base + text_offset: 0x80200000 on QEMU, 0x40200000 on a
+# VisionFive 2): the first thing it does is apply its own R_RISCV_RELATIVE
+# relocations by the difference. Until then only pc-relative addressing.
 
+#define LINK_BASE 0x80200000 /* boot/kernel.ld: keep the two in step */
 #define BOOT_STACK_SIZE 16384
+#define R_RISCV_RELATIVE 3
+#define SBI_LEGACY_PUTCHAR 1
 
     .section .text.entry, "ax"
+    .option push
+    .option norvc                   # the header's layout is fixed: no compressed jumps
+    .option norelax
     .globl _start
 _start:
+    j real_start                    # code0
+    .word 0                         # code1
+    .dword 0x200000                 # text_offset
+    .dword __kernel_end - _start    # image_size, bss included
+    .dword 0                        # flags: little endian
+    .word 0x2                       # version 0.2
+    .word 0
+    .dword 0
+    .ascii "RISCV\0\0\0"            # magic (deprecated)
+    .ascii "RSC\x05"                # magic2, the field U-Boot checks
+    .word 0                         # no PE/COFF header
+    .option pop
+
+real_start:
     csrw sie, zero
     csrw satp, zero
     .option push
-    .option norelax
-    lla sp, boot_stack_top          # gp is never set up: no gp relaxation
-    .option pop
+    .option norelax                 # gp is never set up: no gp relaxation
+    lla t0, _start
+    li t1, LINK_BASE
+    sub s2, t0, t1                  # s2 = load address - link address
+    slli t2, t0, 52                 # the low 12 bits of the load address
+    bnez t2, misaligned             # page tables need page-aligned sections
 
-    lla t0, __bss_start
-    lla t1, __bss_end
+    lla t0, __rela_start
+    lla t1, __rela_end
 1:  bgeu t0, t1, 2f
-    sd zero, 0(t0)
-    addi t0, t0, 8
+    ld t2, 8(t0)                    # r_info
+    li t3, R_RISCV_RELATIVE
+    bne t2, t3, bad_relocation
+    ld t2, 0(t0)                    # r_offset (a link address)
+    add t2, t2, s2
+    ld t3, 16(t0)                   # r_addend (a link address)
+    add t3, t3, s2
+    sd t3, 0(t2)
+    addi t0, t0, 24
     j 1b
 2:
-    # kmain(hart_id = a0, dtb = a1) never returns.
-    call kmain
-3:  wfi
+    lla sp, boot_stack_top
+    lla t0, __bss_start
+    lla t1, __bss_end
+3:  bgeu t0, t1, 4f
+    sd zero, 0(t0)
+    addi t0, t0, 8
     j 3b
+4:
+    mv a2, s2
+    # kmain(hart_id = a0, dtb = a1, relocation delta = a2) never returns.
+    call kmain
+    .option pop
+5:  wfi
+    j 5b
+
+# Nothing is set up yet: say it through the SBI console and stop.
+misaligned:
+    lla s3, msg_misaligned
+    j early_fail
+bad_relocation:
+    lla s3, msg_relocation
+early_fail:
+    lbu a0, 0(s3)
+    beqz a0, 5b
+    li a7, SBI_LEGACY_PUTCHAR
+    ecall
+    addi s3, s3, 1
+    j early_fail
+
+    .section .rodata.entry, "a"
+msg_misaligned:
+    .asciz "capframe: the kernel image was loaded at an address that is not 4 KiB aligned; load it at RAM base + text_offset (booti does)\r\n"
+msg_relocation:
+    .asciz "capframe: the kernel image has a relocation other than R_RISCV_RELATIVE; cannot start\r\n"
 
     .section .bss.boot_stack, "aw", @nobits
     .balign 16

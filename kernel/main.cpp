@@ -17,6 +17,11 @@ namespace {
 
 MachineInfo g_machine;
 
+extern "C" char __rela_start[], __rela_end[];
+uint64_t relocation_count() {
+    return static_cast<uint64_t>(__rela_end - __rela_start) / 24; // Elf64_Rela
+}
+
 // The device tree's totalsize, read byte by byte (big-endian, any alignment).
 uint32_t fdt_total_size(const uint8_t* p) {
     return uint32_t{p[4]} << 24 | uint32_t{p[5]} << 16 | uint32_t{p[6]} << 8 | p[7];
@@ -90,7 +95,7 @@ void print_machine(const MachineInfo& m, uint32_t boot_hart) {
 
 } // namespace
 
-extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa) {
+extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa, uint64_t reloc_delta) {
     trap_init_hart(0);
     kprintf("\nCapframe booting on hart %lu, device tree at 0x%lx\n", hart_id, dtb_pa);
     kprintf("sbi: spec version %lu.%lu, implementation %lu\n", sbi::spec_version() >> 24,
@@ -122,6 +127,8 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa) {
     if (!boot->usable()) panic("the boot hart %lu has no Sv39 MMU per the device tree", hart_id);
 
     KernelImage k = KernelImage::current();
+    kprintf("kernel: loaded at 0x%lx (linked at 0x%lx), %lu relocations applied\n", k.start.value(),
+            k.start.value() - reloc_delta, relocation_count());
     kprintf("kernel: text [0x%lx, 0x%lx) rodata [.., 0x%lx) data+bss [.., 0x%lx)\n",
             k.start.value(), k.text_end.value(), k.rodata_end.value(), k.end.value());
     PhysRange dtb{PhysAddr(align_down(dtb_pa, kPageSize)), 0};

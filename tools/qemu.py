@@ -18,6 +18,8 @@ import sys
 import time
 
 FIRMWARE = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin'
+UBOOT = '/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin'
+UBOOT_LOAD = 0x84000000  # where QEMU's loader puts the Image for U-Boot
 
 MACHINES = {
     # name: (qemu -machine value, default RAM)
@@ -29,9 +31,14 @@ MACHINES = {
 def qemu_command(a):
     machine, mem = MACHINES[a.machine]
     cmd = ['qemu-system-riscv64', '-machine', machine, '-smp', str(a.smp),
-           '-m', a.mem or mem, '-nographic', '-bios', FIRMWARE, '-kernel', a.kernel]
-    if a.append:
-        cmd += ['-append', a.append]
+           '-m', a.mem or mem, '-nographic', '-bios', FIRMWARE]
+    if a.boot == 'uboot':
+        # The VisionFive 2 path: OpenSBI -> S-mode U-Boot -> booti Image.
+        cmd += ['-kernel', UBOOT, '-device', f'loader,file={a.kernel},addr={a.uboot_load:#x}']
+    else:
+        cmd += ['-kernel', a.kernel]
+        if a.append:
+            cmd += ['-append', a.append]
     if a.icount:
         cmd += ['-icount', 'shift=0']
     if a.gdb:
@@ -39,10 +46,37 @@ def qemu_command(a):
     return cmd + a.extra
 
 
+def uboot_commands(a):
+    # What an owner types at the board's U-Boot prompt (docs/visionfive2.md).
+    go = a.uboot_go
+    if go:
+        return f'go {go}\n'.encode()
+    args = f'setenv bootargs {a.append}; ' if a.append else 'setenv bootargs; '
+    return (args + f'booti {a.uboot_load:#x} - ${{fdtcontroladdr}}\n').encode()
+
+
+class UbootDriver:
+    """Stops U-Boot's autoboot and types the boot command at its prompt."""
+
+    def __init__(self, a):
+        self.a, self.state = a, 0
+
+    def feed(self, out, stdin):
+        if self.state == 0 and b'Hit any key to stop autoboot' in out:
+            stdin.write(b'\n')
+            stdin.flush()
+            self.state = 1
+        elif self.state == 1 and out.rstrip().endswith(b'=>'):
+            stdin.write(uboot_commands(self.a))
+            stdin.flush()
+            self.state = 2
+
+
 def run_tap(cmd, a):
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    uboot = UbootDriver(a) if a.boot == 'uboot' else None
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if uboot else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = b''
     timed_out = False
     while True:
@@ -57,6 +91,8 @@ def run_tap(cmd, a):
             if not chunk:
                 break
             out += chunk
+            if uboot:
+                uboot.feed(out, proc.stdin)
             if a.until and re.search(a.until, out.decode('utf-8', 'replace'), re.M):
                 time.sleep(0.2)  # let the last lines arrive
                 proc.kill()
@@ -98,6 +134,12 @@ def main():
     p.add_argument('--append', default='', help='kernel bootargs (/chosen/bootargs)')
     p.add_argument('--icount', action='store_true', help='-icount shift=0: repeatable counts')
     p.add_argument('--gdb', action='store_true', help='start halted, gdb stub on :1234')
+    p.add_argument('--boot', choices=['direct', 'uboot'], default='direct',
+                   help='direct: OpenSBI jumps to the kernel; uboot: OpenSBI, U-Boot, booti '
+                        '(--kernel is then the flat Image)')
+    p.add_argument('--uboot-load', type=lambda v: int(v, 0), default=UBOOT_LOAD,
+                   help='where the Image is placed for U-Boot (default %(default)#x)')
+    p.add_argument('--uboot-go', help='tests: U-Boot "go ADDR" instead of booti')
     p.add_argument('--print', action='store_true', help='print the command, do not run it')
     p.add_argument('--tap', action='store_true')
     p.add_argument('--timeout', type=float, default=60)
@@ -119,7 +161,38 @@ def main():
         return 0
     if a.tap:
         return run_tap(cmd, a)
+    if a.boot == 'uboot':
+        return run_uboot_interactive(cmd, a)
     os.execvp(cmd[0], cmd)
+
+
+def run_uboot_interactive(cmd, a):
+    # Types the boot command at U-Boot's prompt, then hands the keyboard
+    # over (line by line; Ctrl-C ends it).
+    import threading
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    driver = UbootDriver(a)
+
+    def keyboard():
+        for line in sys.stdin.buffer:
+            proc.stdin.write(line)
+            proc.stdin.flush()
+    threading.Thread(target=keyboard, daemon=True).start()
+    out = b''
+    try:
+        while True:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            if driver.state < 2:
+                out += chunk
+                driver.feed(out, proc.stdin)
+    except KeyboardInterrupt:
+        proc.kill()
+    return proc.wait()
 
 
 if __name__ == '__main__':
