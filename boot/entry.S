@@ -71,6 +71,22 @@ real_start:
 5:  wfi
     j 5b
 
+# Other harts, started by SBI HSM hart_start: MMU off, a0 = hart id,
+# a1 = the index kmain gave it. The image is already relocated.
+    .globl secondary_entry
+    .balign 4
+secondary_entry:
+    csrw sie, zero
+    csrw satp, zero
+    lla sp, secondary_stacks
+    addi t0, a1, 1
+    li t1, BOOT_STACK_SIZE
+    mul t0, t0, t1
+    add sp, sp, t0                  # the top of stack number a1
+    call secondary_main
+6:  wfi
+    j 6b
+
 # Nothing is set up yet: say it through the SBI console and stop.
 misaligned:
     lla s3, msg_misaligned
@@ -98,3 +114,6 @@ boot_stack_bottom:
     .space BOOT_STACK_SIZE
     .globl boot_stack_top
 boot_stack_top:
+    .balign 16
+secondary_stacks:                   # one per hart index 0..7 (0 unused)
+    .space BOOT_STACK_SIZE * 8

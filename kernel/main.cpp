@@ -6,6 +6,7 @@
 #include "boot_mm.h"
 #include "cap.h"
 #include "console.h"
+#include "hart.h"
 #include "lib/fdt.h"
 #include "lib/machine.h"
 #include "thread.h"
@@ -48,6 +49,27 @@ bool bootarg(const char* args, const char* key, char* out, int out_len) {
             ++s;
     }
     return false;
+}
+
+// The PLIC powers up with sources enabled on some boards (JH7110): disable
+// every source for each usable hart's S-mode context until drivers exist.
+void plic_disable_s_contexts(const MachineInfo& m) {
+    if (!m.plic.size) return;
+    uint64_t words = (uint64_t{m.plic_ndev} + 1 + 31) / 32;
+    int done = 0;
+    for (int i = 0; i < m.hart_count; ++i) {
+        int32_t ctx = m.harts[i].plic_s_context;
+        if (!m.harts[i].usable() || ctx < 0) continue;
+        uint64_t enable = 0x2000 + uint64_t(ctx) * 0x80;
+        if (enable + words * 4 > m.plic.size) {
+            kprintf("plic: S-context %d lies outside the PLIC's registers; left alone\n", ctx);
+            continue;
+        }
+        for (uint64_t w = 0; w < words; ++w)
+            *reinterpret_cast<volatile uint32_t*>(m.plic.base.value() + enable + 4 * w) = 0;
+        ++done;
+    }
+    kprintf("plic: all %u sources disabled for %d S-mode context(s)\n", m.plic_ndev, done);
 }
 
 bool streq(const char* a, const char* b) {
@@ -97,6 +119,7 @@ void print_machine(const MachineInfo& m, uint32_t boot_hart) {
 
 extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa, uint64_t reloc_delta) {
     trap_init_hart(0);
+    harts_init_boot(static_cast<uint32_t>(hart_id));
     kprintf("\nCapframe booting on hart %lu, device tree at 0x%lx\n", hart_id, dtb_pa);
     kprintf("sbi: spec version %lu.%lu, implementation %lu\n", sbi::spec_version() >> 24,
             sbi::spec_version() & 0xffffff, sbi::impl_id());
@@ -153,6 +176,10 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa, uint64_t r
     mdb_init();
     start_memory_server(m, free_at_boot, kernel_frames);
     timer_init(m.timebase_hz);
+    plic_disable_s_contexts(m);
+    kprintf("asid: %u bits (Capframe uses ASID 0 and flushes everything on a switch)\n",
+            probe_asid_bits());
+    harts_start_others(m);
     kprintf("kernel: starting mm\n");
     scheduler();
 }

@@ -88,6 +88,7 @@ struct Thread {
     ThreadState state;
     bool fault_call; // the pending call is a fault message sent on its behalf
     uint8_t pad[2];
+    int32_t on_hart; // index of the hart running it, or -1
     AddressSpace* as;
     CapTableRef table;
     Endpoint* fault_ep;

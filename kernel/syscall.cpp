@@ -1,4 +1,4 @@
-#include "syscall.h"
+#include "syscalls.h"
 
 #include "arch/riscv64/csr.h"
 #include "cap.h"

@@ -3,6 +3,7 @@
 #include "arch/riscv64/csr.h"
 #include "cap.h"
 #include "console.h"
+#include "hart.h"
 #include "trap.h"
 #include "vmops.h"
 
@@ -11,8 +12,6 @@ extern "C" void swtch(capframe::Context* from, capframe::Context* to);
 namespace capframe {
 namespace {
 
-Context g_scheduler_ctx;
-Thread* g_current = nullptr;
 Thread* g_run_head = nullptr;
 Thread* g_run_tail = nullptr;
 uint32_t g_next_id = 1;
@@ -52,7 +51,8 @@ void unlink(Thread*& head, Thread*& tail, Thread* t) {
 
 // Switches away from the current thread until something makes it run again.
 void block() {
-    swtch(&g_current->ctx, &g_scheduler_ctx);
+    Hart& h = this_hart();
+    swtch(&h.current->ctx, &h.scheduler_ctx);
 }
 
 // Takes t out of whatever it waits in; afterwards it is Inactive.
@@ -101,7 +101,7 @@ extern "C" void thread_first_run() {
 } // namespace
 
 Thread* current_thread() {
-    return g_current;
+    return this_hart().current;
 }
 uint32_t thread_count() {
     return g_threads;
@@ -114,35 +114,51 @@ void make_ready(Thread* t) {
 
 void scheduler() {
     for (;;) {
+        kernel_lock();
         Thread* t = pop(g_run_head, g_run_tail);
         if (!t) {
-            // Nothing to run: wait for the timer with interrupts on (the
-            // kernel trap vector handles the tick and returns here).
+            // Nothing to run: wait for an interrupt with the lock free and
+            // interrupts on (the kernel trap vector takes the tick).
+            kernel_unlock();
             arch::write_sstatus(arch::read_sstatus() | arch::kSstatusSie);
             arch::wfi();
             arch::interrupts_off();
             continue;
         }
-        g_current = t;
-        swtch(&g_scheduler_ctx, &t->ctx);
-        g_current = nullptr;
+        Hart& h = this_hart();
+        h.current = t;
+        t->on_hart = static_cast<int32_t>(hart_index());
+        swtch(&h.scheduler_ctx, &t->ctx);
+        // Back here with the lock held: the thread blocked, yielded or left
+        // (possibly having run on other harts in between).
+        t->on_hart = -1;
+        this_hart().current = nullptr;
+        kernel_unlock();
     }
 }
 
 void yield() {
-    if (!g_run_head) return; // nobody else wants the hart
-    make_ready(g_current);
+    Thread* self = this_hart().current;
+    if (self->state == ThreadState::Inactive) { // suspended while it ran
+        block();
+        return;
+    }
+    if (!g_run_head) return; // nobody else wants a hart
+    make_ready(self);
     block();
 }
 
 void thread_init(Thread* t) {
     t->id = g_next_id++;
     t->state = ThreadState::Inactive;
+    t->on_hart = -1;
     ++g_threads;
 }
 
 Result<void> thread_check_destroy(const Thread* t) {
-    if (t == g_current) return Error::Busy; // a thread cannot delete itself
+    // Not itself, and not while it runs on another hart (suspend it and let
+    // it leave that hart first).
+    if (t->on_hart >= 0) return Error::Busy;
     return {};
 }
 
@@ -195,12 +211,18 @@ Result<void> thread_start(Thread* t) {
 }
 
 void thread_suspend(Thread* t) {
+    if (t->on_hart >= 0 && t != this_hart().current) {
+        // In user mode on another hart: it stops at its next kernel entry
+        // (at the latest the next timer tick) and leaves that hart.
+        t->state = ThreadState::Inactive;
+        return;
+    }
     detach(t);
-    if (t == g_current) block();
+    if (t == this_hart().current) block();
 }
 
 void ipc_call(Endpoint* ep, uint64_t badge, const uint64_t msg[4], bool fault) {
-    Thread* self = g_current;
+    Thread* self = this_hart().current;
     for (int i = 0; i < 4; ++i)
         self->msg[i] = msg[i];
     self->call_badge = badge;
@@ -218,7 +240,7 @@ void ipc_call(Endpoint* ep, uint64_t badge, const uint64_t msg[4], bool fault) {
 }
 
 void ipc_recv(Endpoint* ep) {
-    Thread* self = g_current;
+    Thread* self = this_hart().current;
     if (Thread* c = pop(ep->send_head, ep->send_tail)) {
         c->queued_on = nullptr;
         deliver(c, self);
@@ -231,7 +253,7 @@ void ipc_recv(Endpoint* ep) {
 }
 
 Result<void> ipc_reply(const uint64_t msg[4]) {
-    Thread* self = g_current;
+    Thread* self = this_hart().current;
     Thread* c = self->reply_to;
     if (!c) return Error::NoCaller;
     self->reply_to = nullptr;

@@ -4,7 +4,8 @@
 #include "arch/riscv64/sbi.h"
 #include "arch/riscv64/trapframe.h"
 #include "console.h"
-#include "syscall.h"
+#include "hart.h"
+#include "syscalls.h"
 #include "thread.h"
 #include "vm.h"
 #include "vmops.h"
@@ -14,7 +15,7 @@ extern "C" char kernelvec[], uservec[], userret[], trampoline_start[];
 namespace capframe {
 namespace {
 
-constexpr int kMaxHartsHere = 8;
+constexpr uint32_t kMaxHartsHere = kMaxHartsOnline;
 constexpr uint64_t kTrapStackSize = 4096;
 alignas(16) uint8_t g_trap_stacks[kMaxHartsHere][kTrapStackSize];
 
@@ -27,14 +28,8 @@ void arm_timer() {
 }
 
 void on_timer() {
-    ++g_ticks;
+    if (hart_index() == 0) __atomic_fetch_add(&g_ticks, 1, __ATOMIC_RELAXED); // one clock
     arm_timer();
-}
-
-uint32_t hart_index() {
-    uint64_t tp;
-    asm volatile("mv %0, tp" : "=r"(tp));
-    return static_cast<uint32_t>(tp);
 }
 
 void dump_frame(const arch::KernelFrame& f) {
@@ -61,12 +56,16 @@ void timer_init(uint64_t timebase_hz) {
     g_timebase = timebase_hz;
     g_tick_interval = timebase_hz / 100; // 100 Hz
     if (g_tick_interval == 0) g_tick_interval = 1;
+    timer_start_this_hart();
+}
+
+void timer_start_this_hart() {
     arch::write_sie(arch::read_sie() | arch::kSieStie);
     arm_timer();
 }
 
 uint64_t timer_ticks() {
-    return g_ticks;
+    return __atomic_load_n(&g_ticks, __ATOMIC_RELAXED);
 }
 
 uint64_t timer_timebase() {
@@ -100,6 +99,7 @@ extern "C" void kernel_trap(arch::KernelFrame* f) {
 extern "C" [[noreturn]] void user_trap() {
     arch::write_stvec(reinterpret_cast<uint64_t>(kernelvec));
     arch::write_sscratch(reinterpret_cast<uint64_t>(g_trap_stacks[hart_index()] + kTrapStackSize));
+    kernel_lock();
     Thread* t = current_thread();
     t->tf.epc = arch::read_sepc();
     uint64_t scause = arch::read_scause();
@@ -124,6 +124,8 @@ extern "C" [[noreturn]] void user_trap() {
             thread_suspend(t);
         }
     }
+    // Suspended by another hart while it ran here: leave this hart.
+    if (t->state == ThreadState::Inactive) yield();
     return_to_user();
 }
 
@@ -147,8 +149,11 @@ void return_to_user() {
     arch::write_sstatus(s);
     arch::write_sepc(t->tf.epc);
 
+    sync_icache_before_user();
     auto* enter = reinterpret_cast<void (*)(uint64_t)>(tramp + offset(userret));
-    enter(arch::make_satp_sv39(t->as->root));
+    uint64_t satp = arch::make_satp_sv39(t->as->root);
+    kernel_unlock(); // nothing below touches shared state
+    enter(satp);
     __builtin_unreachable();
 }
 

@@ -7,7 +7,8 @@ namespace capframe {
 // Per-hart trap entry set-up: stvec = kernelvec, sscratch = the hart's trap
 // stack (kernelvec runs on it, so even a kernel stack overflow is reported).
 void trap_init_hart(uint32_t hart_index);
-void timer_init(uint64_t timebase_hz);
+void timer_init(uint64_t timebase_hz); // boot hart: records the rate, starts its timer
+void timer_start_this_hart();
 uint64_t timer_ticks();
 uint64_t timer_timebase();
 

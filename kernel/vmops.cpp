@@ -3,6 +3,7 @@
 #include "arch/riscv64/csr.h"
 #include "cap.h"
 #include "console.h"
+#include "hart.h"
 #include "lib/sv39.h"
 #include "lib/vmprint.h"
 #include "vm.h"
@@ -112,7 +113,8 @@ Result<void> frame_map(Cap* frame, AddressSpace* as, uint64_t va, uint8_t rights
     frame->flags |= abi::kCapMapped;
     frame->map_root = as->root;
     frame->map_va = va;
-    arch::sfence_vma_all();
+    if (rights & abi::kRightExec) note_code_mapped();
+    arch::sfence_vma_all(); // a new mapping: only this hart may have cached its absence
     return {};
 }
 
@@ -126,7 +128,7 @@ void frame_unmap(Cap* frame) {
     as->mapped_pages -= size / kPageSize;
     frame->flags &= static_cast<uint8_t>(~abi::kCapMapped);
     frame->map_root = frame->map_va = 0;
-    arch::sfence_vma_all(); // no ASIDs: flush everything (JH7110)
+    tlb_shootdown(); // removed: every hart may cache it (no ASIDs: flush all)
 }
 
 Result<void> frame_unmap_checked(Cap* frame) {
@@ -144,7 +146,8 @@ Result<void> frame_protect(Cap* frame, uint8_t rights) {
         uint64_t* slot = leaf_slot(frame->map_root, frame->map_va + off, &missing);
         *slot = Pte(*slot).with_perm(p).raw();
     }
-    arch::sfence_vma_all();
+    if (rights & abi::kRightExec) note_code_mapped();
+    tlb_shootdown(); // narrowed rights must reach every hart
     return {};
 }
 
@@ -186,7 +189,7 @@ void table_release(Cap* frame) {
     for (int level = 2; level > frame->table_level + 1; --level)
         t = Pte(entries(t)[sv39::index(frame->map_va, level)]).pa().value();
     entries(t)[sv39::index(frame->map_va, frame->table_level + 1)] = 0;
-    arch::sfence_vma_all();
+    tlb_shootdown();
     as_of(frame->map_root)->tables--;
     frame->flags &= static_cast<uint8_t>(~abi::kCapDonated);
     frame->donated_as = 0;
@@ -212,7 +215,7 @@ void as_unbind_trapframe(AddressSpace* as, Thread* t) {
         as->trapframe_owner = nullptr;
     }
     as->bound_threads--;
-    arch::sfence_vma_all();
+    tlb_shootdown();
 }
 
 Result<uint64_t> kstack_install(Cap* frame) {
@@ -237,7 +240,7 @@ Result<uint64_t> kstack_install(Cap* frame) {
 void kstack_remove(uint64_t slot) {
     (void)kernel_table().unmap(VirtAddr(kstack_bottom(slot)), kPageSize);
     g_kstack_used[slot] = false;
-    arch::sfence_vma_all();
+    tlb_shootdown();
 }
 
 uint64_t kstack_top(uint64_t slot) {

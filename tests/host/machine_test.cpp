@@ -577,3 +577,58 @@ TEST(MachineFuzz, VirtMutations) {
 TEST(MachineFuzz, VisionFive2Mutations) {
     mutate_and_discover("jh7110-visionfive2", 1500, 7);
 }
+
+// ---- QEMU microchip-icicle-kit (PolarFire SoC), project-written tree ----
+
+TEST(Machine, IcicleKit) {
+    auto d = discover_ok("icicle-kit");
+    const MachineInfo& m = *d->m;
+    EXPECT_STREQ(m.model, "Microchip PolarFire-SoC Icicle Kit (QEMU)");
+    ASSERT_EQ(m.memory_count, 1); // the low cached GiB only, not its aliases
+    EXPECT_TRUE(same(m.memory[0], range(0x80000000, 1ull << 30)));
+    EXPECT_EQ(m.reserved_count, 0); // OpenSBI adds its own at boot
+    // The console is MMUART1 (stdout-path "serial1:115200n8" via the alias),
+    // an 8250 with registers 4 bytes apart and 32-bit accesses.
+    EXPECT_EQ(m.uart.kind, UartKind::Ns16550);
+    EXPECT_TRUE(same(m.uart.regs, range(0x20100000, 0x1000)));
+    EXPECT_EQ(m.uart.reg_shift, 2u);
+    EXPECT_EQ(m.uart.reg_io_width, 4u);
+    EXPECT_EQ(m.uart.clock_hz, 150000000u);
+    EXPECT_EQ(m.uart.irq, 91u);
+    EXPECT_STREQ(m.uart.path, "serial@20100000");
+    EXPECT_STREQ(m.uart.note, "");
+    EXPECT_TRUE(same(m.plic, range(0xc000000, 0x4000000)));
+    EXPECT_EQ(m.plic_ndev, 184u);
+    EXPECT_TRUE(same(m.clint, range(0x2000000, 0xc000)));
+    EXPECT_EQ(m.timebase_hz, 1000000u);
+    EXPECT_STREQ(m.bootargs, "");
+
+    // Hart 0 is the E51: okay in this tree (OpenSBI disables it in the tree
+    // it passes on), but without an MMU it is never usable, and it has only
+    // an M-mode PLIC context.
+    ASSERT_EQ(m.hart_count, 5);
+    const HartInfo& e51 = m.harts[0];
+    EXPECT_EQ(e51.hart_id, 0u);
+    EXPECT_TRUE(e51.enabled);
+    EXPECT_FALSE(e51.has_mmu || e51.sv39 || e51.s_mode || e51.usable());
+    EXPECT_EQ(e51.plic_s_context, -1);
+    int usable = 0;
+    for (uint32_t h = 1; h <= 4; ++h) {
+        const HartInfo* u54 = m.find_hart(h);
+        ASSERT_NE(u54, nullptr) << h;
+        EXPECT_TRUE(u54->enabled && u54->has_mmu && u54->sv39 && u54->s_mode && u54->usable());
+        EXPECT_EQ(u54->plic_s_context, int32_t(2 * h)); // contexts: 0 = E51 M, then M, S per U54
+        usable += u54->usable();
+    }
+    EXPECT_EQ(usable, 4);
+    EXPECT_EQ(m.find_hart(5), nullptr);
+
+    // The console, PLIC and CLINT first, then MMUART0 from the walk.
+    std::vector<std::pair<uint64_t, uint64_t>> want = {
+        {0x20100000, 0x1000}, {0xc000000, 0x4000000}, {0x2000000, 0xc000}, {0x20000000, 0x1000}};
+    EXPECT_EQ(mmio_list(m), want);
+    EXPECT_STREQ(m.mmio[1].name, "interrupt-controller@c000000");
+    EXPECT_STREQ(m.mmio[2].name, "clint@2000000");
+    EXPECT_STREQ(m.mmio[3].name, "serial@20000000");
+    check_mmio_invariants(m);
+}

@@ -13,13 +13,15 @@ struct Ret {
 };
 
 inline constexpr uint64_t kExtBase = 0x10;
-inline constexpr uint64_t kExtTime = 0x54494D45; // "TIME"
-inline constexpr uint64_t kExtHsm = 0x48534D;    // "HSM"
-inline constexpr uint64_t kExtSrst = 0x53525354; // "SRST"
+inline constexpr uint64_t kExtTime = 0x54494D45;   // "TIME"
+inline constexpr uint64_t kExtHsm = 0x48534D;      // "HSM"
+inline constexpr uint64_t kExtSrst = 0x53525354;   // "SRST"
+inline constexpr uint64_t kExtRfence = 0x52464E43; // "RFNC"
 inline constexpr uint64_t kLegacySetTimer = 0x00;
 inline constexpr uint64_t kLegacyPutchar = 0x01;
 
-Ret call(uint64_t ext, uint64_t fid, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0);
+Ret call(uint64_t ext, uint64_t fid, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
+         uint64_t a3 = 0);
 
 bool probe(uint64_t ext);
 void console_putchar(char c); // legacy extension 0x01: the console of last resort

@@ -1,0 +1,149 @@
+#include "hart.h"
+
+#include <atomic>
+
+#include "arch/riscv64/csr.h"
+#include "arch/riscv64/sbi.h"
+#include "console.h"
+#include "thread.h"
+#include "trap.h"
+#include "vm.h"
+
+extern "C" char secondary_entry[];
+
+namespace capframe {
+namespace {
+
+Hart g_harts[kMaxHartsOnline];
+std::atomic<uint32_t> g_lock{0};
+std::atomic<int32_t> g_lock_owner{-1};
+std::atomic<uint64_t> g_code_gen{1};
+std::atomic<uint32_t> g_online{1};
+
+uint64_t online_mask_except_me() {
+    uint64_t mask = 0;
+    for (uint32_t i = 0; i < kMaxHartsOnline; ++i)
+        if (g_harts[i].online && i != hart_index() && g_harts[i].hart_id < 64)
+            mask |= uint64_t{1} << g_harts[i].hart_id;
+    return mask;
+}
+
+} // namespace
+
+uint32_t hart_index() {
+    uint64_t tp;
+    asm volatile("mv %0, tp" : "=r"(tp));
+    return static_cast<uint32_t>(tp);
+}
+Hart& this_hart() {
+    return g_harts[hart_index()];
+}
+Hart& hart_at(uint32_t index) {
+    return g_harts[index];
+}
+uint32_t harts_online() {
+    return g_online.load();
+}
+
+void kernel_lock() {
+    while (g_lock.exchange(1, std::memory_order_acquire)) {
+    }
+    g_lock_owner.store(static_cast<int32_t>(hart_index()), std::memory_order_relaxed);
+}
+
+void kernel_unlock() {
+    g_lock_owner.store(-1, std::memory_order_relaxed);
+    g_lock.store(0, std::memory_order_release);
+}
+
+bool kernel_lock_held_here() {
+    return g_lock.load() && g_lock_owner.load() == static_cast<int32_t>(hart_index());
+}
+
+void harts_init_boot(uint32_t boot_hart_id) {
+    g_harts[0].hart_id = boot_hart_id;
+    g_harts[0].online = true;
+}
+
+void harts_start_others(const MachineInfo& m) {
+    uint32_t next = 1;
+    for (int i = 0; i < m.hart_count; ++i) {
+        const HartInfo& h = m.harts[i];
+        if (h.hart_id == g_harts[0].hart_id) continue;
+        if (!h.usable()) continue; // no MMU / disabled: never started
+        if (next == kMaxHartsOnline) {
+            kprintf("harts: hart %u not started: at most %u harts online\n", h.hart_id,
+                    kMaxHartsOnline);
+            continue;
+        }
+        uint32_t index = next;
+        g_harts[index].hart_id = h.hart_id;
+        sbi::Ret r = sbi::call(sbi::kExtHsm, 0, h.hart_id,
+                               reinterpret_cast<uint64_t>(secondary_entry), index);
+        if (r.error) {
+            kprintf("harts: hart %u failed to start (SBI error %ld); going on without it\n",
+                    h.hart_id, r.error);
+            continue;
+        }
+        ++next;
+        // Wait (bounded) for it to come up so the log stays in order.
+        for (uint64_t spin = 0;
+             spin < 100000000 && !__atomic_load_n(&g_harts[index].online, __ATOMIC_ACQUIRE);
+             ++spin) {
+        }
+        if (!__atomic_load_n(&g_harts[index].online, __ATOMIC_ACQUIRE))
+            kprintf("harts: hart %u started but did not check in\n", h.hart_id);
+    }
+    kprintf("harts: %u online\n", g_online.load());
+}
+
+// A secondary hart, from boot/entry.S: MMU off, its own boot stack.
+extern "C" [[noreturn]] void secondary_main(uint64_t hart_id, uint64_t index) {
+    trap_init_hart(static_cast<uint32_t>(index));
+    arch::sfence_vma_all();
+    arch::write_satp(kernel_satp());
+    arch::sfence_vma_all();
+    arch::fence_i();
+    kernel_lock();
+    g_harts[index].code_gen_seen = g_code_gen.load();
+    kprintf("hart %lu: online (index %lu)\n", hart_id, index);
+    g_online.fetch_add(1);
+    __atomic_store_n(&g_harts[index].online, true, __ATOMIC_RELEASE);
+    kernel_unlock();
+    timer_start_this_hart();
+    scheduler();
+}
+
+void tlb_shootdown() {
+    arch::sfence_vma_all();
+    uint64_t mask = online_mask_except_me();
+    if (mask) sbi::call(sbi::kExtRfence, 1, mask, 0, 0, ~uint64_t{0});
+}
+
+void note_code_mapped() {
+    g_code_gen.fetch_add(1);
+}
+
+void sync_icache_before_user() {
+    Hart& h = this_hart();
+    uint64_t gen = g_code_gen.load();
+    if (h.code_gen_seen != gen) {
+        arch::fence_i();
+        h.code_gen_seen = gen;
+    }
+}
+
+uint32_t probe_asid_bits() {
+    // Write all-ones to satp.ASID with paging off (mode 0 is Bare) and see
+    // which bits stick (privileged spec 4.1.11).
+    uint64_t old = arch::read_satp();
+    arch::write_satp(uint64_t{0xffff} << 44);
+    uint64_t asid = (arch::read_satp() >> 44) & 0xffff;
+    arch::write_satp(old);
+    uint32_t bits = 0;
+    while (asid & 1)
+        ++bits, asid >>= 1;
+    return bits;
+}
+
+} // namespace capframe

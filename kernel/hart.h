@@ -1,0 +1,54 @@
+// Harts: per-hart state (indexed by a dense index kept in tp, never by hart
+// id: the VisionFive 2's application harts are 1..4), the big kernel lock,
+// starting the other harts, and cross-hart TLB and I-cache maintenance.
+#pragma once
+
+#include <cstdint>
+
+#include "lib/machine.h"
+#include "object.h"
+
+namespace capframe {
+
+inline constexpr uint32_t kMaxHartsOnline = 8;
+
+struct Hart {
+    uint32_t hart_id;
+    bool online;
+    Thread* current;
+    Context scheduler_ctx;
+    uint64_t code_gen_seen; // see note_code_mapped()
+};
+
+Hart& this_hart();
+uint32_t hart_index(); // from tp
+Hart& hart_at(uint32_t index);
+uint32_t harts_online();
+
+// The kernel runs under one lock: taken on every entry from user mode and
+// by the scheduler, released on the way back to user mode and when idle.
+// Interrupts are off whenever it is held (the kernel never enables them
+// except while idle without it).
+void kernel_lock();
+void kernel_unlock();
+bool kernel_lock_held_here();
+
+// Boot hart: records itself as index 0.
+void harts_init_boot(uint32_t boot_hart_id);
+// Starts every other hart the device tree shows as usable (okay, MMU, Sv39)
+// through SBI HSM; reports and skips any that fail.
+void harts_start_others(const MachineInfo& m);
+
+// After a mapping was removed or narrowed: flush this hart's TLB and, via
+// SBI RFENCE, every other online hart's (no ASIDs: everything).
+void tlb_shootdown();
+// Code became executable somewhere: every hart runs fence.i before it next
+// enters user mode (the U74 I-cache does not see stores).
+void note_code_mapped();
+void sync_icache_before_user();
+
+// The ASID width satp accepts (0 on the JH7110; Capframe uses ASID 0 and
+// full flushes either way).
+uint32_t probe_asid_bits();
+
+} // namespace capframe
