@@ -72,7 +72,7 @@ uint8_t largest_order(uint64_t base, uint64_t size) {
 
 } // namespace
 
-void start_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_t kernel_frames) {
+Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_t kernel_frames) {
     const EmbeddedProgram* prog = nullptr;
     for (uint64_t i = 0; i < user_image_table.count; ++i)
         if (same(user_image_table.programs[i].name, "mm")) prog = &user_image_table.programs[i];
@@ -197,7 +197,7 @@ void start_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_t k
             mm_frames);
     kprintf("kernel: handing %lu free frames (%lu MiB) to mm in %lu frame capabilities\n", frames,
             frames >> 8, next - kFirstFrameSlot);
-    must(thread_start(thread), "starting mm's thread");
+    return thread;
 }
 
 } // namespace capframe

@@ -86,15 +86,21 @@ void harts_start_others(const MachineInfo& m) {
             continue;
         }
         ++next;
-        // Wait (bounded) for it to come up so the log stays in order.
-        for (uint64_t spin = 0;
-             spin < 100000000 && !__atomic_load_n(&g_harts[index].online, __ATOMIC_ACQUIRE);
-             ++spin) {
+        // Wait (up to ten seconds: emulated harts on a loaded host are slow)
+        // for it to come up, so the log stays in order and the count is right.
+        uint64_t deadline = arch::read_time() + 10 * timer_timebase();
+        while (!__atomic_load_n(&g_harts[index].online, __ATOMIC_ACQUIRE) &&
+               arch::read_time() < deadline) {
         }
-        if (!__atomic_load_n(&g_harts[index].online, __ATOMIC_ACQUIRE))
-            kprintf("harts: hart %u started but did not check in\n", h.hart_id);
+        if (!__atomic_load_n(&g_harts[index].online, __ATOMIC_ACQUIRE)) {
+            kernel_lock();
+            kprintf("harts: hart %u started but has not checked in yet\n", h.hart_id);
+            kernel_unlock();
+        }
     }
+    kernel_lock(); // a late hart may be printing
     kprintf("harts: %u online\n", g_online.load());
+    kernel_unlock();
 }
 
 // A secondary hart, from boot/entry.S: MMU off, its own boot stack.

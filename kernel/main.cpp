@@ -174,13 +174,14 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa, uint64_t r
     kprintf("kernel: %lu frames for its own page tables\n", kernel_frames);
 
     mdb_init();
-    start_memory_server(m, free_at_boot, kernel_frames);
+    Thread* mm = build_memory_server(m, free_at_boot, kernel_frames);
     timer_init(m.timebase_hz);
     plic_disable_s_contexts(m);
     kprintf("asid: %u bits (Capframe uses ASID 0 and flushes everything on a switch)\n",
             probe_asid_bits());
     harts_start_others(m);
     kprintf("kernel: starting mm\n");
+    if (!thread_start(mm).ok()) panic("mm's thread would not start");
     scheduler();
 }
 

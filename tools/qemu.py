@@ -93,7 +93,9 @@ def run_tap(cmd, a):
             out += chunk
             if uboot:
                 uboot.feed(out, proc.stdin)
-            if a.until and re.search(a.until, out.decode('utf-8', 'replace'), re.M):
+            # Only whole lines count: a half-received line must not end the run.
+            whole = out[:out.rfind(b'\n') + 1].decode('utf-8', 'replace')
+            if a.until and re.search(a.until, whole, re.M):
                 time.sleep(0.2)  # let the last lines arrive
                 proc.kill()
                 break
