@@ -22,16 +22,21 @@ UBOOT = '/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin'
 UBOOT_LOAD = 0x84000000  # where QEMU's loader puts the Image for U-Boot
 
 MACHINES = {
-    # name: (qemu -machine value, default RAM)
-    'virt': ('virt', '256M'),
-    'sifive_u': ('sifive_u', '256M'),
+    # name: (qemu -machine value, default RAM, extra arguments)
+    'virt': ('virt', '256M', []),
+    'sifive_u': ('sifive_u', '256M', []),
+    # PolarFire SoC: QEMU 7.2 makes no device tree for it (tests/fixtures/
+    # icicle-kit.dts is ours); the console is MMUART1, QEMU's second serial.
+    'icicle': ('microchip-icicle-kit', '2G', ['-serial', 'null', '-serial', 'mon:stdio']),
 }
 
 
 def qemu_command(a):
-    machine, mem = MACHINES[a.machine]
+    machine, mem, extra = MACHINES[a.machine]
     cmd = ['qemu-system-riscv64', '-machine', machine, '-smp', str(a.smp),
-           '-m', a.mem or mem, '-nographic', '-bios', FIRMWARE]
+           '-m', a.mem or mem, '-nographic', '-bios', FIRMWARE] + extra
+    if a.dtb:
+        cmd += ['-dtb', a.dtb]
     if a.boot == 'uboot':
         # The VisionFive 2 path: OpenSBI -> S-mode U-Boot -> booti Image.
         cmd += ['-kernel', UBOOT, '-device', f'loader,file={a.kernel},addr={a.uboot_load:#x}']
@@ -134,6 +139,7 @@ def main():
     p.add_argument('--smp', type=int, default=1)
     p.add_argument('--mem')
     p.add_argument('--append', default='', help='kernel bootargs (/chosen/bootargs)')
+    p.add_argument('--dtb', help='a device tree for machines QEMU makes none for (icicle)')
     p.add_argument('--icount', action='store_true', help='-icount shift=0: repeatable counts')
     p.add_argument('--gdb', action='store_true', help='start halted, gdb stub on :1234')
     p.add_argument('--boot', choices=['direct', 'uboot'], default='direct',
@@ -153,8 +159,10 @@ def main():
     p.add_argument('--min-guest-results', type=int, default=0)
     p.add_argument('extra', nargs='*', help='extra QEMU arguments (after --)')
     a = p.parse_args()
-    if a.machine == 'sifive_u' and a.smp < 2:
-        sys.exit('qemu.py: sifive_u needs --smp 2 or more (hart 0 has no MMU)')
+    if a.machine in ('sifive_u', 'icicle') and a.smp < 2:
+        sys.exit(f'qemu.py: {a.machine} needs --smp 2 or more (hart 0 has no MMU)')
+    if a.machine == 'icicle' and not a.dtb:
+        sys.exit('qemu.py: icicle needs --dtb (build/tests/icicle-kit.dtb)')
     if not shutil.which('qemu-system-riscv64'):
         sys.exit('qemu.py: qemu-system-riscv64 not found (install qemu-system-misc)')
     cmd = qemu_command(a)
