@@ -20,14 +20,6 @@ std::atomic<int32_t> g_lock_owner{-1};
 std::atomic<uint64_t> g_code_gen{1};
 std::atomic<uint32_t> g_online{1};
 
-uint64_t online_mask_except_me() {
-    uint64_t mask = 0;
-    for (uint32_t i = 0; i < kMaxHartsOnline; ++i)
-        if (g_harts[i].online && i != hart_index() && g_harts[i].hart_id < 64)
-            mask |= uint64_t{1} << g_harts[i].hart_id;
-    return mask;
-}
-
 } // namespace
 
 uint32_t hart_index() {
@@ -120,9 +112,18 @@ extern "C" [[noreturn]] void secondary_main(uint64_t hart_id, uint64_t index) {
     scheduler();
 }
 
-void tlb_shootdown() {
+void tlb_shootdown(uint64_t root) {
     arch::sfence_vma_all();
-    uint64_t mask = online_mask_except_me();
+    // Only a hart running user code in that address space can hold its
+    // entries: the trampoline flushes everything on every kernel entry and
+    // exit. user_root is read under the kernel lock, set before a hart
+    // leaves for user mode and cleared after it is back (a hart between its
+    // flush and the lock gets a fence it did not need: harmless).
+    uint64_t mask = 0;
+    for (uint32_t i = 0; i < kMaxHartsOnline; ++i)
+        if (g_harts[i].online && i != hart_index() && g_harts[i].hart_id < 64 &&
+            (root == kAllAddressSpaces || g_harts[i].user_root == root))
+            mask |= uint64_t{1} << g_harts[i].hart_id;
     if (mask) sbi::call(sbi::kExtRfence, 1, mask, 0, 0, ~uint64_t{0});
 }
 
@@ -140,12 +141,14 @@ void sync_icache_before_user() {
 }
 
 uint32_t probe_asid_bits() {
-    // Write all-ones to satp.ASID with paging off (mode 0 is Bare) and see
-    // which bits stick (privileged spec 4.1.11).
+    // Write all-ones to satp.ASID with paging on and the same root, read back
+    // which bits stick (privileged spec 4.1.11; writing an ASID with MODE
+    // Bare would be UNSPECIFIED), restore, flush.
     uint64_t old = arch::read_satp();
-    arch::write_satp(uint64_t{0xffff} << 44);
+    arch::write_satp(old | (uint64_t{0xffff} << 44));
     uint64_t asid = (arch::read_satp() >> 44) & 0xffff;
     arch::write_satp(old);
+    arch::sfence_vma_all();
     uint32_t bits = 0;
     while (asid & 1)
         ++bits, asid >>= 1;

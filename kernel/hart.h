@@ -18,6 +18,7 @@ struct Hart {
     Thread* current;
     Context scheduler_ctx;
     uint64_t code_gen_seen; // see note_code_mapped()
+    uint64_t user_root;     // root table loaded for user mode, 0 while in the kernel
 };
 
 Hart& this_hart();
@@ -39,9 +40,11 @@ void harts_init_boot(uint32_t boot_hart_id);
 // through SBI HSM; reports and skips any that fail.
 void harts_start_others(const MachineInfo& m);
 
-// After a mapping was removed or narrowed: flush this hart's TLB and, via
-// SBI RFENCE, every other online hart's (no ASIDs: everything).
-void tlb_shootdown();
+// After a mapping was removed or narrowed in the table at `root`: flush this
+// hart's TLB and, via SBI RFENCE, that of every other hart running user code
+// in it (no ASIDs: everything). Kernel-table changes pass kAllAddressSpaces.
+inline constexpr uint64_t kAllAddressSpaces = ~uint64_t{0};
+void tlb_shootdown(uint64_t root);
 // Code became executable somewhere: every hart runs fence.i before it next
 // enters user mode (the U74 I-cache does not see stores).
 void note_code_mapped();

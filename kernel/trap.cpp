@@ -100,6 +100,7 @@ extern "C" [[noreturn]] void user_trap() {
     arch::write_stvec(reinterpret_cast<uint64_t>(kernelvec));
     arch::write_sscratch(reinterpret_cast<uint64_t>(g_trap_stacks[hart_index()] + kTrapStackSize));
     kernel_lock();
+    this_hart().user_root = 0; // back in the kernel (uservec flushed the TLB)
     Thread* t = current_thread();
     t->tf.epc = arch::read_sepc();
     uint64_t scause = arch::read_scause();
@@ -152,7 +153,8 @@ void return_to_user() {
     sync_icache_before_user();
     auto* enter = reinterpret_cast<void (*)(uint64_t)>(tramp + offset(userret));
     uint64_t satp = arch::make_satp_sv39(t->as->root);
-    kernel_unlock(); // nothing below touches shared state
+    this_hart().user_root = t->as->root; // shootdowns for it must reach this hart now
+    kernel_unlock();                     // nothing below touches shared state
     enter(satp);
     __builtin_unreachable();
 }

@@ -73,6 +73,11 @@ void bootmem_init(const MachineInfo& m, const KernelImage& k, PhysRange dtb) {
                   kernel.end());
 
     g_free = ram;
+    // The first 2 MiB of RAM belong to the firmware on every supported board
+    // (OpenSBI and what it reserves); the kernel's own default load address
+    // is RAM + 2 MiB. Keep out of it even where /reserved-memory says less.
+    PhysRange firmware_area{ram[0].base, kMegaPageSize};
+    if (!g_free.subtract(firmware_area).ok()) panic("bootmem: too many free ranges");
     for (int i = 0; i < m.reserved_count; ++i)
         if (!g_free.subtract(m.reserved[i]).ok()) panic("bootmem: too many free ranges");
     if (!g_free.subtract(kernel).ok() || !g_free.subtract(dtb).ok())
@@ -84,6 +89,7 @@ void bootmem_init(const MachineInfo& m, const KernelImage& k, PhysRange dtb) {
         print_range("ram", m.memory[i]);
     for (int i = 0; i < m.reserved_count; ++i)
         print_range("reserved", m.reserved[i]);
+    print_range("firmware", firmware_area);
     print_range("kernel", kernel);
     print_range("devicetree", dtb);
     for (int i = 0; i < g_free.count(); ++i)

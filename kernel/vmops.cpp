@@ -128,7 +128,7 @@ void frame_unmap(Cap* frame) {
     as->mapped_pages -= size / kPageSize;
     frame->flags &= static_cast<uint8_t>(~abi::kCapMapped);
     frame->map_root = frame->map_va = 0;
-    tlb_shootdown(); // removed: every hart may cache it (no ASIDs: flush all)
+    tlb_shootdown(as->root); // removed: harts running in it may cache it
 }
 
 Result<void> frame_unmap_checked(Cap* frame) {
@@ -147,7 +147,7 @@ Result<void> frame_protect(Cap* frame, uint8_t rights) {
         *slot = Pte(*slot).with_perm(p).raw();
     }
     if (rights & abi::kRightExec) note_code_mapped();
-    tlb_shootdown(); // narrowed rights must reach every hart
+    tlb_shootdown(frame->map_root); // narrowed rights must reach every hart using it
     return {};
 }
 
@@ -189,7 +189,7 @@ void table_release(Cap* frame) {
     for (int level = 2; level > frame->table_level + 1; --level)
         t = Pte(entries(t)[sv39::index(frame->map_va, level)]).pa().value();
     entries(t)[sv39::index(frame->map_va, frame->table_level + 1)] = 0;
-    tlb_shootdown();
+    tlb_shootdown(frame->map_root);
     as_of(frame->map_root)->tables--;
     frame->flags &= static_cast<uint8_t>(~abi::kCapDonated);
     frame->donated_as = 0;
@@ -215,7 +215,7 @@ void as_unbind_trapframe(AddressSpace* as, Thread* t) {
         as->trapframe_owner = nullptr;
     }
     as->bound_threads--;
-    tlb_shootdown();
+    tlb_shootdown(as->root);
 }
 
 Result<uint64_t> kstack_install(Cap* frame) {
@@ -240,7 +240,7 @@ Result<uint64_t> kstack_install(Cap* frame) {
 void kstack_remove(uint64_t slot) {
     (void)kernel_table().unmap(VirtAddr(kstack_bottom(slot)), kPageSize);
     g_kstack_used[slot] = false;
-    tlb_shootdown();
+    tlb_shootdown(kAllAddressSpaces); // the kernel table: every hart
 }
 
 uint64_t kstack_top(uint64_t slot) {
