@@ -5,6 +5,10 @@ RAM offset, which is how the tests prove the kernel runs wherever it lands.
 
 Usage: image_tool.py check IMAGE
        image_tool.py rebase IMAGE OUTPUT TEXT_OFFSET
+       image_tool.py jumpstub OUTPUT DELTA
+           writes 8 bytes of RISC-V code (auipc t0, DELTA; jr t0) that jump
+           DELTA bytes (a multiple of 4096) from where they are loaded: put at
+           fw_jump's entry, it starts an Image loaded elsewhere.
 """
 import struct
 import sys
@@ -36,6 +40,13 @@ def main():
             sys.exit('image_tool: text_offset must be a multiple of 2 MiB')
         struct.pack_into('<Q', data, 8, offset)
         open(sys.argv[3], 'wb').write(data)
+    elif len(sys.argv) == 4 and sys.argv[1] == 'jumpstub':
+        delta = int(sys.argv[3], 0)
+        if delta % 4096 or not -(1 << 31) <= delta < (1 << 31):
+            sys.exit('image_tool: DELTA must be a multiple of 4096 within +-2 GiB')
+        auipc = ((delta >> 12) & 0xfffff) << 12 | 5 << 7 | 0x17  # auipc t0, delta
+        jr = 0 << 20 | 5 << 15 | 0 << 7 | 0x67                   # jalr x0, 0(t0)
+        open(sys.argv[2], 'wb').write(struct.pack('<II', auipc, jr))
     else:
         sys.exit(__doc__)
 
