@@ -7,6 +7,7 @@
 #include "cap.h"
 #include "console.h"
 #include "hart.h"
+#include "lib/bootargs.h"
 #include "lib/fdt.h"
 #include "lib/machine.h"
 #include "thread.h"
@@ -26,29 +27,6 @@ uint64_t relocation_count() {
 // The device tree's totalsize, read byte by byte (big-endian, any alignment).
 uint32_t fdt_total_size(const uint8_t* p) {
     return uint32_t{p[4]} << 24 | uint32_t{p[5]} << 16 | uint32_t{p[6]} << 8 | p[7];
-}
-
-// Finds "key=value" in the bootargs; copies value (up to a space) into out.
-bool bootarg(const char* args, const char* key, char* out, int out_len) {
-    for (const char* s = args; *s;) {
-        while (*s == ' ')
-            ++s;
-        const char* k = key;
-        const char* v = s;
-        while (*k && *v == *k)
-            ++k, ++v;
-        if (!*k && *v == '=') {
-            ++v;
-            int n = 0;
-            while (v[n] && v[n] != ' ' && n < out_len - 1)
-                out[n] = v[n], ++n;
-            out[n] = '\0';
-            return true;
-        }
-        while (*s && *s != ' ')
-            ++s;
-    }
-    return false;
 }
 
 // The PLIC powers up with sources enabled on some boards (JH7110): disable
@@ -139,7 +117,7 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa, uint64_t r
     const MachineInfo& m = g_machine;
 
     char arg[32];
-    if (bootarg(m.bootargs, "console", arg, sizeof arg) && streq(arg, "sbi"))
+    if (find_bootarg(m.bootargs, "console", arg, sizeof arg) && streq(arg, "sbi"))
         kprintf("console: the SBI console, as the bootargs ask\n");
     else
         console_use_uart(m.uart);
@@ -162,7 +140,7 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa, uint64_t r
     uint64_t free_at_boot = boot_free_ram().total_bytes() / kPageSize;
 
     VmPrint how = VmPrint::Full;
-    if (bootarg(m.bootargs, "vmprint", arg, sizeof arg))
+    if (find_bootarg(m.bootargs, "vmprint", arg, sizeof arg))
         how = streq(arg, "off")       ? VmPrint::Off
               : streq(arg, "summary") ? VmPrint::Summary
                                       : VmPrint::Full;

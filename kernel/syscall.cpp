@@ -46,17 +46,20 @@ int64_t errno_of(Error e) {
     }
 }
 
+// Reads a user table without ever allocating (the kernel walks it only).
+struct NoAllocTables {
+    uint64_t* table(PhysAddr pa) { return reinterpret_cast<uint64_t*>(pa.value()); }
+    Result<PhysAddr> alloc_table() { return Error::NoMemory; }
+    void free_table(PhysAddr) {}
+};
+
 // Checked access to user memory: every page mapped in t's table with U and R.
 Result<void> check_user_readable(const Thread& t, uint64_t va, uint64_t n) {
     uint64_t end = va + n;
     if (end < va || end > kMaxVa) return Error::Fault;
     for (uint64_t page = align_down(va, kPageSize); page < end; page += kPageSize) {
-        struct NoAlloc {
-            uint64_t* table(PhysAddr pa) { return reinterpret_cast<uint64_t*>(pa.value()); }
-            Result<PhysAddr> alloc_table() { return Error::NoMemory; }
-            void free_table(PhysAddr) {}
-        } mem;
-        auto tr = Sv39<NoAlloc>(mem, PhysAddr(t.as->root)).translate(VirtAddr(page));
+        NoAllocTables mem;
+        auto tr = Sv39<NoAllocTables>(mem, PhysAddr(t.as->root)).translate(VirtAddr(page));
         if (!tr.ok() || !has(tr.value().perm, Perm::U) || !has(tr.value().perm, Perm::R))
             return Error::Fault;
     }
@@ -66,12 +69,8 @@ Result<void> check_user_readable(const Thread& t, uint64_t va, uint64_t n) {
 // Copies from user memory that check_user_readable accepted: through the
 // translation, never through the user's own mapping.
 void copy_from_user(const Thread& t, char* dst, uint64_t va, uint64_t n) {
-    struct NoAlloc {
-        uint64_t* table(PhysAddr pa) { return reinterpret_cast<uint64_t*>(pa.value()); }
-        Result<PhysAddr> alloc_table() { return Error::NoMemory; }
-        void free_table(PhysAddr) {}
-    } mem;
-    Sv39<NoAlloc> table(mem, PhysAddr(t.as->root));
+    NoAllocTables mem;
+    Sv39<NoAllocTables> table(mem, PhysAddr(t.as->root));
     while (n) {
         uint64_t chunk = kPageSize - (va & (kPageSize - 1));
         if (chunk > n) chunk = n;

@@ -5,6 +5,7 @@
 #include <span>
 
 #include "accounting.h"
+#include "bootargs.h"
 #include "buddy.h"
 #include "capframe/abi.h"
 #include "capframe/mm_protocol.h"
@@ -382,28 +383,6 @@ void meminfo() {
                 b->mm_frames, g_buddy.total_frames(), sum, b->total_frames);
 }
 
-const char* cause_name(uint64_t scause) {
-    switch (scause) {
-    case 12:
-        return "instruction page fault";
-    case 13:
-        return "load page fault";
-    case 15:
-        return "store page fault";
-    case 2:
-        return "illegal instruction";
-    case 5:
-        return "load access fault";
-    case 7:
-        return "store access fault";
-    case 4:
-        return "misaligned load";
-    case 6:
-        return "misaligned store";
-    }
-    return "exception";
-}
-
 int g_init_pid = 0;
 
 // Ends a task; when it is init, reports and shuts the machine down.
@@ -431,7 +410,7 @@ void finish(Task* t, int status) {
             // m = {kFaultLabel, scause, stval, sepc}. Demand paging and
             // copy-on-write come with fork; for now every fault kills.
             sys::printf("mm: pid %d (%s): %s at 0x%016lx, pc 0x%016lx, killed\n", t->pid, t->name,
-                        cause_name(m.w[1]), m.w[2], m.w[3]);
+                        abi::exception_name(m.w[1]), m.w[2], m.w[3]);
             finish(t, -1);
             reply = false;
         } else {
@@ -635,28 +614,6 @@ void selftest() {
     sys::printf("mm: self-test: %d failure(s)\n", g_selftest_failures);
 }
 
-bool bootarg(const char* key, char* out, size_t out_len) {
-    const char* args = boot()->bootargs;
-    for (const char* s = args; *s;) {
-        while (*s == ' ')
-            ++s;
-        const char* k = key;
-        const char* v = s;
-        while (*k && *v == *k)
-            ++k, ++v;
-        if (!*k && *v == '=') {
-            size_t n = 0;
-            for (++v; v[n] && v[n] != ' ' && n + 1 < out_len; ++n)
-                out[n] = v[n];
-            out[n] = '\0';
-            return true;
-        }
-        while (*s && *s != ' ')
-            ++s;
-    }
-    return false;
-}
-
 } // namespace
 
 int main() {
@@ -698,10 +655,10 @@ int main() {
     g_free_at_start = g_buddy.free_frames();
 
     char flag[8];
-    if (bootarg("mmtest", flag, sizeof flag)) selftest();
+    if (capframe::find_bootarg(boot()->bootargs, "mmtest", flag, sizeof flag)) selftest();
 
     char init[24] = "hello";
-    (void)bootarg("init", init, sizeof init);
+    (void)capframe::find_bootarg(boot()->bootargs, "init", init, sizeof init);
     auto t = spawn(init);
     if (!t.ok()) {
         sys::printf("mm: cannot start '%s': %s\n", init, capframe::error_name(t.error()));

@@ -1,5 +1,7 @@
 #include "csr.h"
 
+#include "capframe/abi.h"
+
 namespace capframe::arch {
 
 const char* cause_name(uint64_t scause) {
@@ -14,35 +16,7 @@ const char* cause_name(uint64_t scause) {
         }
         return "unknown interrupt";
     }
-    switch (scause) {
-    case 0:
-        return "instruction address misaligned";
-    case 1:
-        return "instruction access fault";
-    case 2:
-        return "illegal instruction";
-    case 3:
-        return "breakpoint";
-    case 4:
-        return "load address misaligned";
-    case 5:
-        return "load access fault";
-    case 6:
-        return "store address misaligned";
-    case 7:
-        return "store access fault";
-    case 8:
-        return "environment call from U-mode";
-    case 9:
-        return "environment call from S-mode";
-    case 12:
-        return "instruction page fault";
-    case 13:
-        return "load page fault";
-    case 15:
-        return "store page fault";
-    }
-    return "unknown exception";
+    return abi::exception_name(scause);
 }
 
 bool is_page_fault(uint64_t scause) {

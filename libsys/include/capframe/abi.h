@@ -14,10 +14,10 @@
 namespace capframe::abi {
 
 enum class Sys : uint64_t {
-    DebugWrite = 1, // (fd, buf, len) -> bytes; fd 1/2: the kernel console
-    Uptime = 4,     // () -> timer ticks since boot
-    Yield = 5,      // () -> 0
-    Timebase = 6,   // () -> rdtime ticks per second
+    DebugWrite = 1,           // (fd, buf, len) -> bytes; fd 1/2: the kernel console
+    Uptime = 4,               // () -> timer ticks since boot
+    Yield = 5,                // () -> 0
+    Timebase = 6,             // () -> rdtime ticks per second
     DebugKstackOverflow = 99, // test kernels only: recurse in the kernel until the guard page
 
     // Capabilities. `slot` arguments index the caller's capability table.
@@ -99,6 +99,39 @@ inline constexpr uint8_t kCapDonated = 2; // frame in kernel use (object, table,
 inline constexpr uint8_t kCapSplit = 4;   // frame split into children
 
 inline constexpr uint64_t kCapSlotsPerPage = 64;
+
+// The scause values a fault message carries (privileged spec, table 4.2).
+constexpr const char* exception_name(uint64_t scause) {
+    switch (scause) {
+    case 0:
+        return "instruction address misaligned";
+    case 1:
+        return "instruction access fault";
+    case 2:
+        return "illegal instruction";
+    case 3:
+        return "breakpoint";
+    case 4:
+        return "load address misaligned";
+    case 5:
+        return "load access fault";
+    case 6:
+        return "store address misaligned";
+    case 7:
+        return "store access fault";
+    case 8:
+        return "environment call from U-mode";
+    case 9:
+        return "environment call from S-mode";
+    case 12:
+        return "instruction page fault";
+    case 13:
+        return "load page fault";
+    case 15:
+        return "store page fault";
+    }
+    return "unknown exception";
+}
 
 // Fault messages the kernel sends to a thread's fault endpoint on its behalf.
 inline constexpr uint64_t kFaultLabel = 0xfa017;
