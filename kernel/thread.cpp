@@ -93,6 +93,17 @@ void deliver(Thread* caller, Thread* receiver) {
     caller->state = ThreadState::BlockedReply;
 }
 
+// A thread waiting on something that went away gets EDEAD; one waiting
+// for the answer to a fault message has nothing to return to and stays
+// stopped.
+void fail_waiter(Thread* t) {
+    t->tf.regs[arch::a0] = static_cast<uint64_t>(abi::error_return(abi::Errno::Dead));
+    if (t->fault_call)
+        t->state = ThreadState::Inactive;
+    else
+        make_ready(t);
+}
+
 // A new thread's first run: straight out to user mode.
 extern "C" void thread_first_run() {
     return_to_user();
@@ -167,11 +178,7 @@ void thread_destroy(Thread* t) {
     // A caller waiting for this thread's reply would wait forever: fail it.
     if (Thread* c = t->reply_to) {
         c->replier = nullptr;
-        c->tf.regs[arch::a0] = static_cast<uint64_t>(abi::error_return(abi::Errno::Dead));
-        if (c->fault_call)
-            c->state = ThreadState::Inactive;
-        else
-            make_ready(c);
+        fail_waiter(c);
     }
     if (t->as) as_unbind_trapframe(t->as, t);
     if (t->table.slots) t->table.header()->bound_threads--;
@@ -286,11 +293,7 @@ void endpoint_destroy(Endpoint* ep) {
             *q = t->queue_next;
             t->queue_next = nullptr;
             t->queued_on = nullptr;
-            t->tf.regs[arch::a0] = static_cast<uint64_t>(abi::error_return(abi::Errno::Dead));
-            if (t->fault_call)
-                t->state = ThreadState::Inactive;
-            else
-                make_ready(t);
+            fail_waiter(t);
         }
     }
     ep->send_tail = ep->recv_tail = nullptr;
