@@ -7,7 +7,7 @@
 #include "thread.h"
 #include "vmops.h"
 
-extern "C" char __user_images_start[], __user_images_end[];
+extern "C" char __boot_archive_start[], __boot_archive_end[];
 
 namespace capframe {
 namespace {
@@ -28,7 +28,15 @@ struct EmbeddedTable {
 static_assert(sizeof(EmbeddedProgram) == 24 + 16 + 4 * 40);
 extern "C" const EmbeddedTable user_image_table;
 
-constexpr uint8_t kMmTableOrder = 6; // 64 pages: 4096 slots
+// mm's capability table holds a slot for every frame it hands out or maps
+// and one per shared (copy-on-write) mapping: a quarter more slots than
+// frames, between 64 pages (4096 slots) and 4096 pages (262144 slots).
+uint8_t mm_table_order(uint64_t frames) {
+    uint8_t order = 6;
+    while (order < 12 && (abi::kCapSlotsPerPage << order) < frames + frames / 4)
+        ++order;
+    return order;
+}
 constexpr uint64_t kFirstFrameSlot = 8;
 
 bool same(const char* a, const char* b) {
@@ -85,7 +93,8 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
     uint64_t window_base = ram[0].base.value();
     uint64_t window_frames = (ram[ram.count() - 1].end() - window_base) / kPageSize;
     uint64_t meta_bytes = 0;
-    (void)align_up(window_frames * 16, kPageSize, meta_bytes);
+    (void)align_up(window_frames * abi::kMetaBytesPerFrame, kPageSize, meta_bytes);
+    const uint8_t kMmTableOrder = mm_table_order(before);
 
     // Capability table, address space (order 2), thread, kernel stack.
     uint64_t table_bytes = kPageSize << kMmTableOrder;
@@ -131,12 +140,15 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
                       must(boot_frame(), "mm's stack"), kPageSize, Perm::R | Perm::W | Perm::U),
              "mapping mm's stack");
 
-    // The program table, read-only, so mm can start programs from it.
-    PhysAddr images(reinterpret_cast<uint64_t>(__user_images_start));
-    uint64_t image_bytes = reinterpret_cast<uint64_t>(__user_images_end) - images.value();
-    must(user.map(VirtAddr(abi::kBootImageVa), images, image_bytes, Perm::R | Perm::U,
-                  PageSizes::Only4K),
-         "mapping the boot image");
+    // The boot archive (cpio newc), read-only, so mm can exec programs from it.
+    PhysAddr images(reinterpret_cast<uint64_t>(__boot_archive_start));
+    uint64_t image_bytes = reinterpret_cast<uint64_t>(__boot_archive_end) - images.value();
+    uint64_t mapped_bytes = 0;
+    (void)align_up(image_bytes, kPageSize, mapped_bytes);
+    if (image_bytes)
+        must(user.map(VirtAddr(abi::kBootImageVa), images, mapped_bytes, Perm::R | Perm::U,
+                      PageSizes::Only4K),
+             "mapping the boot archive");
 
     // The allocator's per-frame metadata (the boot-time cost of mm's free list).
     for (uint64_t off = 0; off < meta_bytes; off += kPageSize)

@@ -89,6 +89,18 @@ void console_write(const char* s, size_t n) {
     }
 }
 
+int console_getc() {
+    switch (g_kind) {
+    case UartKind::Ns16550:
+        return ns().getc();
+    case UartKind::SifiveUart0:
+        return sifive().getc();
+    case UartKind::None:
+        break;
+    }
+    return sbi::console_getchar();
+}
+
 Sink console_sink() {
     return Sink{sink_write, nullptr};
 }

@@ -12,6 +12,7 @@ namespace capframe {
 void console_use_uart(const UartInfo& uart); // switches from the SBI console
 const char* console_name();
 void console_write(const char* s, size_t n);
+int console_getc(); // a received byte, or -1 when none waits (never blocks)
 Sink console_sink();
 
 void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

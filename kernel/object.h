@@ -77,6 +77,7 @@ enum class ThreadState : uint8_t {
     BlockedCall,  // waiting in an endpoint's send queue
     BlockedRecv,  // waiting in an endpoint's receive queue
     BlockedReply, // delivered its call, waiting for the reply
+    Sleeping,     // in the sleep list until wake_tick
 };
 
 // A thread: the trapframe first (the page is mapped at TRAPFRAME in its
@@ -101,6 +102,7 @@ struct Thread {
     Thread* replier;     // the thread that owes this one a reply
     uint64_t call_badge; // badge of the cap the pending call was made through
     uint64_t msg[4];     // message being sent by a blocked caller
+    uint64_t wake_tick;  // Sleeping: the tick at which it becomes ready
 };
 static_assert(sizeof(Thread) <= kPageSize);
 static_assert(offsetof(Thread, tf) == 0, "the trapframe starts the page");

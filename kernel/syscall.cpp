@@ -82,6 +82,38 @@ void copy_from_user(const Thread& t, char* dst, uint64_t va, uint64_t n) {
     }
 }
 
+// Checked write access: every page mapped with U, R and W. A copy-on-write
+// page (read-only until its first write fault) fails here; libsys then asks
+// mm to make the range writable and tries again.
+Result<void> check_user_writable(const Thread& t, uint64_t va, uint64_t n) {
+    uint64_t end = va + n;
+    if (end < va || end > kMaxVa) return Error::Fault;
+    for (uint64_t page = align_down(va, kPageSize); page < end; page += kPageSize) {
+        NoAllocTables mem;
+        auto tr = Sv39<NoAllocTables>(mem, PhysAddr(t.as->root)).translate(VirtAddr(page));
+        if (!tr.ok() || !has(tr.value().perm, Perm::U) || !has(tr.value().perm, Perm::W))
+            return Error::Fault;
+    }
+    return {};
+}
+
+int64_t sys_console_read(Thread& t, uint64_t buf, uint64_t len) {
+    if (len == 0) return 0;
+    if (len > abi::kWriteChunk) len = abi::kWriteChunk;
+    if (!check_user_writable(t, buf, len).ok()) return abi::error_return(Errno::Fault);
+    NoAllocTables mem;
+    Sv39<NoAllocTables> table(mem, PhysAddr(t.as->root));
+    uint64_t n = 0;
+    for (; n < len; ++n) {
+        int c = console_getc();
+        if (c < 0) break;
+        uint64_t va = buf + n;
+        auto* dst = reinterpret_cast<char*>(table.translate(VirtAddr(va)).value().pa.value());
+        *dst = static_cast<char>(c == '\r' ? '\n' : c);
+    }
+    return static_cast<int64_t>(n);
+}
+
 int64_t sys_debug_write(Thread& t, uint64_t fd, uint64_t buf, uint64_t len) {
     if (fd != 1 && fd != 2) return abi::error_return(Errno::Inval);
     if (len > abi::kWriteMax) len = abi::kWriteMax;
@@ -115,8 +147,17 @@ Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unkno
     switch (static_cast<Sys>(n)) {
     case Sys::DebugWrite:
         return sys_debug_write(t, a[0], a[1], a[2]);
+    case Sys::ConsoleRead:
+        return sys_console_read(t, a[0], a[1]);
     case Sys::Uptime:
         return static_cast<int64_t>(timer_ticks());
+    case Sys::Sleep:
+        if (a[0] > (uint64_t{1} << 40)) return Error::InvalidArgument;
+        if (a[0] == 0)
+            yield();
+        else
+            thread_sleep(a[0]);
+        return 0;
     case Sys::Yield:
         yield();
         return 0;
@@ -252,6 +293,26 @@ Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unkno
     case Sys::ThreadSuspend: {
         Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
         thread_suspend(phys_to<Thread>(th->object));
+        return 0;
+    }
+
+    case Sys::ThreadReply: {
+        Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
+        TRY(ipc_reply_to(phys_to<Thread>(th->object), &a[1]));
+        return 0;
+    }
+    case Sys::ThreadCopyRegs: {
+        Cap* d = TRY(lookup(t, a[0], ObjType::Thread));
+        Cap* s = TRY(lookup(t, a[1], ObjType::Thread));
+        Thread* dst = phys_to<Thread>(d->object);
+        const Thread* src = phys_to<Thread>(s->object);
+        if (dst == src || dst->state != ThreadState::Inactive) return Error::Busy;
+        if (src->state == ThreadState::Ready) return Error::Busy; // registers not saved
+        for (int i = 0; i < 32; ++i)
+            dst->tf.regs[i] = src->tf.regs[i];
+        dst->tf.epc = src->tf.epc;
+        dst->tf.regs[arch::a0] = a[2];
+        dst->tf.regs[arch::a1] = a[3];
         return 0;
     }
 

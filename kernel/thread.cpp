@@ -14,6 +14,8 @@ namespace {
 
 Thread* g_run_head = nullptr;
 Thread* g_run_tail = nullptr;
+Thread* g_sleep_head = nullptr; // unordered: few sleepers, checked once a tick
+Thread* g_sleep_tail = nullptr;
 uint32_t g_next_id = 1;
 uint32_t g_threads = 0;
 
@@ -69,6 +71,9 @@ void detach(Thread* t) {
         break;
     case ThreadState::BlockedReply:
         if (t->replier && t->replier->reply_to == t) t->replier->reply_to = nullptr;
+        break;
+    case ThreadState::Sleeping:
+        unlink(g_sleep_head, g_sleep_tail, t);
         break;
     case ThreadState::Inactive:
         break;
@@ -126,6 +131,7 @@ void make_ready(Thread* t) {
 void scheduler() {
     for (;;) {
         kernel_lock();
+        if (g_sleep_head) wake_sleepers(timer_ticks());
         Thread* t = pop(g_run_head, g_run_tail);
         if (!t) {
             // Nothing to run: wait for an interrupt with the lock free and
@@ -194,8 +200,14 @@ void thread_destroy(Thread* t) {
 
 Result<void> thread_configure(Thread* t, AddressSpace* as, CapTableRef table, Endpoint* fault_ep,
                               uint64_t fault_badge) {
-    if (t->state != ThreadState::Inactive || t->as) return Error::Busy;
-    TRY(as_check_trapframe(as, t));
+    if (t->state != ThreadState::Inactive) return Error::Busy;
+    if (t->as != as) TRY(as_check_trapframe(as, t));
+    if (t->as) { // rebinding a stopped thread (exec): let go of the old set-up
+        as_unbind_trapframe(t->as, t);
+        t->table.header()->bound_threads--;
+        if (t->fault_ep) t->fault_ep->fault_refs--;
+        t->as = nullptr;
+    }
     as_bind_trapframe(as, t);
     t->as = as;
     t->table = table;
@@ -259,11 +271,8 @@ void ipc_recv(Endpoint* ep) {
     block();
 }
 
-Result<void> ipc_reply(const uint64_t msg[4]) {
-    Thread* self = this_hart().current;
-    Thread* c = self->reply_to;
-    if (!c) return Error::NoCaller;
-    self->reply_to = nullptr;
+namespace {
+void finish_reply(Thread* c, const uint64_t msg[4]) {
     c->replier = nullptr;
     if (c->fault_call) {
         // A fault reply: m0 = 0 resumes the thread at the faulting
@@ -273,12 +282,48 @@ Result<void> ipc_reply(const uint64_t msg[4]) {
             make_ready(c);
         else
             c->state = ThreadState::Inactive;
-        return {};
+        return;
     }
     c->tf.regs[arch::a0] = 0;
     set_msg(c, msg);
     make_ready(c);
+}
+} // namespace
+
+Result<void> ipc_reply(const uint64_t msg[4]) {
+    Thread* self = this_hart().current;
+    Thread* c = self->reply_to;
+    if (!c) return Error::NoCaller;
+    self->reply_to = nullptr;
+    finish_reply(c, msg);
     return {};
+}
+
+Result<void> ipc_reply_to(Thread* c, const uint64_t msg[4]) {
+    Thread* self = this_hart().current;
+    if (c->state != ThreadState::BlockedReply || c->replier != self) return Error::NoCaller;
+    if (self->reply_to == c) self->reply_to = nullptr;
+    finish_reply(c, msg);
+    return {};
+}
+
+void thread_sleep(uint64_t ticks) {
+    Thread* self = this_hart().current;
+    self->wake_tick = timer_ticks() + ticks;
+    self->state = ThreadState::Sleeping;
+    push(g_sleep_head, g_sleep_tail, self);
+    block();
+}
+
+void wake_sleepers(uint64_t now) {
+    for (Thread* t = g_sleep_head; t;) {
+        Thread* next = t->queue_next;
+        if (now >= t->wake_tick) {
+            unlink(g_sleep_head, g_sleep_tail, t);
+            make_ready(t);
+        }
+        t = next;
+    }
 }
 
 Result<void> endpoint_check_destroy(const Endpoint* ep) {

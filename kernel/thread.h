@@ -23,6 +23,13 @@ void thread_suspend(Thread* t); // blocks the current thread if t is current
 void ipc_call(Endpoint* ep, uint64_t badge, const uint64_t msg[4], bool fault);
 void ipc_recv(Endpoint* ep);
 Result<void> ipc_reply(const uint64_t msg[4]);
+// A deferred reply: answers `caller`'s pending call, which the current
+// thread received earlier (NoCaller if it is not waiting for us).
+Result<void> ipc_reply_to(Thread* caller, const uint64_t msg[4]);
+
+// Sleeping on the timer; wake_sleepers runs with the lock held.
+void thread_sleep(uint64_t ticks);
+void wake_sleepers(uint64_t now);
 
 uint32_t thread_count();
 

@@ -110,6 +110,7 @@ extern "C" [[noreturn]] void user_trap() {
         do_syscall(*t);
     } else if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorTimer))) {
         on_timer();
+        wake_sleepers(timer_ticks());
         yield();
     } else {
         // A user fault never brings the kernel down. With a fault endpoint

@@ -82,6 +82,12 @@ int64_t thread_start(uint64_t thread) {
 int64_t thread_suspend(uint64_t thread) {
     return syscall(Sys::ThreadSuspend, thread);
 }
+int64_t thread_reply(uint64_t thread, const Msg& m) {
+    return syscall(Sys::ThreadReply, thread, m.w[0], m.w[1], m.w[2], m.w[3]);
+}
+int64_t thread_copy_regs(uint64_t dst, uint64_t src, uint64_t a0, uint64_t a1) {
+    return syscall(Sys::ThreadCopyRegs, dst, src, a0, a1);
+}
 int64_t call(uint64_t ep, Msg& m) {
     return syscall_msg(Sys::Call, ep, m);
 }
@@ -104,6 +110,12 @@ void shutdown(uint64_t control, int status) {
 int64_t write(int fd, const void* buf, size_t len) {
     return syscall(Sys::DebugWrite, static_cast<uint64_t>(fd), reinterpret_cast<uint64_t>(buf),
                    len);
+}
+int64_t console_read(void* buf, size_t len) {
+    return syscall(Sys::ConsoleRead, reinterpret_cast<uint64_t>(buf), len);
+}
+int64_t sleep(uint64_t ticks) {
+    return syscall(Sys::Sleep, ticks);
 }
 uint64_t uptime() {
     return static_cast<uint64_t>(syscall(Sys::Uptime));

@@ -18,6 +18,11 @@ bool probe(uint64_t ext) {
     return r.error == 0 && r.value != 0;
 }
 
+int console_getchar() {
+    int64_t c = call(kLegacyGetchar, 0).error; // the legacy calls return in a0
+    return c < 0 ? -1 : static_cast<int>(c & 0xff);
+}
+
 void console_putchar(char c) {
     call(kLegacyPutchar, 0, static_cast<uint8_t>(c));
 }

@@ -19,11 +19,13 @@ inline constexpr uint64_t kExtSrst = 0x53525354;   // "SRST"
 inline constexpr uint64_t kExtRfence = 0x52464E43; // "RFNC"
 inline constexpr uint64_t kLegacySetTimer = 0x00;
 inline constexpr uint64_t kLegacyPutchar = 0x01;
+inline constexpr uint64_t kLegacyGetchar = 0x02;
 
 Ret call(uint64_t ext, uint64_t fid, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
          uint64_t a3 = 0);
 
 bool probe(uint64_t ext);
+int console_getchar();        // legacy extension 0x02: -1 when nothing waits
 void console_putchar(char c); // legacy extension 0x01: the console of last resort
 void set_timer(uint64_t stime_value);
 // System reset extension: type 0 = shutdown, reason 0 = none, 1 = failure.

@@ -8,16 +8,18 @@
 // and IPC returns a message in a1..a4 and the badge in a5.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
+#include <stddef.h>
+#include <stdint.h>
 
 namespace capframe::abi {
 
 enum class Sys : uint64_t {
     DebugWrite = 1,           // (fd, buf, len) -> bytes; fd 1/2: the kernel console
+    ConsoleRead = 2,          // (buf, len) -> bytes waiting on the console (0: none), never blocks
     Uptime = 4,               // () -> timer ticks since boot
     Yield = 5,                // () -> 0
     Timebase = 6,             // () -> rdtime ticks per second
+    Sleep = 7,                // (ticks) -> 0 after at least that many timer ticks
     DebugKstackOverflow = 99, // test kernels only: recurse in the kernel until the guard page
 
     // Capabilities. `slot` arguments index the caller's capability table.
@@ -42,6 +44,8 @@ enum class Sys : uint64_t {
     ThreadWriteRegs = 32, // (thread, pc, sp, a0, a1) -> 0
     ThreadStart = 33,     // (thread) -> 0
     ThreadSuspend = 34,   // (thread) -> 0
+    ThreadReply = 35,     // (thread, m0..m3) -> 0: answers its pending call to us (deferred reply)
+    ThreadCopyRegs = 36,  // (dst, src, a0, a1) -> 0: dst (inactive) gets src's user registers
 
     // IPC: synchronous endpoints, a 4-word message in registers.
     Call = 40,      // (ep, m0, m1, m2, m3) -> status; reply in a1..a4
@@ -64,6 +68,10 @@ enum class Errno : int64_t {
     Inval = 22,     // bad argument (alignment, range, W+X, order)
     Range = 34,     // slot index outside the table, va at or above MAXVA
     NoSys = 38,     // unknown syscall
+    Child = 10,     // wait: no children
+    Srch = 3,       // no such process
+    TooBig = 7,     // exec: arguments too long
+    NoExec = 8,     // exec: not a valid executable
     BadSlot = 81,   // empty slot
     BadType = 82,   // slot holds a capability of the wrong type
     NeedTable = 83, // Map: a page-table page is missing at level a1
@@ -148,10 +156,15 @@ inline constexpr uint64_t kTrampolineVa = kMaxVa - 4096;
 inline constexpr uint64_t kTrapframeVa = kTrampolineVa - 4096;
 inline constexpr uint64_t kUserTextBase = 0x10000;
 inline constexpr uint64_t kUserStackTop = kTrapframeVa - 4096;
-inline constexpr uint64_t kUserStackPages = 4;
+inline constexpr uint64_t kUserStackPages = 4; // pages mm maps before a program starts
+inline constexpr uint64_t kUserStackMax = 1 << 20; // the stack grows on demand down to this size
+inline constexpr uint64_t kStackGuardVa = kUserStackTop - kUserStackMax - 4096; // never mapped
+inline constexpr uint64_t kMaxArgs = 32;         // exec: argv entries
+inline constexpr uint64_t kMaxArgBytes = 2048;   // exec: argv strings with their NULs
 inline constexpr uint64_t kBootInfoVa = 0x3f00000000;  // mm only: BootInfo, read-only
 inline constexpr uint64_t kBootImageVa = 0x3f00100000; // mm only: the program table, read-only
 inline constexpr uint64_t kFrameMetaVa = 0x2000000000; // mm only: per-frame metadata, RW
+inline constexpr uint64_t kMetaBytesPerFrame = 80;     // zeroed RW bytes per window frame
 
 // What the kernel tells mm at start (mapped read-only at kBootInfoVa).
 struct BootInfo {
@@ -163,10 +176,10 @@ struct BootInfo {
     uint64_t first_frame_slot; // frame caps: slots [first, first + count)
     uint64_t frame_slot_count;
     uint64_t first_free_slot;
-    uint64_t image_bytes;   // size of the program table at kBootImageVa
+    uint64_t image_bytes;   // size of the boot archive (cpio newc) at kBootImageVa
     uint64_t window_base;   // lowest physical address of any frame capability
     uint64_t window_frames; // frames from window_base to the highest frame's end
-    uint64_t meta_bytes;    // zeroed RW memory at kFrameMetaVa (16 bytes per window frame)
+    uint64_t meta_bytes;    // zeroed RW memory at kFrameMetaVa (kMetaBytesPerFrame per frame)
     char bootargs[128];
 };
 inline constexpr uint64_t kBootInfoMagic = 0xcafe'f4a3'b007'1f0aull;

@@ -2,8 +2,8 @@
 // (capabilities, IPC, console), the memory-server requests, printf.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "capframe/abi.h"
 #include "capframe/mm_protocol.h"
@@ -59,6 +59,8 @@ int64_t thread_set_stack(uint64_t thread, uint64_t frame);
 int64_t thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1);
 int64_t thread_start(uint64_t thread);
 int64_t thread_suspend(uint64_t thread);
+int64_t thread_reply(uint64_t thread, const Msg& m); // the deferred reply to its call
+int64_t thread_copy_regs(uint64_t dst, uint64_t src, uint64_t a0, uint64_t a1);
 int64_t call(uint64_t ep, Msg& m);       // m: request in, reply out
 int64_t recv(uint64_t ep, Msg& m);       // m: the message and badge
 int64_t reply_recv(uint64_t ep, Msg& m); // m: reply in, next message out
@@ -66,6 +68,8 @@ int64_t reply(const Msg& m);
 [[noreturn]] void shutdown(uint64_t control, int status);
 
 int64_t write(int fd, const void* buf, size_t len);
+int64_t console_read(void* buf, size_t len); // what is waiting, 0 if nothing; never blocks
+int64_t sleep(uint64_t ticks);
 uint64_t uptime();
 void yield();
 

@@ -1,0 +1,215 @@
+// libsys's C library layer: the system calls picolibc needs (write, read,
+// sbrk, _exit), its standard streams, and the xv6 API of capframe/user.h.
+// Compiled against picolibc's headers (user/meson.build).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "capframe/sys.h"
+#define CAPFRAME_LIBC_IMPL
+#include "capframe/user.h"
+
+extern "C" ssize_t read(int fd, void* buf, size_t n);
+
+namespace mmp = capframe::mmp;
+namespace abi = capframe::abi;
+using mmp::Request;
+
+namespace {
+
+int64_t mm(Request r, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, sys::Msg* out = nullptr) {
+    return sys::mm_request(r, a1, a2, a3, out);
+}
+
+// stdout/stderr: a line buffer, written with one system call per line.
+char g_out[256];
+size_t g_out_used = 0;
+
+void flush_out() {
+    size_t done = 0;
+    while (done < g_out_used) {
+        int64_t n = sys::write(1, g_out + done, g_out_used - done);
+        if (n <= 0) break;
+        done += static_cast<size_t>(n);
+    }
+    g_out_used = 0;
+}
+
+int put(char c, FILE*) {
+    g_out[g_out_used++] = c;
+    if (c == '\n' || g_out_used == sizeof g_out) flush_out();
+    return static_cast<unsigned char>(c);
+}
+
+int flush(FILE*) {
+    flush_out();
+    return 0;
+}
+
+int get(FILE*) {
+    char c;
+    flush_out();
+    return read(0, &c, 1) == 1 ? static_cast<unsigned char>(c) : EOF;
+}
+
+FILE g_stdio = FDEV_SETUP_STREAM(put, get, flush, _FDEV_SETUP_RW);
+
+} // namespace
+
+FILE* const stdin = &g_stdio;
+FILE* const stdout = &g_stdio;
+FILE* const stderr = &g_stdio;
+
+extern "C" {
+
+// picolibc's exit() runs the atexit handlers, then this.
+void _exit(int status) {
+    flush_out();
+    sys::exit(status);
+}
+
+// The signatures picolibc calls; capframe/user.h declares the xv6 ones.
+ssize_t write(int fd, const void* buf, size_t n) {
+    if (fd == 1 || fd == 2) flush_out(); // keep order with buffered stdio
+    int64_t r = sys::write(fd, buf, n);
+    return r < 0 ? -1 : static_cast<ssize_t>(r);
+}
+
+ssize_t read(int fd, void* buf, size_t n) {
+    if (fd != 0) return -1;
+    if (n == 0) return 0;
+    for (;;) {
+        int64_t r = sys::console_read(buf, n);
+        if (r == abi::error_return(abi::Errno::Fault)) {
+            // Copy-on-write or not yet touched: mm makes it writable (or
+            // says it is not our memory) and we try again.
+            if (mm(Request::PrepareWrite, reinterpret_cast<uint64_t>(buf), n) < 0) return -1;
+            r = sys::console_read(buf, n);
+        }
+        if (r < 0) return -1;
+        if (r > 0) return static_cast<ssize_t>(r);
+        sys::sleep(1); // nothing typed yet: look again next tick
+    }
+}
+
+int close(int fd) {
+    return fd >= 0 && fd <= 2 ? 0 : -1;
+}
+
+void* sbrk(ptrdiff_t n) {
+    int64_t r = mm(Request::Sbrk, static_cast<uint64_t>(static_cast<int64_t>(n)));
+    return r < 0 ? reinterpret_cast<void*>(-1) : reinterpret_cast<void*>(r);
+}
+
+int fork(void) {
+    flush_out(); // or the child would print the parent's pending output again
+    int64_t r = mm(Request::Fork);
+    return r < 0 ? -1 : static_cast<int>(r);
+}
+
+int wait(int* status) {
+    int64_t r = mm(Request::Wait, reinterpret_cast<uint64_t>(status));
+    return r < 0 ? -1 : static_cast<int>(r);
+}
+
+int exec(const char* path, char** argv) {
+    flush_out();
+    int64_t r = mm(Request::Exec, reinterpret_cast<uint64_t>(path), reinterpret_cast<uint64_t>(argv));
+    return r < 0 ? -1 : static_cast<int>(r); // returns only on failure
+}
+
+int getpid(void) {
+    return sys::getpid();
+}
+
+int kill(int pid) {
+    return mm(Request::Kill, static_cast<uint64_t>(static_cast<int64_t>(pid))) < 0 ? -1 : 0;
+}
+
+int sleep(int ticks) {
+    if (ticks < 0) return -1;
+    flush_out();
+    return sys::sleep(static_cast<uint64_t>(ticks)) < 0 ? -1 : 0;
+}
+
+int uptime(void) {
+    return static_cast<int>(sys::uptime());
+}
+
+long freeframes(void) {
+    sys::Msg m;
+    if (mm(Request::FreeFrames, 0, 0, 0, &m) < 0) return -1;
+    return static_cast<long>(m.w[1]);
+}
+
+int setlimit(int pid, long frames) {
+    return mm(Request::SetLimit, static_cast<uint64_t>(static_cast<int64_t>(pid)),
+              static_cast<uint64_t>(frames)) < 0
+               ? -1
+               : 0;
+}
+
+int meminfo(void) {
+    flush_out();
+    return mm(Request::Meminfo) < 0 ? -1 : 0;
+}
+
+int vmprint(int pid) {
+    flush_out();
+    return mm(Request::VmPrint, static_cast<uint64_t>(static_cast<int64_t>(pid))) < 0 ? -1 : 0;
+}
+
+int getproc(int index, struct procinfo* out) {
+    sys::Msg m;
+    int64_t r = mm(Request::ProcInfo, static_cast<uint64_t>(static_cast<int64_t>(index)), 0, 0, &m);
+    if (r < 0) return -1;
+    out->pid = static_cast<int>(r);
+    out->parent = static_cast<int>(m.w[1] & 0xffffffff);
+    out->state = static_cast<int>(m.w[1] >> 32);
+    out->frames = static_cast<long>(m.w[2]);
+    memcpy(out->name, &m.w[3], 8);
+    out->name[8] = 0;
+    return 0;
+}
+
+int program_name(int index, char* buf, int len) {
+    sys::Msg m;
+    if (len <= 0 || mm(Request::Program, static_cast<uint64_t>(static_cast<int64_t>(index)), 0, 0,
+                       &m) < 0)
+        return -1;
+    char name[25];
+    memcpy(name, &m.w[1], 24);
+    name[24] = 0;
+    strncpy(buf, name, static_cast<size_t>(len));
+    buf[len - 1] = 0;
+    return 0;
+}
+
+int prepare_write(void* va, long len) {
+    return mm(Request::PrepareWrite, reinterpret_cast<uint64_t>(va), static_cast<uint64_t>(len)) < 0
+               ? -1
+               : 0;
+}
+
+int mm_fail_alloc(long n) {
+    return mm(Request::FailAlloc, static_cast<uint64_t>(n)) < 0 ? -1 : 0;
+}
+
+uint64_t rdinstret(void) {
+    uint64_t v;
+    asm volatile("rdinstret %0" : "=r"(v));
+    return v;
+}
+
+uint64_t rdtime(void) {
+    uint64_t v;
+    asm volatile("rdtime %0" : "=r"(v));
+    return v;
+}
+
+uint64_t timebase(void) {
+    return static_cast<uint64_t>(sys::syscall(abi::Sys::Timebase));
+}
+
+} // extern "C"
