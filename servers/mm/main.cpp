@@ -30,7 +30,6 @@ constexpr uint64_t kPage = 4096;
 constexpr uint64_t kScratchVa = 0x3000000000; // mm's windows onto frames it fills or reads
 constexpr uint64_t kScratchSrcVa = kScratchVa + kPage;
 constexpr uint64_t kFaultBit = uint64_t{1} << 32;
-constexpr int kMaxTables = 96; // page-table pages per process (each maps 2 MiB or 1 GiB)
 constexpr int kMaxProcs = 63;  // process slots (Accounting's task ids; one left for exec)
 constexpr uint64_t kHeapTop = abi::kStackGuardVa;
 constexpr uint32_t kNone = 0; // "no entry" in the index links below (entries count from 1)
@@ -211,7 +210,7 @@ struct Proc {
     char name[24] = {};
     uint32_t table_obj = 0, as_obj = 0, thread_obj = 0, badged_ep = 0;
     Block table_block{}, as_block{}, thread_block{}, kstack_block{};
-    Block tables[kMaxTables];
+    uint32_t tables = kNone; // its page-table frames (index + 1), linked through FrameInfo
     int table_count = 0;
     uint32_t maps = kNone; // list of Mapping indices
     uint64_t map_count = 0;
@@ -325,6 +324,23 @@ void unreserve(Proc* p, uint64_t n) {
     uncharge(p, Use::Shared, n);
 }
 
+// A process's page-table frames: a list through their FrameInfo records.
+void push_table(Proc* p, Block t) {
+    uint64_t idx = frame_index(t.pa);
+    g_frames[idx] = FrameInfo{t.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), p->tables, 0};
+    p->tables = static_cast<uint32_t>(idx + 1);
+    ++p->table_count;
+}
+Block pop_table(Proc* p) {
+    uint32_t idx = p->tables - 1;
+    FrameInfo& f = g_frames[idx];
+    Block t{f.block_slot, frame_pa(idx), 0};
+    p->tables = f.rmap;
+    --p->table_count;
+    f = FrameInfo{};
+    return t;
+}
+
 // Maps `frame` in an address space, donating page-table pages as the kernel
 // asks for them (charged to `owner`, recorded for teardown).
 Result<void> map_with_tables(Proc* owner, uint64_t frame, uint64_t as, uint64_t va,
@@ -334,13 +350,15 @@ Result<void> map_with_tables(Proc* owner, uint64_t frame, uint64_t as, uint64_t 
         int64_t r = sys::map(frame, as, va, rights, &level);
         if (r >= 0) return {};
         if (r != err(Errno::NeedTable)) return error_of(r);
-        if (owner->table_count == kMaxTables) return Error::NoMemory;
-        Block t = TRY(alloc_frames(owner, Use::PageTable, 0));
+        // Tables for heap pages may come out of what sbrk reserved.
+        auto got = alloc_frames(owner, Use::PageTable, 0);
+        if (!got.ok() && owner->reserved) got = alloc_frames(owner, Use::PageTable, 0, true);
+        Block t = TRY(got);
         if (sys::map_table(t.slot, as, va) < 0) {
             free_frames(owner, Use::PageTable, t);
             return Error::InvalidArgument;
         }
-        owner->tables[owner->table_count++] = t;
+        push_table(owner, t);
     }
     return Error::InvalidArgument;
 }
@@ -652,13 +670,17 @@ Result<uint64_t> copy_string(Proc* p, uint64_t va, char* buf, uint64_t max) {
 // ---- building and ending processes ---------------------------------------
 void drop_tables(Proc* p) {
     // Leaf level first: a table can only go once it is empty.
-    for (int pass = 0; pass < 3 && p->table_count; ++pass)
-        for (int i = 0; i < p->table_count;) {
-            if (sys::unmap_table(p->tables[i].slot) == 0) {
-                free_frames(p, Use::PageTable, p->tables[i]);
-                p->tables[i] = p->tables[--p->table_count];
+    for (int pass = 0; pass < 3 && p->tables; ++pass)
+        for (uint32_t* link = &p->tables; *link;) {
+            uint32_t idx = *link - 1;
+            FrameInfo& f = g_frames[idx];
+            if (sys::unmap_table(f.block_slot) == 0) {
+                *link = f.rmap;
+                --p->table_count;
+                free_frames(p, Use::PageTable, Block{f.block_slot, frame_pa(idx), 0});
+                f = FrameInfo{};
             } else {
-                ++i;
+                link = &f.rmap;
             }
         }
     if (p->table_count) sys::printf("mm: BUG: %d page tables still busy\n", p->table_count);
@@ -859,9 +881,10 @@ void rekey(Proc* from, Proc* to) {
     }
     to->map_count += from->map_count;
     from->map_count = 0;
-    for (int t = 0; t < from->table_count; ++t)
-        to->tables[to->table_count++] = from->tables[t];
-    from->table_count = 0;
+    while (from->tables) {
+        Block t = pop_table(from);
+        push_table(to, t);
+    }
     auto moved = g_acct.release_task(id_of(from));
     for (size_t u = 0; u < capframe::mm::kUseCount; ++u)
         (void)g_acct.charge(id_of(to), static_cast<Use>(u), moved.frames[u]);
@@ -892,7 +915,6 @@ Result<void> exec_into(Proc* p, const char* name, const Args& args, bool fresh) 
     uint64_t sp = 0, argv = 0;
     auto top = build_image(img, elf, file, args, sp, argv);
     if (!top.ok()) return fail(top.error());
-    if (img->table_count + p->table_count > kMaxTables) return fail(Error::NoMemory);
 
     // Point of no return: switch the thread over, then drop the old image.
     if (!fresh) (void)sys::thread_suspend(p->thread_obj);
@@ -1089,7 +1111,9 @@ bool handle_fault(Proc* p, const sys::Msg& m) {
     if (!in_heap(p, va) && !in_stack(va)) return false;
     auto r = touch(p, va, true);
     if (!r.ok())
-        sys::printf("mm: pid %d (%s): no memory for a page at 0x%lx\n", p->pid, p->name, va);
+        sys::printf("mm: pid %d (%s): no memory for a page at 0x%lx (%s; reserved %lu, free %lu)\n",
+                    p->pid, p->name, va, capframe::error_name(r.error()), p->reserved,
+                    available());
     return r.ok();
 }
 
@@ -1101,7 +1125,12 @@ int64_t sbrk(Proc* p, int64_t n) {
     uint64_t old_top = (old + kPage - 1) & ~(kPage - 1);
     uint64_t new_top = (want + kPage - 1) & ~(kPage - 1);
     if (new_top > old_top) {
-        auto r = reserve(p, (new_top - old_top) / kPage);
+        // The pages, and the page tables they may need (one per 2 MiB and
+        // per 1 GiB region the growth enters).
+        constexpr uint64_t k2M = uint64_t{1} << 21, k1G = uint64_t{1} << 30;
+        uint64_t tables = (new_top - 1) / k2M - old_top / k2M + 1 + (new_top - 1) / k1G -
+                          old_top / k1G + 1;
+        auto r = reserve(p, (new_top - old_top) / kPage + tables);
         if (!r.ok()) return err(Errno::NoMem);
     } else {
         for (uint64_t va = new_top; va < old_top; va += kPage) {
@@ -1441,7 +1470,7 @@ void selftest() {
     // The tables donated for the test mappings go back, leaf level first.
     bool tables_back = true;
     while (g_mm_self.table_count > tables_before) {
-        Block t = g_mm_self.tables[--g_mm_self.table_count];
+        Block t = pop_table(&g_mm_self);
         tables_back = tables_back && sys::unmap_table(t.slot) == 0;
         free_frames(&g_mm_self, Use::PageTable, t);
     }
