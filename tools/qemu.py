@@ -77,10 +77,25 @@ class UbootDriver:
             self.state = 2
 
 
+class ShellDriver:
+    """Types one line at each new shell prompt ("$ " at the end of output)."""
+
+    def __init__(self, lines):
+        self.lines, self.prompts = list(lines), 0
+
+    def feed(self, out, stdin):
+        n = out.replace(b'\r', b'').count(b'\n$ ') + out.startswith(b'$ ')
+        if n > self.prompts and out.endswith(b'$ ') and self.lines:
+            self.prompts = n
+            stdin.write(self.lines.pop(0).encode() + b'\n')
+            stdin.flush()
+
+
 def run_tap(cmd, a):
     start = time.monotonic()
     uboot = UbootDriver(a) if a.boot == 'uboot' else None
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if uboot else subprocess.DEVNULL,
+    shell = ShellDriver(a.type) if a.type else None
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if uboot or shell else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = b''
     timed_out = False
@@ -98,6 +113,8 @@ def run_tap(cmd, a):
             out += chunk
             if uboot:
                 uboot.feed(out, proc.stdin)
+            if shell:
+                shell.feed(out, proc.stdin)
             # Only whole lines count: a half-received line must not end the run.
             whole = out[:out.rfind(b'\n') + 1].decode('utf-8', 'replace')
             if a.until and re.search(a.until, whole, re.M):
@@ -157,6 +174,10 @@ def main():
                    help='stop QEMU once the console matches (a guest that halts instead of '
                         'powering off: no SBI reset on sifive_u)')
     p.add_argument('--min-guest-results', type=int, default=0)
+    p.add_argument('--type', action='append', default=[],
+                   help='tests: a line to type at the next shell prompt (repeatable)')
+    p.add_argument('--exit-status', action='store_true',
+                   help="exit with the guest's shutdown status (./capframe run --init)")
     p.add_argument('extra', nargs='*', help='extra QEMU arguments (after --)')
     a = p.parse_args()
     if a.machine in ('sifive_u', 'icicle') and a.smp < 2:
@@ -173,7 +194,26 @@ def main():
         return run_tap(cmd, a)
     if a.boot == 'uboot':
         return run_uboot_interactive(cmd, a)
+    if a.exit_status:
+        return run_for_status(cmd)
     os.execvp(cmd[0], cmd)
+
+
+def run_for_status(cmd):
+    # QEMU's own exit status says only pass/fail; the kernel prints the
+    # status the first process exited with, and that becomes ours.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    status, line = 1, b''
+    for chunk in iter(lambda: os.read(proc.stdout.fileno(), 4096), b''):
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
+        line += chunk
+        m = re.search(rb'kernel: shutdown requested with status (-?[0-9]+)', line)
+        if m:
+            status = int(m.group(1)) & 0xff
+        line = line[-200:]
+    proc.wait()
+    return status
 
 
 def run_uboot_interactive(cmd, a):
