@@ -1,11 +1,9 @@
-# Program entry: the kernel starts a program at _start with sp at the top of
-# its stack. main(argc, argv) runs and its return value becomes the exit
-# status. (argv arrives with exec in the memory server; until then argc = 0.)
+# Program entry for the freestanding C++ programs (libsys without picolibc):
+# mm starts a program at _start with a0 = argc, a1 = argv and sp below them.
+# main(argc, argv) runs and its return value becomes the exit status.
     .section .text.start, "ax"
     .globl _start
 _start:
-    li a0, 0
-    li a1, 0
     call main
     call _exit_from_main
 1:  j 1b
