@@ -115,7 +115,8 @@ int wait(int* status) {
 
 int exec(const char* path, char** argv) {
     flush_out();
-    int64_t r = mm(Request::Exec, reinterpret_cast<uint64_t>(path), reinterpret_cast<uint64_t>(argv));
+    int64_t r =
+        mm(Request::Exec, reinterpret_cast<uint64_t>(path), reinterpret_cast<uint64_t>(argv));
     return r < 0 ? -1 : static_cast<int>(r); // returns only on failure
 }
 
@@ -175,8 +176,8 @@ int getproc(int index, struct procinfo* out) {
 
 int program_name(int index, char* buf, int len) {
     sys::Msg m;
-    if (len <= 0 || mm(Request::Program, static_cast<uint64_t>(static_cast<int64_t>(index)), 0, 0,
-                       &m) < 0)
+    if (len <= 0 ||
+        mm(Request::Program, static_cast<uint64_t>(static_cast<int64_t>(index)), 0, 0, &m) < 0)
         return -1;
     char name[25];
     memcpy(name, &m.w[1], 24);

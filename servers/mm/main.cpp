@@ -30,7 +30,7 @@ constexpr uint64_t kPage = 4096;
 constexpr uint64_t kScratchVa = 0x3000000000; // mm's windows onto frames it fills or reads
 constexpr uint64_t kScratchSrcVa = kScratchVa + kPage;
 constexpr uint64_t kFaultBit = uint64_t{1} << 32;
-constexpr int kMaxProcs = 63;  // process slots (Accounting's task ids; one left for exec)
+constexpr int kMaxProcs = 63; // process slots (Accounting's task ids; one left for exec)
 constexpr uint64_t kHeapTop = abi::kStackGuardVa;
 constexpr uint32_t kNone = 0; // "no entry" in the index links below (entries count from 1)
 
@@ -550,8 +550,8 @@ Result<void> new_page(Proc* p, uint64_t va, uint64_t flags, const uint8_t* src, 
 // Shares frame `idx` into p at va (fork): through a new copy of its capability.
 Result<void> share_page(Proc* p, uint64_t va, uint64_t flags, uint64_t idx) {
     uint32_t slot = TRY(g_slots.alloc());
-    if (sys::cap_copy(g_frames[idx].block_slot, 0, slot, abi::kRightsAll & ~abi::kRightDonate,
-                      0) < 0) {
+    if (sys::cap_copy(g_frames[idx].block_slot, 0, slot, abi::kRightsAll & ~abi::kRightDonate, 0) <
+        0) {
         g_slots.free(slot);
         return Error::InvalidArgument;
     }
@@ -578,8 +578,8 @@ Result<void> break_cow(Proc* p, uint32_t i) {
     }
     Block b = TRY(alloc_frames(p, Use::User, 0));
     TempCap src(f.block_slot);
-    auto* from = src.slot ? window<const volatile uint64_t>(src.slot, kScratchSrcVa, false)
-                          : nullptr;
+    auto* from =
+        src.slot ? window<const volatile uint64_t>(src.slot, kScratchSrcVa, false) : nullptr;
     auto* to = window<volatile uint64_t>(b.slot, kScratchVa, true);
     if (!from || !to) {
         if (to) unwindow(b.slot);
@@ -644,8 +644,8 @@ Result<void> copy_user(Proc* p, uint64_t va, void* buf, uint64_t n, bool to_user
         uint64_t off = va & (kPage - 1), chunk = kPage - off < n ? kPage - off : n;
         uint32_t i = TRY(touch(p, va, to_user));
         TempCap cap(g_frames[g_maps[i].frame].block_slot);
-        auto* page = cap.slot ? window<volatile uint8_t>(cap.slot, kScratchSrcVa, to_user)
-                              : nullptr;
+        auto* page =
+            cap.slot ? window<volatile uint8_t>(cap.slot, kScratchSrcVa, to_user) : nullptr;
         if (!page) return Error::NoMemory;
         for (uint64_t k = 0; k < chunk; ++k) {
             if (to_user)
@@ -742,7 +742,8 @@ void teardown(Proc* p) {
     }
     delete_object(p, p->table_obj, p->table_block, Use::KernelObject);
     auto left = g_acct.release_task(id_of(p));
-    if (left.total()) sys::printf("mm: BUG: pid %d still charged %lu frames\n", p->pid, left.total());
+    if (left.total())
+        sys::printf("mm: BUG: pid %d still charged %lu frames\n", p->pid, left.total());
     if (p->charged) group_add(p->group, -static_cast<int64_t>(p->charged));
     p->charged = 0;
     group_put(p->group);
@@ -1112,8 +1113,7 @@ bool handle_fault(Proc* p, const sys::Msg& m) {
     auto r = touch(p, va, true);
     if (!r.ok())
         sys::printf("mm: pid %d (%s): no memory for a page at 0x%lx (%s; reserved %lu, free %lu)\n",
-                    p->pid, p->name, va, capframe::error_name(r.error()), p->reserved,
-                    available());
+                    p->pid, p->name, va, capframe::error_name(r.error()), p->reserved, available());
     return r.ok();
 }
 
@@ -1128,8 +1128,8 @@ int64_t sbrk(Proc* p, int64_t n) {
         // The pages, and the page tables they may need (one per 2 MiB and
         // per 1 GiB region the growth enters).
         constexpr uint64_t k2M = uint64_t{1} << 21, k1G = uint64_t{1} << 30;
-        uint64_t tables = (new_top - 1) / k2M - old_top / k2M + 1 + (new_top - 1) / k1G -
-                          old_top / k1G + 1;
+        uint64_t tables =
+            (new_top - 1) / k2M - old_top / k2M + 1 + (new_top - 1) / k1G - old_top / k1G + 1;
         auto r = reserve(p, (new_top - old_top) / kPage + tables);
         if (!r.ok()) return err(Errno::NoMem);
     } else {
@@ -1413,8 +1413,8 @@ void selftest() {
           "map at 2^64 - 4096 is refused");
     check(sys::map(f.slot, self_as, kTestVa + 0x123, abi::kRightRead) == err(Errno::Inval),
           "map at an unaligned address is refused");
-    check(sys::map(f.slot, self_as, kTestVa, abi::kRightWrite | abi::kRightExec | abi::kRightRead) ==
-              err(Errno::Inval),
+    check(sys::map(f.slot, self_as, kTestVa,
+                   abi::kRightWrite | abi::kRightExec | abi::kRightRead) == err(Errno::Inval),
           "W+X is refused");
     check(sys::map(f.slot, self_as, kTestVa, abi::kRightWrite) == err(Errno::Inval),
           "W without R is refused");

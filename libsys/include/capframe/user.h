@@ -15,38 +15,38 @@ extern "C" {
 /* xv6 */
 int fork(void);
 void exit(int status) __attribute__((noreturn));
-int wait(int* status);           /* pid of a child that ended; -1 if none */
+int wait(int* status);                   /* pid of a child that ended; -1 if none */
 int exec(const char* path, char** argv); /* returns only on failure */
 int getpid(void);
-int kill(int pid);               /* the process ends with status -1 */
+int kill(int pid); /* the process ends with status -1 */
 #ifndef CAPFRAME_LIBC_IMPL
-char* sbrk(int n);               /* old break, or (char*)-1 */
+char* sbrk(int n); /* old break, or (char*)-1 */
 #endif
-int sleep(int ticks);            /* timer ticks (100 per second) */
-int uptime(void);                /* ticks since boot */
+int sleep(int ticks); /* timer ticks (100 per second) */
+int uptime(void);     /* ticks since boot */
 int close(int fd);
-#ifndef CAPFRAME_LIBC_IMPL /* libc.cpp defines them with picolibc's (POSIX) types */
+#ifndef CAPFRAME_LIBC_IMPL                 /* libc.cpp defines them with picolibc's (POSIX) types */
 int write(int fd, const void* buf, int n); /* fd 1 and 2: the console */
 int read(int fd, void* buf, int n);        /* fd 0: the console; waits for input */
 #endif
 
 /* Capframe */
-long freeframes(void);                  /* frames free in the memory server */
-int setlimit(int pid, long frames);     /* limit pid (self or a child) and its later children */
-int meminfo(void);                      /* mm prints its accounting table */
-int vmprint(int pid);                   /* the kernel prints pid's page table (0: mm's) */
+long freeframes(void);              /* frames free in the memory server */
+int setlimit(int pid, long frames); /* limit pid (self or a child) and its later children */
+int meminfo(void);                  /* mm prints its accounting table */
+int vmprint(int pid);               /* the kernel prints pid's page table (0: mm's) */
 struct procinfo {
     int pid, parent, state; /* state: 1 running, 2 zombie */
     long frames;
     char name[9];
 };
-int getproc(int index, struct procinfo* out); /* 0, or -1 past the last process */
+int getproc(int index, struct procinfo* out);    /* 0, or -1 past the last process */
 int program_name(int index, char* buf, int len); /* the index-th program in the boot archive */
-int prepare_write(void* va, long len);  /* make the range writable now (mm breaks COW) */
-int mm_fail_alloc(long n);              /* tests: the n-th frame allocation from now fails */
+int prepare_write(void* va, long len);           /* make the range writable now (mm breaks COW) */
+int mm_fail_alloc(long n); /* tests: the n-th frame allocation from now fails */
 uint64_t rdinstret(void);
 uint64_t rdtime(void);
-uint64_t timebase(void);                /* rdtime ticks per second */
+uint64_t timebase(void); /* rdtime ticks per second */
 
 #ifdef __cplusplus
 }
