@@ -53,64 +53,49 @@ struct NoAllocTables {
     void free_table(PhysAddr) {}
 };
 
-// Checked access to user memory: every page mapped in t's table with U and R.
-Result<void> check_user_readable(const Thread& t, uint64_t va, uint64_t n) {
+// Checked access to user memory: every page mapped in t's table with U and
+// `need` (R to read, W to write). A copy-on-write page is not writable until
+// its first write fault: libsys then asks mm to prepare it and tries again.
+Result<void> check_user(const Thread& t, uint64_t va, uint64_t n, Perm need) {
     uint64_t end = va + n;
     if (end < va || end > kMaxVa) return Error::Fault;
     for (uint64_t page = align_down(va, kPageSize); page < end; page += kPageSize) {
         NoAllocTables mem;
         auto tr = Sv39<NoAllocTables>(mem, PhysAddr(t.as->root)).translate(VirtAddr(page));
-        if (!tr.ok() || !has(tr.value().perm, Perm::U) || !has(tr.value().perm, Perm::R))
+        if (!tr.ok() || !has(tr.value().perm, Perm::U) || !has(tr.value().perm, need))
             return Error::Fault;
     }
     return {};
 }
 
-// Copies from user memory that check_user_readable accepted: through the
-// translation, never through the user's own mapping.
-void copy_from_user(const Thread& t, char* dst, uint64_t va, uint64_t n) {
+// Copies between the kernel and user memory that check_user accepted:
+// through the translation, never through the user's own mapping.
+void copy_user(const Thread& t, char* kernel, uint64_t va, uint64_t n, bool to_user) {
     NoAllocTables mem;
     Sv39<NoAllocTables> table(mem, PhysAddr(t.as->root));
     while (n) {
         uint64_t chunk = kPageSize - (va & (kPageSize - 1));
         if (chunk > n) chunk = n;
-        const char* src =
-            reinterpret_cast<const char*>(table.translate(VirtAddr(va)).value().pa.value());
-        for (uint64_t i = 0; i < chunk; ++i)
-            dst[i] = src[i];
-        dst += chunk, va += chunk, n -= chunk;
+        char* user = reinterpret_cast<char*>(table.translate(VirtAddr(va)).value().pa.value());
+        for (uint64_t i = 0; i < chunk; ++i) {
+            if (to_user)
+                user[i] = kernel[i];
+            else
+                kernel[i] = user[i];
+        }
+        kernel += chunk, va += chunk, n -= chunk;
     }
-}
-
-// Checked write access: every page mapped with U, R and W. A copy-on-write
-// page (read-only until its first write fault) fails here; libsys then asks
-// mm to make the range writable and tries again.
-Result<void> check_user_writable(const Thread& t, uint64_t va, uint64_t n) {
-    uint64_t end = va + n;
-    if (end < va || end > kMaxVa) return Error::Fault;
-    for (uint64_t page = align_down(va, kPageSize); page < end; page += kPageSize) {
-        NoAllocTables mem;
-        auto tr = Sv39<NoAllocTables>(mem, PhysAddr(t.as->root)).translate(VirtAddr(page));
-        if (!tr.ok() || !has(tr.value().perm, Perm::U) || !has(tr.value().perm, Perm::W))
-            return Error::Fault;
-    }
-    return {};
 }
 
 int64_t sys_console_read(Thread& t, uint64_t buf, uint64_t len) {
     if (len == 0) return 0;
     if (len > abi::kWriteChunk) len = abi::kWriteChunk;
-    if (!check_user_writable(t, buf, len).ok()) return abi::error_return(Errno::Fault);
-    NoAllocTables mem;
-    Sv39<NoAllocTables> table(mem, PhysAddr(t.as->root));
+    if (!check_user(t, buf, len, Perm::W).ok()) return abi::error_return(Errno::Fault);
+    char chunk[abi::kWriteChunk];
     uint64_t n = 0;
-    for (; n < len; ++n) {
-        int c = console_getc();
-        if (c < 0) break;
-        uint64_t va = buf + n;
-        auto* dst = reinterpret_cast<char*>(table.translate(VirtAddr(va)).value().pa.value());
-        *dst = static_cast<char>(c == '\r' ? '\n' : c);
-    }
+    for (int c; n < len && (c = console_getc()) >= 0; ++n)
+        chunk[n] = static_cast<char>(c == '\r' ? '\n' : c);
+    copy_user(t, chunk, buf, n, true);
     return static_cast<int64_t>(n);
 }
 
@@ -118,11 +103,11 @@ int64_t sys_debug_write(Thread& t, uint64_t fd, uint64_t buf, uint64_t len) {
     if (fd != 1 && fd != 2) return abi::error_return(Errno::Inval);
     if (len > abi::kWriteMax) len = abi::kWriteMax;
     if (len == 0) return 0;
-    if (!check_user_readable(t, buf, len).ok()) return abi::error_return(Errno::Fault);
+    if (!check_user(t, buf, len, Perm::R).ok()) return abi::error_return(Errno::Fault);
     char chunk[abi::kWriteChunk];
     for (uint64_t done = 0; done < len;) {
         uint64_t n = len - done < sizeof chunk ? len - done : sizeof chunk;
-        copy_from_user(t, chunk, buf + done, n);
+        copy_user(t, chunk, buf + done, n, false);
         console_write(chunk, n);
         done += n;
     }

@@ -12,17 +12,6 @@ using capframe::mmp::Request;
 
 namespace {
 
-inline uint64_t instret() {
-    uint64_t v;
-    asm volatile("rdinstret %0" : "=r"(v));
-    return v;
-}
-inline uint64_t now() {
-    uint64_t v;
-    asm volatile("rdtime %0" : "=r"(v));
-    return v;
-}
-
 uint64_t g_timebase = 1;
 
 void report(const char* what, int n, uint64_t instructions, uint64_t ticks) {
@@ -35,10 +24,10 @@ void report(const char* what, int n, uint64_t instructions, uint64_t ticks) {
 template <class F>
 void measure(const char* what, int n, F&& f) {
     f(); // warm up
-    uint64_t i0 = instret(), t0 = now();
+    uint64_t i0 = rdinstret(), t0 = rdtime();
     for (int k = 0; k < n; ++k)
         f();
-    uint64_t i1 = instret(), t1 = now();
+    uint64_t i1 = rdinstret(), t1 = rdtime();
     report(what, n, i1 - i0, t1 - t0);
 }
 
@@ -72,7 +61,7 @@ void sbrk_pages() {
     constexpr int kPages = 16 * 256;
     char* start = sbrk(0);
     bool ok = true;
-    uint64_t i0 = instret(), t0 = now();
+    uint64_t i0 = rdinstret(), t0 = rdtime();
     for (int k = 0; k < kPages && ok; ++k) {
         char* p = sbrk(4096);
         if (p == kNoMemory)
@@ -80,7 +69,7 @@ void sbrk_pages() {
         else
             p[0] = 1;
     }
-    uint64_t i1 = instret(), t1 = now();
+    uint64_t i1 = rdinstret(), t1 = rdtime();
     if (!ok) {
         printf("bench: sbrk(4096)+touch: out of memory before 16 MiB\n");
     } else {
@@ -103,9 +92,9 @@ void fork_big() {
         heap[off] = 1;
     uint64_t instructions = 0, ticks = 0;
     for (int k = 0; k <= kRuns; ++k) { // run 0 warms up
-        uint64_t i0 = instret(), t0 = now();
+        uint64_t i0 = rdinstret(), t0 = rdtime();
         int pid = fork();
-        uint64_t i1 = instret(), t1 = now();
+        uint64_t i1 = rdinstret(), t1 = rdtime();
         if (pid == 0) exit(0);
         if (pid < 0) {
             printf("bench: fork with 8 MiB heap: fork failed\n");

@@ -835,15 +835,15 @@ static int t_wild_syscalls(void) {
     CHECK(exec("echo", wild_argv) == -1, "exec with an argument in the kernel");
     CHECK(exec("echo", (char**)(MAXVA - 8)) == -1, "exec with argv running past MAXVA");
 
-    /* wait with a bad status pointer: -1 or the pid, but no harm */
+    /* wait with a bad status pointer: -1, and the child stays to be reaped */
     int pid = fork();
     CHECK(pid >= 0, "fork failed");
-    if (pid == 0) exit(0);
+    if (pid == 0) exit(7);
     int w = wait((int*)KERNEL_VA);
-    CHECK(w == -1 || w == pid, "wait(kernel address) returned %d", w);
-    int st;
-    while (wait(&st) >= 0) {
-    }
+    CHECK(w == -1, "wait(kernel address) returned %d", w);
+    int st = 0;
+    w = wait(&st);
+    CHECK(w == pid && st == 7, "after the failed wait, wait gave pid %d status %d", w, st);
     return 0;
 }
 

@@ -197,18 +197,6 @@ int mm_fail_alloc(long n) {
     return mm(Request::FailAlloc, static_cast<uint64_t>(n)) < 0 ? -1 : 0;
 }
 
-uint64_t rdinstret(void) {
-    uint64_t v;
-    asm volatile("rdinstret %0" : "=r"(v));
-    return v;
-}
-
-uint64_t rdtime(void) {
-    uint64_t v;
-    asm volatile("rdtime %0" : "=r"(v));
-    return v;
-}
-
 uint64_t timebase(void) {
     return static_cast<uint64_t>(sys::syscall(abi::Sys::Timebase));
 }

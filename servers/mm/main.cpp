@@ -30,7 +30,7 @@ constexpr uint64_t kPage = 4096;
 constexpr uint64_t kScratchVa = 0x3000000000; // mm's windows onto frames it fills or reads
 constexpr uint64_t kScratchSrcVa = kScratchVa + kPage;
 constexpr uint64_t kFaultBit = uint64_t{1} << 32;
-constexpr int kMaxProcs = 63; // process slots (Accounting's task ids; one left for exec)
+constexpr int kMaxProcs = 63; // process slots, including exec's image under construction
 constexpr uint64_t kHeapTop = abi::kStackGuardVa;
 constexpr uint32_t kNone = 0; // "no entry" in the index links below (entries count from 1)
 
@@ -142,7 +142,6 @@ uint64_t g_endpoint = 0; // mm's endpoint (slot)
 uint64_t g_free_at_start = 0;
 uint64_t g_reserved = 0;   // frames promised to heaps (sbrk) but not yet mapped
 uint64_t g_fail_after = 0; // tests: the n-th allocation from now fails (0: off)
-uint64_t g_injected = 0;   // allocations failed on purpose
 
 // ---- per-frame records and the mapping index -----------------------------
 // In the metadata region the kernel gave mm (abi::kMetaBytesPerFrame per
@@ -213,9 +212,7 @@ struct Proc {
     uint32_t tables = kNone; // its page-table frames (index + 1), linked through FrameInfo
     int table_count = 0;
     uint32_t maps = kNone; // list of Mapping indices
-    uint64_t map_count = 0;
     uint64_t heap_base = 0, brk = 0, reserved = 0;
-    uint64_t charged = 0; // frames charged to its group chain
 };
 Proc g_procs[kMaxProcs + 1]; // the last slot is mm's own (scratch-window tables)
 Proc& g_mm_self = g_procs[kMaxProcs];
@@ -259,27 +256,20 @@ uint64_t available() {
     return f > g_reserved ? f - g_reserved : 0;
 }
 
-// Charges n frames to p (and its limit groups). `check`: refuse beyond the
-// limits; reservations were checked when they were made.
+// Charges n frames to p and its limit groups (alloc_frames and reserve
+// check the limits first).
 void charge(Proc* p, Use use, uint64_t n) {
     (void)g_acct.charge(id_of(p), use, n);
-    if (p && p != &g_mm_self) {
-        p->charged += n;
-        group_add(p->group, static_cast<int64_t>(n));
-    }
+    if (p && p != &g_mm_self) group_add(p->group, static_cast<int64_t>(n));
 }
 void uncharge(Proc* p, Use use, uint64_t n) {
     (void)g_acct.uncharge(id_of(p), use, n);
-    if (p && p != &g_mm_self) {
-        p->charged -= n;
-        group_add(p->group, -static_cast<int64_t>(n));
-    }
+    if (p && p != &g_mm_self) group_add(p->group, -static_cast<int64_t>(n));
 }
 
 bool injected_failure() {
     if (g_fail_after == 0) return false;
     if (--g_fail_after) return false;
-    ++g_injected;
     return true;
 }
 
@@ -448,7 +438,6 @@ Result<uint32_t> record_mapping(Proc* p, uint64_t va, uint64_t flags, uint64_t f
                 g_frames[frame].rmap};
     if (p->maps) g_maps[p->maps].pprev = i;
     p->maps = i;
-    ++p->map_count;
     g_frames[frame].rmap = i;
     ++g_frames[frame].refs;
     index_insert(i);
@@ -477,7 +466,6 @@ void remove_mapping(uint32_t i, bool cap_gone = false) {
     else
         p->maps = m.pnext;
     if (m.pnext) g_maps[m.pnext].pprev = m.pprev;
-    --p->map_count;
     for (uint32_t* link = &f.rmap; *link; link = &g_maps[*link].rnext)
         if (*link == i) {
             *link = m.rnext;
@@ -506,60 +494,51 @@ uint64_t rights_of(uint64_t flags) {
     return r;
 }
 
+// Maps frame b (fresh, owned by p from now on) at va in p and records it;
+// through_copy: through a copy of its capability (so that revoking the
+// frame removes the mapping: RevokePage). On error nothing is left mapped or
+// recorded, and b stays the caller's to free.
+Result<void> map_fresh(Proc* p, uint64_t va, uint64_t flags, Block b, bool through_copy) {
+    uint32_t slot = b.slot;
+    if (through_copy) {
+        slot = TRY(g_slots.alloc());
+        if (sys::cap_copy(b.slot, 0, slot, abi::kRightsAll & ~abi::kRightDonate, 0) < 0) {
+            g_slots.free(slot);
+            return Error::InvalidArgument;
+        }
+    }
+    auto r = map_with_tables(p, slot, p->as_obj, va, rights_of(flags));
+    uint64_t idx = frame_index(b.pa);
+    g_frames[idx] = FrameInfo{b.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), kNone, 0};
+    if (r.ok() && !record_mapping(p, va, flags, idx, slot).ok()) {
+        if (!through_copy) (void)sys::unmap(slot);
+        r = Error::NoMemory;
+    }
+    if (!r.ok()) {
+        if (through_copy) (void)sys::cap_delete(slot), g_slots.free(slot);
+        g_frames[idx] = FrameInfo{};
+    }
+    return r;
+}
+
 // A fresh page at va in p: zeroed, or `len` bytes of src at offset `at`.
-// through_copy: map through a copy of the frame's capability (so that
-// revoking the frame removes the mapping: RevokePage).
 Result<void> new_page(Proc* p, uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
                       uint64_t at = 0, bool from_reserve = false, bool through_copy = false) {
     Block b = TRY(alloc_frames(p, Use::User, 0, from_reserve));
-    uint64_t idx = frame_index(b.pa);
-    auto undo = [&](Error e) -> Error {
-        free_frames(p, Use::User, b);
-        return e;
-    };
-    if (auto r = fill_frame(b.slot, src, len, at); !r.ok()) return undo(r.error());
-    uint32_t slot = b.slot;
-    if (through_copy) {
-        auto s = g_slots.alloc();
-        if (!s.ok()) return undo(Error::NoMemory);
-        slot = s.value();
-        if (sys::cap_copy(b.slot, 0, slot, abi::kRightsAll & ~abi::kRightDonate, 0) < 0) {
-            g_slots.free(slot);
-            return undo(Error::InvalidArgument);
-        }
-    }
-    auto drop_copy = [&] {
-        if (through_copy) (void)sys::cap_delete(slot), g_slots.free(slot);
-    };
-    if (auto r = map_with_tables(p, slot, p->as_obj, va, rights_of(flags)); !r.ok()) {
-        drop_copy();
-        return undo(r.error());
-    }
-    g_frames[idx] = FrameInfo{b.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), kNone, 0};
-    if (!record_mapping(p, va, flags, idx, slot).ok()) {
-        if (through_copy)
-            drop_copy();
-        else
-            (void)sys::unmap(slot);
-        g_frames[idx].owner = 0;
-        return undo(Error::NoMemory);
-    }
-    return {};
+    auto r = fill_frame(b.slot, src, len, at);
+    if (r.ok()) r = map_fresh(p, va, flags, b, through_copy);
+    if (!r.ok()) free_frames(p, Use::User, b);
+    return r;
 }
 
 // Shares frame `idx` into p at va (fork): through a new copy of its capability.
 Result<void> share_page(Proc* p, uint64_t va, uint64_t flags, uint64_t idx) {
     uint32_t slot = TRY(g_slots.alloc());
-    if (sys::cap_copy(g_frames[idx].block_slot, 0, slot, abi::kRightsAll & ~abi::kRightDonate, 0) <
-        0) {
-        g_slots.free(slot);
-        return Error::InvalidArgument;
-    }
-    auto r = map_with_tables(p, slot, p->as_obj, va, rights_of(flags));
-    if (r.ok() && !record_mapping(p, va, flags, idx, slot).ok()) {
-        (void)sys::cap_delete(slot), g_slots.free(slot);
-        return Error::NoMemory;
-    }
+    auto r = sys::cap_copy(g_frames[idx].block_slot, 0, slot, abi::kRightsAll & ~abi::kRightDonate,
+                           0) < 0
+                 ? Result<void>(Error::InvalidArgument)
+                 : map_with_tables(p, slot, p->as_obj, va, rights_of(flags));
+    if (r.ok() && !record_mapping(p, va, flags, idx, slot).ok()) r = Error::NoMemory;
     if (!r.ok()) (void)sys::cap_delete(slot), g_slots.free(slot);
     return r;
 }
@@ -577,33 +556,23 @@ Result<void> break_cow(Proc* p, uint32_t i) {
         return {};
     }
     Block b = TRY(alloc_frames(p, Use::User, 0));
-    TempCap src(f.block_slot);
-    auto* from =
-        src.slot ? window<const volatile uint64_t>(src.slot, kScratchSrcVa, false) : nullptr;
-    auto* to = window<volatile uint64_t>(b.slot, kScratchVa, true);
-    if (!from || !to) {
-        if (to) unwindow(b.slot);
-        free_frames(p, Use::User, b);
-        return Error::NoMemory;
+    {
+        TempCap src(f.block_slot); // its window goes with it
+        auto* from =
+            src.slot ? window<const volatile uint64_t>(src.slot, kScratchSrcVa, false) : nullptr;
+        auto* to = from ? window<volatile uint64_t>(b.slot, kScratchVa, true) : nullptr;
+        if (!to) {
+            free_frames(p, Use::User, b);
+            return Error::NoMemory;
+        }
+        for (uint64_t w = 0; w < kPage / 8; ++w)
+            to[w] = from[w];
+        unwindow(b.slot);
     }
-    for (uint64_t w = 0; w < kPage / 8; ++w)
-        to[w] = from[w];
-    unwindow(b.slot); // src's window goes with its TempCap
-    uint64_t idx = frame_index(b.pa);
-    remove_mapping(i);
-    // The page-table entry is free now: map the copy (no new tables needed).
-    if (sys::map(b.slot, p->as_obj, va, rights_of(flags)) < 0) {
-        free_frames(p, Use::User, b);
-        return Error::InvalidArgument;
-    }
-    g_frames[idx] = FrameInfo{b.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), kNone, 0};
-    if (!record_mapping(p, va, flags, idx, b.slot).ok()) {
-        (void)sys::unmap(b.slot);
-        g_frames[idx].owner = 0;
-        free_frames(p, Use::User, b);
-        return Error::NoMemory;
-    }
-    return {};
+    remove_mapping(i); // the page-table entry is free now; its tables stay
+    auto r = map_fresh(p, va, flags, b, false);
+    if (!r.ok()) free_frames(p, Use::User, b); // the page is gone: the fault kills p
+    return r;
 }
 
 bool in_heap(const Proc* p, uint64_t va) {
@@ -741,11 +710,12 @@ void teardown(Proc* p) {
         p->badged_ep = 0;
     }
     delete_object(p, p->table_obj, p->table_block, Use::KernelObject);
-    auto left = g_acct.release_task(id_of(p));
-    if (left.total())
-        sys::printf("mm: BUG: pid %d still charged %lu frames\n", p->pid, left.total());
-    if (p->charged) group_add(p->group, -static_cast<int64_t>(p->charged));
-    p->charged = 0;
+    // Everything was uncharged as it went back; what is left is a bug.
+    uint64_t left = g_acct.release_task(id_of(p)).total();
+    if (left) {
+        sys::printf("mm: BUG: pid %d still charged %lu frames\n", p->pid, left);
+        group_add(p->group, -static_cast<int64_t>(left));
+    }
     group_put(p->group);
     p->group = -1;
 }
@@ -880,8 +850,6 @@ void rekey(Proc* from, Proc* to) {
             g_frames[m.frame].owner = static_cast<uint16_t>(slot_of(to) + 1);
         index_insert(i);
     }
-    to->map_count += from->map_count;
-    from->map_count = 0;
     while (from->tables) {
         Block t = pop_table(from);
         push_table(to, t);
@@ -889,8 +857,6 @@ void rekey(Proc* from, Proc* to) {
     auto moved = g_acct.release_task(id_of(from));
     for (size_t u = 0; u < capframe::mm::kUseCount; ++u)
         (void)g_acct.charge(id_of(to), static_cast<Use>(u), moved.frames[u]);
-    to->charged += from->charged; // same group: its counters already hold them
-    from->charged = 0;
 }
 
 // Replaces p's image by program `name` with `args`. On any error p is as it
@@ -995,8 +961,8 @@ void reply_to(Proc* p, int64_t result, uint64_t w1 = 0) {
     (void)sys::thread_reply(p->thread_obj, m);
 }
 
-// Reaps zombie child c for waiting parent p; false if the status cannot be
-// stored (p gets EFAULT and c stays).
+// Reaps zombie child c for waiting parent p and answers p's wait. If the
+// status cannot be stored, p gets EFAULT instead and c stays a zombie.
 void reap(Proc* p, Proc* c) {
     if (p->wait_va) {
         int32_t st = c->status;
@@ -1152,7 +1118,7 @@ int64_t set_limit(Proc* p, int pid, uint64_t frames) {
     for (int i = 0; i < kMaxGroups; ++i)
         if (!g_groups[i].used) g = i;
     if (g < 0) return err(Errno::NoMem);
-    g_groups[g] = Group{true, t->group, 1, frames, t->charged};
+    g_groups[g] = Group{true, t->group, 1, frames, g_acct.task_total(id_of(t))};
     if (t->group >= 0) ++g_groups[t->group].refs; // held by the new group
     group_put(t->group);                          // t leaves it
     t->group = g;

@@ -162,7 +162,7 @@ inline constexpr uint64_t kStackGuardVa = kUserStackTop - kUserStackMax - 4096; 
 inline constexpr uint64_t kMaxArgs = 32;               // exec: argv entries
 inline constexpr uint64_t kMaxArgBytes = 2048;         // exec: argv strings with their NULs
 inline constexpr uint64_t kBootInfoVa = 0x3f00000000;  // mm only: BootInfo, read-only
-inline constexpr uint64_t kBootImageVa = 0x3f00100000; // mm only: the program table, read-only
+inline constexpr uint64_t kBootImageVa = 0x3f00100000; // mm only: the boot archive, read-only
 inline constexpr uint64_t kFrameMetaVa = 0x2000000000; // mm only: per-frame metadata, RW
 inline constexpr uint64_t kMetaBytesPerFrame = 80;     // zeroed RW bytes per window frame
 

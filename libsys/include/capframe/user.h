@@ -44,9 +44,19 @@ int getproc(int index, struct procinfo* out);    /* 0, or -1 past the last proce
 int program_name(int index, char* buf, int len); /* the index-th program in the boot archive */
 int prepare_write(void* va, long len);           /* make the range writable now (mm breaks COW) */
 int mm_fail_alloc(long n); /* tests: the n-th frame allocation from now fails */
-uint64_t rdinstret(void);
-uint64_t rdtime(void);
-uint64_t timebase(void); /* rdtime ticks per second */
+uint64_t timebase(void);   /* rdtime ticks per second */
+
+/* Counters for benchmarks (the kernel lets user mode read them). */
+static inline uint64_t rdinstret(void) {
+    uint64_t v;
+    __asm__ volatile("rdinstret %0" : "=r"(v));
+    return v;
+}
+static inline uint64_t rdtime(void) {
+    uint64_t v;
+    __asm__ volatile("rdtime %0" : "=r"(v));
+    return v;
+}
 
 #ifdef __cplusplus
 }
