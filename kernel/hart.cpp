@@ -20,6 +20,49 @@ std::atomic<int32_t> g_lock_owner{-1};
 std::atomic<uint64_t> g_code_gen{1};
 std::atomic<uint32_t> g_online{1};
 
+// Watchdog state: the time of each hart's last timer tick (0: none yet),
+// whether it was reported silent, and when the current lock owner took the
+// lock.
+std::atomic<uint64_t> g_last_tick[kMaxHartsOnline];
+std::atomic<uint32_t> g_silent[kMaxHartsOnline]; // 1: reported silent
+std::atomic<uint64_t> g_lock_gen{0};             // acquisitions so far (an episode's name)
+std::atomic<uint64_t> g_lock_reported{0};        // the acquisition reported as held too long
+
+uint64_t millis(uint64_t ticks) {
+    uint64_t hz = timer_timebase();
+    return hz ? ticks * 1000 / hz : 0;
+}
+
+uint64_t watchdog_limit() {
+    return kWatchdogMillis * timer_timebase() / 1000;
+}
+
+// Which thread a hart runs (best effort: read without the lock).
+uint32_t thread_on(uint32_t index) {
+    Thread* t = __atomic_load_n(&g_harts[index].current, __ATOMIC_RELAXED);
+    return t ? t->id : 0;
+}
+
+// A hart spinning for the lock, now and then: has one acquisition held it
+// for the whole limit? (Timed here, not at every acquisition: rdtime traps
+// to the firmware on the JH7110.)
+void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen) {
+    uint64_t now = arch::read_time(), gen = g_lock_gen.load(std::memory_order_relaxed);
+    if (start == 0 || gen != gen_seen) {
+        start = now, gen_seen = gen;
+        return;
+    }
+    if (timer_timebase() == 0 || now - start < watchdog_limit()) return;
+    if (g_lock_reported.exchange(gen) == gen) return;
+    int32_t owner = g_lock_owner.load(std::memory_order_relaxed);
+    // Printed without the lock: the owner may never let it go.
+    kprintf("watchdog: hart %u has waited %lu ms for the kernel lock; hart %u holds it with "
+            "interrupts off (thread %u)\n",
+            g_harts[hart_index()].hart_id, millis(now - start),
+            owner >= 0 ? g_harts[owner].hart_id : ~0u,
+            owner >= 0 ? thread_on(static_cast<uint32_t>(owner)) : 0);
+}
+
 } // namespace
 
 uint32_t hart_index() {
@@ -38,18 +81,45 @@ uint32_t harts_online() {
 }
 
 void kernel_lock() {
-    while (g_lock.exchange(1, std::memory_order_acquire)) {
-    }
+    uint64_t start = 0, gen_seen = 0;
+    for (uint32_t spins = 0; g_lock.exchange(1, std::memory_order_acquire);)
+        if ((++spins & 0xffff) == 0) watchdog_lock_wait(start, gen_seen);
     g_lock_owner.store(static_cast<int32_t>(hart_index()), std::memory_order_relaxed);
+    g_lock_gen.fetch_add(1, std::memory_order_relaxed);
 }
 
 void kernel_unlock() {
+    if (g_lock_reported.load(std::memory_order_relaxed) ==
+        g_lock_gen.load(std::memory_order_relaxed))
+        kprintf("watchdog: hart %u lets the kernel lock go\n", this_hart().hart_id);
     g_lock_owner.store(-1, std::memory_order_relaxed);
     g_lock.store(0, std::memory_order_release);
 }
 
 bool kernel_lock_held_here() {
     return g_lock.load() && g_lock_owner.load() == static_cast<int32_t>(hart_index());
+}
+
+void watchdog_tick() {
+    uint32_t me = hart_index();
+    uint64_t now = arch::read_time();
+    g_last_tick[me].store(now, std::memory_order_relaxed);
+    if (g_silent[me].exchange(0))
+        kprintf("watchdog: hart %u takes timer ticks again\n", g_harts[me].hart_id);
+    for (uint32_t i = 0; i < kMaxHartsOnline; ++i) {
+        uint64_t last = g_last_tick[i].load(std::memory_order_relaxed);
+        // (last may be later than now: that hart ticked since we read the time)
+        if (i == me || last == 0 || last >= now || now - last < watchdog_limit()) continue;
+        if (g_silent[i].exchange(1)) continue; // reported already
+        // Printed without the lock: the silent hart may hold it.
+        int32_t owner = g_lock_owner.load(std::memory_order_relaxed);
+        kprintf("watchdog: hart %u has taken no timer tick for %lu ms: stuck with interrupts off "
+                "(thread %u; kernel lock %s)\n",
+                g_harts[i].hart_id, millis(now - last), thread_on(i),
+                owner == static_cast<int32_t>(i) ? "held by it"
+                : owner >= 0                     ? "held by another hart"
+                                                 : "free");
+    }
 }
 
 void harts_init_boot(uint32_t boot_hart_id) {

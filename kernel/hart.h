@@ -34,6 +34,16 @@ void kernel_lock();
 void kernel_unlock();
 bool kernel_lock_held_here();
 
+// Watchdog. The kernel runs with interrupts off, so a hart that stays in it
+// (looping, holding the kernel lock, or waiting for it) takes no timer
+// ticks. Every tick a hart notes the time and looks at the others; a hart
+// that waits for the lock looks at how long its owner has held it. Either
+// finding is reported once per episode (`watchdog: ...`) with the hart, the
+// lock owner and the thread it ran, and again when the hart recovers. It
+// does not stop the system: the report is the diagnosis (tests forbid it).
+inline constexpr uint64_t kWatchdogMillis = 4000;
+void watchdog_tick(); // from the timer interrupt, on every hart
+
 // Boot hart: records itself as index 0.
 void harts_init_boot(uint32_t boot_hart_id);
 // Starts every other hart the device tree shows as usable (okay, MMU, Sv39)

@@ -114,7 +114,7 @@ int64_t sys_debug_write(Thread& t, uint64_t fd, uint64_t buf, uint64_t len) {
     return static_cast<int64_t>(len);
 }
 
-#ifdef CAPFRAME_KSTACK_OVERFLOW_TEST
+#ifdef CAPFRAME_TEST_KERNEL
 // Test kernels only: proves the guard page under every kernel stack.
 volatile uint64_t g_recursion_limit = ~uint64_t{0}; // never reached: the guard page is
 
@@ -149,10 +149,22 @@ Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unkno
     case Sys::Timebase:
         return static_cast<int64_t>(timer_timebase());
     case Sys::DebugKstackOverflow:
-#ifdef CAPFRAME_KSTACK_OVERFLOW_TEST
+#ifdef CAPFRAME_TEST_KERNEL
         return static_cast<int64_t>(recurse_forever(1));
 #else
         break; // not in this kernel: ENOSYS
+#endif
+    case Sys::DebugHoldLock:
+#ifdef CAPFRAME_TEST_KERNEL
+        // Stays in the kernel, lock held and interrupts off, for a0 ms (at
+        // most 20 s): what a kernel bug looks like to the watchdog.
+        if (a[0] > 20000) return Error::InvalidArgument;
+        for (uint64_t end = arch::read_time() + a[0] * timer_timebase() / 1000;
+             arch::read_time() < end;) {
+        }
+        return 0;
+#else
+        break;
 #endif
 
     case Sys::CapInfo: {

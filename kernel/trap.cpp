@@ -30,6 +30,7 @@ void arm_timer() {
 void on_timer() {
     if (hart_index() == 0) __atomic_fetch_add(&g_ticks, 1, __ATOMIC_RELAXED); // one clock
     arm_timer();
+    watchdog_tick();
 }
 
 void dump_frame(const arch::KernelFrame& f) {

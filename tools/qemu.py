@@ -122,7 +122,8 @@ def run_tap(cmd, a):
                 proc.kill()
                 break
     proc.wait()
-    log = out.decode('utf-8', 'replace').replace('\r', '')
+    # NUL bytes are not text (the syscall fuzzer writes some to the console)
+    log = out.decode('utf-8', 'replace').replace('\r', '').replace('\0', '')
     sys.stdout.write('# ' + ' '.join(cmd) + '\n')
     for line in log.splitlines():
         sys.stdout.write('# | ' + line + '\n')

@@ -2,11 +2,25 @@
 // it. mm maps a page for us through a copy of its frame capability, we use
 // the page, mm revokes the frame, and the next access faults: mm kills us
 // with a message (the test runner checks it) and gets every frame back.
+// First, a page shared with another process (fork shares text) cannot be
+// revoked: that would take it from the other process too.
 #include "capframe/sys.h"
 
+using capframe::abi::Errno;
 using capframe::mmp::Request;
 
 int main() {
+    uint64_t text = reinterpret_cast<uint64_t>(&main) & ~uint64_t{4095};
+    int64_t child = sys::mm_request(Request::Fork);
+    if (child == 0) {
+        int64_t e = sys::mm_request(Request::RevokePage, text);
+        sys::exit(e == -static_cast<int64_t>(Errno::Perm) ? 0 : 1);
+    }
+    int status = -2;
+    int64_t w = sys::mm_request(Request::Wait, reinterpret_cast<uint64_t>(&status));
+    sys::printf("%s - a child cannot revoke the text page it shares with its parent (status %d)\n",
+                child > 0 && w == child && status == 0 ? "ok" : "not ok", status);
+
     constexpr uint64_t va = 0x40000000;
     int64_t r = sys::mm_request(Request::MapPage, va, 1);
     sys::printf("%s - mm maps a fresh page at 0x%lx\n", r == 0 ? "ok" : "not ok", va);

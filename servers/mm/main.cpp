@@ -140,8 +140,13 @@ capframe::mm::Buddy<KernelFrameOps> g_buddy(g_ops);
 capframe::mm::Accounting g_acct;
 uint64_t g_endpoint = 0; // mm's endpoint (slot)
 uint64_t g_free_at_start = 0;
-uint64_t g_reserved = 0;   // frames promised to heaps (sbrk) but not yet mapped
-uint64_t g_fail_after = 0; // tests: the n-th allocation from now fails (0: off)
+uint64_t g_reserved = 0; // frames promised to heaps (sbrk) but not yet mapped
+// Tests (FailAlloc): the g_fail_after-th allocation made for pid
+// g_fail_pid's next request fails (0: off). Only that request counts (not
+// page faults, not other processes), and the failure is off after it.
+uint64_t g_fail_after = 0;
+int g_fail_pid = 0;
+int g_serving_pid = 0; // whose request mm is handling (0: a fault or nobody)
 
 // ---- per-frame records and the mapping index -----------------------------
 // In the metadata region the kernel gave mm (abi::kMetaBytesPerFrame per
@@ -268,16 +273,17 @@ void uncharge(Proc* p, Use use, uint64_t n) {
 }
 
 bool injected_failure() {
-    if (g_fail_after == 0) return false;
+    if (g_fail_after == 0 || g_serving_pid != g_fail_pid) return false;
     if (--g_fail_after) return false;
     return true;
 }
 
 // Frames for p. from_reserve: the frame was promised by sbrk (already
-// counted against memory and the limits).
+// counted against memory and the limits; it cannot fail, so an injected
+// failure does not land here but on the reservation).
 Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, bool from_reserve = false) {
     uint64_t n = uint64_t{1} << order;
-    if (injected_failure()) return Error::NoMemory;
+    if (!from_reserve && injected_failure()) return Error::NoMemory;
     if (from_reserve) {
         if (!p || p->reserved < n) return Error::NoMemory;
     } else {
@@ -301,9 +307,10 @@ void free_frames(Proc* p, Use use, Block b) {
     if (!g_buddy.free(b).ok()) sys::printf("mm: BUG: free of block at 0x%lx refused\n", b.pa);
 }
 
-// sbrk's promises are charged as "Shared" until they become pages.
+// sbrk's promises are charged as "Shared" until they become pages. For
+// mm_fail_alloc a reservation counts as one allocation.
 Result<void> reserve(Proc* p, uint64_t n) {
-    if (available() < n || !group_fits(p->group, n)) return Error::NoMemory;
+    if (injected_failure() || available() < n || !group_fits(p->group, n)) return Error::NoMemory;
     p->reserved += n, g_reserved += n;
     charge(p, Use::Shared, n);
     return {};
@@ -1054,8 +1061,17 @@ void meminfo() {
 }
 
 void kill_for_fault(Proc* p, const sys::Msg& m) {
-    sys::printf("mm: pid %d (%s): %s at 0x%016lx, pc 0x%016lx, killed\n", p->pid, p->name,
-                abi::exception_name(m.w[1]), m.w[2], m.w[3]);
+    uint64_t va = m.w[2];
+    uint32_t i = va < abi::kMaxVa ? find_mapping(p, va & ~(kPage - 1)) : kNone;
+    const char* why = m.w[1] != 12 && m.w[1] != 13 && m.w[1] != 15 ? "not a page fault"
+                      : va >= abi::kMaxVa       ? "outside the user address space"
+                      : va >= abi::kTrapframeVa ? "the kernel's page"
+                      : !i                      ? "nothing mapped there"
+                      : m.w[1] == 12            ? "page not executable"
+                      : m.w[1] == 13            ? "page not readable"
+                                                : "page not writable";
+    sys::printf("mm: pid %d (%s): %s at 0x%016lx, pc 0x%016lx, killed (%s)\n", p->pid, p->name,
+                abi::exception_name(m.w[1]), va, m.w[3], why);
     end_process(p, -1);
 }
 
@@ -1214,6 +1230,10 @@ bool request(Proc* p, const sys::Msg& m, sys::Msg& out) {
         uint32_t i = m.w[1] % kPage ? kNone : find_mapping(p, m.w[1]);
         if (!i) return fail(err(Errno::Inval));
         FrameInfo& f = g_frames[g_maps[i].frame];
+        // Only a frame no other process maps: a page shared by fork (text,
+        // copy-on-write data) would vanish from the other side too.
+        for (uint32_t k = f.rmap; k; k = g_maps[k].rnext)
+            if (&g_procs[g_maps[k].key & kKeyProcMask] != p) return fail(err(Errno::Perm));
         int64_t n = sys::cap_revoke(f.block_slot);
         for (uint32_t k = f.rmap; k;) {
             uint32_t next = g_maps[k].rnext;
@@ -1273,6 +1293,7 @@ bool request(Proc* p, const sys::Msg& m, sys::Msg& out) {
     }
     case mmp::Request::FailAlloc:
         g_fail_after = m.w[1];
+        g_fail_pid = p->pid;
         return true;
     }
     return fail(err(Errno::NoSys));
@@ -1296,7 +1317,11 @@ bool request(Proc* p, const sys::Msg& m, sys::Msg& out) {
                 reply = false;
             }
         } else {
+            bool arming = m.w[0] == static_cast<uint64_t>(mmp::Request::FailAlloc);
+            g_serving_pid = p->pid;
             reply = request(p, m, out);
+            g_serving_pid = 0;
+            if (!arming && g_fail_pid == p->pid) g_fail_after = 0; // one request only
         }
         if (reply) {
             m = out;

@@ -18,7 +18,7 @@ enum class Request : uint64_t {
     VmPrint = 4,    // (pid, 0 = mm): the kernel prints that process's page table
     MapPage = 5,    // (va, writable) -> 0: a fresh zeroed page at va in the caller
     UnmapPage = 6,  // (va) -> 0: gives the page at va back
-    RevokePage = 7, // (va): revokes the frame capability behind va (tests: later access faults)
+    RevokePage = 7, // (va): revokes the frame behind va (tests: later access faults); EPERM if shared
     FreeFrames = 8, // () -> m1 free frames (cheap, no printing)
 
     Fork = 10,         // () -> child pid in the parent, 0 in the child
@@ -30,7 +30,7 @@ enum class Request : uint64_t {
     ProcInfo = 16,     // (index) -> pid; m1 = parent | state << 32, m2 = frames, m3 = 8 name bytes
     Program = 17,      // (index) -> 0; m1..m3 = the name of the index-th program in the archive
     PrepareWrite = 18, // (va, len) -> 0: makes the caller's range writable now (COW, demand)
-    FailAlloc = 19,    // (n) -> 0: tests only: the n-th frame allocation from now fails
+    FailAlloc = 19,    // (n) -> 0: tests only: the n-th frame allocation of our next request fails
 };
 
 // ProcInfo states

@@ -43,7 +43,7 @@ struct procinfo {
 int getproc(int index, struct procinfo* out);    /* 0, or -1 past the last process */
 int program_name(int index, char* buf, int len); /* the index-th program in the boot archive */
 int prepare_write(void* va, long len);           /* make the range writable now (mm breaks COW) */
-int mm_fail_alloc(long n); /* tests: the n-th frame allocation from now fails */
+int mm_fail_alloc(long n); /* tests: the n-th frame allocation of our next mm request fails */
 uint64_t timebase(void);   /* rdtime ticks per second */
 
 /* Counters for benchmarks (the kernel lets user mode read them). */
