@@ -36,6 +36,15 @@ real_start:
     csrw satp, zero
     .option push
     .option norelax                 # gp is never set up: no gp relaxation
+    # One hart boots. Firmware may send a second hart here (OpenSBI can let
+    # a hart that is still in its own warm boot when we start it over HSM
+    # run on to the next stage): it must not relocate, clear .bss or share
+    # the boot stack again. It stops itself through SBI HSM, and
+    # harts_start_others() starts it again at secondary_entry.
+    lla t0, boot_lottery
+    li t1, 1
+    amoswap.w t1, t1, (t0)
+    bnez t1, second_boot_hart
     lla t0, _start
     li t1, LINK_BASE
     sub s2, t0, t1                  # s2 = load address - link address
@@ -70,6 +79,13 @@ real_start:
     .option pop
 5:  wfi
     j 5b
+
+second_boot_hart:
+    li a7, 0x48534D                 # SBI HSM
+    li a6, 1                        # hart_stop: does not return
+    ecall
+6:  wfi
+    j 6b
 
 # Other harts, started by SBI HSM hart_start: MMU off, a0 = hart id,
 # a1 = the index kmain gave it. The image is already relocated.
@@ -106,6 +122,11 @@ msg_misaligned:
     .asciz "capframe: the kernel image was loaded at an address that is not 4 KiB aligned; load it at RAM base + text_offset (booti does)\r\n"
 msg_relocation:
     .asciz "capframe: the kernel image has a relocation other than R_RISCV_RELATIVE; cannot start\r\n"
+
+    .section .data.entry, "aw"
+    .balign 4
+boot_lottery:                       # 1 once a hart has taken the boot path (not .bss:
+    .word 0                         # the winner clears that)
 
     .section .bss.boot_stack, "aw", @nobits
     .balign 16

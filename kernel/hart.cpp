@@ -5,11 +5,12 @@
 #include "arch/riscv64/csr.h"
 #include "arch/riscv64/sbi.h"
 #include "console.h"
+#include "lib/bootargs.h"
 #include "thread.h"
 #include "trap.h"
 #include "vm.h"
 
-extern "C" char secondary_entry[];
+extern "C" char secondary_entry[], _start[];
 
 namespace capframe {
 namespace {
@@ -140,8 +141,15 @@ void harts_start_others(const MachineInfo& m) {
         }
         uint32_t index = next;
         g_harts[index].hart_id = h.hart_id;
-        sbi::Ret r = sbi::call(sbi::kExtHsm, 0, h.hart_id,
-                               reinterpret_cast<uint64_t>(secondary_entry), index);
+        uint64_t entry = reinterpret_cast<uint64_t>(secondary_entry);
+#ifdef CAPFRAME_TEST_KERNEL
+        // Test kernels, bootarg stray-hart=1: the first hart goes to the
+        // boot entry, as firmware sometimes sends it (tests/qemu: stray-hart).
+        char arg[4];
+        if (index == 1 && find_bootarg(m.bootargs, "stray-hart", arg, sizeof arg))
+            entry = reinterpret_cast<uint64_t>(_start);
+#endif
+        sbi::Ret r = sbi::call(sbi::kExtHsm, 0, h.hart_id, entry, index);
         if (r.error) {
             kprintf("harts: hart %u failed to start (SBI error %ld); going on without it\n",
                     h.hart_id, r.error);
@@ -150,9 +158,20 @@ void harts_start_others(const MachineInfo& m) {
         ++next;
         // Wait (up to ten seconds: emulated harts on a loaded host are slow)
         // for it to come up, so the log stays in order and the count is right.
-        uint64_t deadline = arch::read_time() + 10 * timer_timebase();
-        while (!__atomic_load_n(&g_harts[index].online, __ATOMIC_ACQUIRE) &&
-               arch::read_time() < deadline) {
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            uint64_t deadline = arch::read_time() + 10 * timer_timebase();
+            while (!__atomic_load_n(&g_harts[index].online, __ATOMIC_ACQUIRE) &&
+                   arch::read_time() < deadline) {
+            }
+            if (__atomic_load_n(&g_harts[index].online, __ATOMIC_ACQUIRE)) break;
+            // A hart the firmware sent to the boot entry instead stopped
+            // itself there (boot/entry.S): start it once more.
+            sbi::Ret st = sbi::call(sbi::kExtHsm, 2, h.hart_id); // hart_get_status
+            if (attempt > 0 || st.error || st.value != 1 /* STOPPED */) break;
+            kprintf("harts: hart %u arrived at the boot entry and stopped; starting it again\n",
+                    h.hart_id);
+            sbi::call(sbi::kExtHsm, 0, h.hart_id, reinterpret_cast<uint64_t>(secondary_entry),
+                      index);
         }
         if (!__atomic_load_n(&g_harts[index].online, __ATOMIC_ACQUIRE)) {
             kernel_lock();
