@@ -33,7 +33,10 @@ extern "C" const EmbeddedTable user_image_table;
 // frames, between 64 pages (4096 slots) and 4096 pages (262144 slots).
 uint8_t mm_table_order(uint64_t frames) {
     uint8_t order = 6;
-    while (order < 12 && (abi::kCapSlotsPerPage << order) < frames + frames / 4)
+    // A buddy tree split down to single frames holds 2N - 1 capabilities
+    // (the parents stay), and fork's shared pages take a copy each: 2.25
+    // slots per frame. (1.25 ran out under the exhaustion soak on 48 MiB.)
+    while (order < 12 && (abi::kCapSlotsPerPage << order) < 2 * frames + frames / 4)
         ++order;
     return order;
 }

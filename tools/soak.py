@@ -23,15 +23,15 @@ def runs(quick):
     # (name, harts, memory, init and its arguments, time limit in seconds)
     q = quick
     return [
-        ('fuzz-smp1', 1, '256M', f'fuzz -n {20000 if q else 300000} -s 11 -j 1', 1200),
         ('fuzz-smp4', 4, '256M', f'fuzz -n {20000 if q else 1000000} -s 12 -j 4', 2400),
         ('failalloc-smp1', 1, '128M', f'stress failalloc {1 if q else 10}', 1200),
         ('failalloc-smp4', 4, '128M', f'stress failalloc {1 if q else 10}', 1200),
-        ('exhaust-smp1', 1, '64M', f'stress exhaust {2 if q else 100}', 3600),
-        ('exhaust-smp4', 4, '64M', f'stress exhaust {2 if q else 100}', 3600),
         ('isolation-smp1', 1, '128M', 'isolation', 600),
         ('isolation-smp4', 4, '128M', 'isolation', 600),
-        ('smp-soak-smp4', 4, '128M', f'stress smp {20 if q else 300} 8', 1200),
+        ('smp-soak-smp4', 4, '128M', f'stress smp {20 if q else 120} 8', 1200),
+        ('exhaust-smp1', 1, '48M', f'stress exhaust {2 if q else 100}', 3600),
+        ('exhaust-smp4', 4, '48M', f'stress exhaust {2 if q else 100}', 3600),
+        ('fuzz-smp1', 1, '256M', f'fuzz -n {20000 if q else 200000} -s 11 -j 1', 1200),
     ]
 
 
@@ -109,7 +109,7 @@ def main():
     print(f"soak: injected faults survived: {fig['injected']}")
     print(f"soak: exhaustion rounds: {fig['rounds']}")
     print(f"soak: isolation attempts blocked: {fig['blocked']} of {fig['attempts']}")
-    print(f"soak: smp soak: {fig['smp_seconds']} s on 4 harts")
+    print(f"soak: smp soak: {fig['smp_seconds']} s on 4 harts, 8 workers")
     print(f"soak: watchdog reports: {fig['watchdog']}")
     bad = failed or fig['panics'] or fig['lost'] or fig['watchdog'] or \
         fig['blocked'] != fig['attempts']

@@ -387,13 +387,14 @@ int cmd_exhaust(int rounds) {
         why[0] = 0;
         long free_now = freeframes();
         int bombed = fork_bomb(free_now / 40 * static_cast<long>(kPage));
-        printf("# round %d: fork bomb: %d children before fork returned -1\n", round, bombed);
+        printf("# round %d: fork bomb: %d children before fork returned -1 (tick %d)\n", round,
+               bombed, uptime());
         if (bombed < 0) snprintf(why, sizeof why, "fork bomb");
         if (!why[0] && sbrk_bomb() < 0) snprintf(why, sizeof why, "sbrk bomb");
-        printf("# round %d: sbrk bomb done\n", round);
+        printf("# round %d: sbrk bomb done (tick %d)\n", round, uptime());
         long mib = free_now / 256 / 24 + 1; // ~24 holders fill memory
         if (!why[0] && exec_until_oom(mib) < 0) snprintf(why, sizeof why, "exec until OOM");
-        printf("# round %d: exec until out of memory done\n", round);
+        printf("# round %d: exec until out of memory done (tick %d)\n", round, uptime());
         long now = frames_settle(base, 200);
         printf("# round %d: %ld frames free, %ld at start\n", round, now, base);
         int ticks = responsive();
