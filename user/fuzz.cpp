@@ -94,14 +94,16 @@ uint64_t stack_address() {
 
 // An address: adversarial (kernel, MMIO, trampoline, MAXVA edges, upper
 // half, mm-only regions), the worker's own (text, rodata, data, heap,
-// stack), or random.
+// stack), or random. Without own_ok nothing the worker can read (console
+// writes from it would print).
 uint64_t address(bool own_ok) {
     static const uint64_t fixed[] = {
         0,
         1,
-        abi::kUserTextBase,
+        abi::kUserTextBase,        // (own)
+        abi::kStackGuardVa + 4096, // (own: the lowest stack page)
+        abi::kUserStackTop - 8,    // (own)
         abi::kStackGuardVa,
-        abi::kUserStackTop - 8,
         abi::kUserStackTop,
         abi::kTrapframeVa,
         abi::kTrampolineVa,
@@ -125,16 +127,20 @@ uint64_t address(bool own_ok) {
         ~uint64_t{0} - 7,
         0x8000000000000000,
     };
+    constexpr uint64_t kOwnFixed = 3; // fixed[2..4]: the worker's own text and stack
     switch (below(own_ok ? 8 : 5)) {
     case 0:
-    case 1:
-        return fixed[below(sizeof fixed / sizeof fixed[0])];
+    case 1: {
+        uint64_t i = below(sizeof fixed / sizeof fixed[0]);
+        return own_ok || i < 2 || i >= 2 + kOwnFixed ? fixed[i] : fixed[0];
+    }
     case 2:
         return next();
     case 3:
         return next() & (abi::kMaxVa - 1) & ~(kPage - 1);
     case 4:
-        return reinterpret_cast<uint64_t>(sbrk(0)) + below(3) * kPage; // at and above the break
+        return own_ok ? reinterpret_cast<uint64_t>(sbrk(0)) - kPage + below(3) * kPage
+                      : abi::kMaxVa - kPage * below(3); // around the break; the top
     case 5:
         return reinterpret_cast<uint64_t>(&g_scratch[below(sizeof g_scratch)]);
     case 6:
