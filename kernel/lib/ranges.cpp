@@ -87,7 +87,11 @@ Result<PhysAddr> RangeSet::take(uint64_t size, uint64_t align) {
         uint64_t b = 0;
         if (!align_up(r_[i].base.value(), align, b)) continue;
         if (b + size < b || b + size > r_[i].end()) continue;
-        TRY(subtract(PhysRange{PhysAddr(b), size}));
+        // A run from the middle splits the range in two: with the table
+        // full that cannot be recorded, so look further (found by fuzzing:
+        // this used to fail with TooMany though a later range could give).
+        if (b > r_[i].base.value() && b + size < r_[i].end() && n_ == kCapacity) continue;
+        (void)subtract(PhysRange{PhysAddr(b), size}); // cannot fail: room checked
         return PhysAddr(b);
     }
     return Error::NoMemory;

@@ -23,7 +23,9 @@ class RangeSet {
     // Keeps only whole pages: every range shrinks inward to page bounds.
     void trim_to_pages();
     // Takes `size` bytes aligned to `align` (a power of two) from the lowest
-    // range that can give them. NoMemory if none can.
+    // range that can give them. A run from the middle of a range splits it,
+    // which a full table cannot record: such a range cannot give. NoMemory
+    // if none can; InvalidArgument for size 0 or a bad alignment.
     Result<PhysAddr> take(uint64_t size, uint64_t align);
 
     int count() const { return n_; }

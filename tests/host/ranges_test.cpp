@@ -73,6 +73,36 @@ TEST(RangeSet, TakeHonoursAlignmentAndRunsOut) {
     EXPECT_EQ(s.take(0x1000, 3).error(), Error::InvalidArgument);
 }
 
+// Found by the ranges fuzzer: with the table full, take() gave TooMany as
+// soon as the lowest fitting range would have had to split, even when a later
+// range could give the run from its start.
+TEST(RangeSet, TakeWithAFullTableSkipsRangesItWouldSplit) {
+    RangeSet s;
+    // 32 ranges of 5 pages; the lowest 31 start one page past a 4-page
+    // boundary, the last one starts on one.
+    for (uint64_t i = 0; i < RangeSet::kCapacity - 1; ++i)
+        ASSERT_TRUE(s.add(R(0x100000 * (i + 1) + 0x1000, 0x5000)).ok());
+    ASSERT_TRUE(s.add(R(0x4000000, 0x5000)).ok());
+    ASSERT_EQ(s.count(), RangeSet::kCapacity);
+    auto a = s.take(0x1000, 0x4000); // from the middle of every range but the last
+    ASSERT_TRUE(a.ok()) << error_name(a.error());
+    EXPECT_EQ(a.value().value(), 0x4000000u);
+    EXPECT_EQ(s.count(), RangeSet::kCapacity);
+    EXPECT_EQ(s[RangeSet::kCapacity - 1].base.value(), 0x4001000u);
+    // Now every candidate needs a split: NoMemory, and nothing changes.
+    ASSERT_TRUE(s.subtract(R(0x4001000, 0x4000)).ok());
+    ASSERT_TRUE(s.add(R(0x5001000, 0x5000)).ok());
+    const uint64_t before = s.total_bytes();
+    EXPECT_EQ(s.take(0x1000, 0x4000).error(), Error::NoMemory);
+    EXPECT_EQ(s.total_bytes(), before);
+    // With room in the table the same request splits the lowest range.
+    ASSERT_TRUE(s.subtract(R(0x5001000, 0x5000)).ok());
+    a = s.take(0x1000, 0x4000);
+    ASSERT_TRUE(a.ok());
+    EXPECT_EQ(a.value().value(), 0x104000u);
+    EXPECT_EQ(s.count(), RangeSet::kCapacity);
+}
+
 TEST(RangeSet, ContainsAndOverlaps) {
     RangeSet s;
     ASSERT_TRUE(s.add(R(0x80000000, 0x1000000)).ok());
