@@ -4,9 +4,10 @@
     python3 tests/fuzz/make_seeds.py [CORPUS_DIR]
 
 Small valid inputs and edge cases, made here so that they can be read and
-changed: device trees (a FDT writer), ELF executables, cpio archives, and for
-the fuzzers that decode operation sequences (buddy, captable, sv39) inputs
-encoded the way LLVM's FuzzedDataProvider decodes them. Crash inputs a fuzzer
+changed: device trees (a FDT writer; named *.fdt, as git ignores *.dtb), ELF
+executables, cpio archives, and for the fuzzers that decode operation
+sequences (buddy, captable, ranges, sv39) inputs encoded the way LLVM's
+FuzzedDataProvider decodes them. Crash inputs a fuzzer
 found are kept in the same directories under names starting "crash-" and are
 not written by this script. The output is deterministic.
 """
@@ -141,19 +142,34 @@ def deep_tree(depth=16):
     return t.end()
 
 
+def duplicate_names_tree():
+    """Two siblings of one name (not a valid tree, not rejected either): a
+    path lookup finds the first, which lacks the second's child."""
+    t = Fdt().begin('').begin('memory@0').prop('device_type', strs('memory'))
+    t.prop('reg', cells(0, 0, 0, 0x1000000)).end()
+    t.begin('cpus').prop('#address-cells', cells(1)).prop('#size-cells', cells(0))
+    t.prop('timebase-frequency', cells(1000000))
+    t.begin('cpu@0').prop('device_type', strs('cpu')).prop('reg', cells(0)).end()
+    t.begin('cpu@0').prop('device_type', strs('cpu')).prop('reg', cells(1))
+    t.begin('interrupt-controller').prop('compatible', strs('riscv,cpu-intc')).end().end()
+    t.end()
+    return t.end()
+
+
 def fdt_seeds():
     out = {
-        'virt.dtb': virt_tree().blob(reserve=[(0x80000000, 0x200000)]),
-        'virt-v16.dtb': virt_tree().blob(version=16),
-        'visionfive-uart.dtb': virt_tree(uart_shift=2, io_width=4).blob(),
-        'bad-uart-width.dtb': virt_tree(io_width=2, status='disabled').blob(),
-        'stdout-missing.dtb': virt_tree(stdout='/nowhere').blob(),
-        'translated.dtb': translated_tree().blob(),
-        'deep.dtb': deep_tree().blob(),
-        'too-deep.dtb': deep_tree(17).blob(),
+        'virt.fdt': virt_tree().blob(reserve=[(0x80000000, 0x200000)]),
+        'virt-v16.fdt': virt_tree().blob(version=16),
+        'visionfive-uart.fdt': virt_tree(uart_shift=2, io_width=4).blob(),
+        'bad-uart-width.fdt': virt_tree(io_width=2, status='disabled').blob(),
+        'stdout-missing.fdt': virt_tree(stdout='/nowhere').blob(),
+        'translated.fdt': translated_tree().blob(),
+        'deep.fdt': deep_tree().blob(),
+        'too-deep.fdt': deep_tree(17).blob(),
+        'duplicate-names.fdt': duplicate_names_tree().blob(),
     }
     good = virt_tree().blob()
-    out['truncated.dtb'] = good[:len(good) // 2]
+    out['truncated.fdt'] = good[:len(good) // 2]
     out['bootargs.txt'] = b'init=usertests vmprint=summary mmtest=1 -- -q fork\0'
     return out
 
