@@ -118,7 +118,10 @@ bool has_children(const Cap* c) {
 }
 
 bool frame_free_for_use(const Cap* c) {
-    return c->type == ObjType::Frame && c->flags == 0 && !has_children(c);
+    if (c->type != ObjType::Frame || c->flags != 0 || has_children(c)) return false;
+    // Not a copy: the frame it was copied from could still map the memory.
+    const Cap* p = parent_of(c);
+    return !p || (p->type == ObjType::Frame && (p->flags & abi::kCapSplit));
 }
 
 Result<CapTableRef> table_of(const Thread& t, uint64_t table_slot) {

@@ -1392,6 +1392,12 @@ void selftest() {
     (void)sys::cap_delete(s1);
     check(sys::unmap(f.slot) == 0 && sys::unmap(f.slot) == err(Errno::Inval),
           "unmap, and unmap of an unmapped frame is refused");
+    // A copy cannot be donated while the frame it came from can still map
+    // the memory (host fuzzer: a retyped copy let user space forge caps).
+    check(sys::cap_copy(f.slot, 0, s1, abi::kRightsAll, 0) == 0 &&
+              sys::retype(s1, abi::ObjType::Endpoint, s2) == err(Errno::Busy) &&
+              sys::map_table(s1, self_as, kTestVa) == err(Errno::Busy) && sys::cap_delete(s1) == 0,
+          "a copy of a frame cannot be retyped or become a page table");
 
     check(sys::map(f.slot, self_as, abi::kMaxVa, abi::kRightRead) == err(Errno::Range),
           "map at MAXVA is refused");
