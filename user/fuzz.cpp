@@ -416,15 +416,6 @@ struct Running {
     long calls;
 };
 
-long frames_settle(long want, int ticks) {
-    long now = freeframes();
-    for (int i = 0; i < ticks && now != want; ++i) {
-        sleep(1);
-        now = freeframes();
-    }
-    return now;
-}
-
 int usage() {
     printf("usage: fuzz [-n CALLS] [-s SEED] [-j WORKERS] [-c CHUNK] [-v]\n");
     return 2;

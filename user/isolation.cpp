@@ -135,26 +135,6 @@ uint64_t va_of(R (*f)(A...)) {
     return reinterpret_cast<uint64_t>(f);
 }
 
-// Waits for pid, reaping anything else that ends meanwhile (as pid 1 the
-// runner gets orphans). Returns pid, or -1.
-int wait_for(int pid, int* status) {
-    int st = 0, w;
-    while ((w = wait(&st)) >= 0)
-        if (w == pid) {
-            *status = st;
-            return w;
-        }
-    return -1;
-}
-
-// 0: no such process, 1: running, 2: zombie.
-int proc_state(int pid) {
-    procinfo pi;
-    for (int i = 0; getproc(i, &pi) == 0; ++i)
-        if (pi.pid == pid) return pi.state;
-    return 0;
-}
-
 // A process whose parent is `parent` (and whose name starts with `name`,
 // if given), other than `except`.
 bool has_child(int parent, int except, const char* name) {
@@ -171,7 +151,7 @@ bool has_child(int parent, int except, const char* name) {
 bool wait_timeout(int pid, int ticks, int* status) {
     bool ended = false;
     for (int t = 0; t < ticks && !ended; ++t) {
-        int s = proc_state(pid);
+        int s = proc_state(pid, nullptr);
         if (s != 1)
             ended = true;
         else
@@ -180,17 +160,6 @@ bool wait_timeout(int pid, int ticks, int* status) {
     if (!ended) (void)kill(pid);
     if (wait_for(pid, status) != pid) *status = -2;
     return ended;
-}
-
-// Waits until freeframes() is back at want (orphans may still be reaped),
-// at most ticks timer ticks. Returns the last count.
-long frames_settle(long want, int ticks) {
-    long now = freeframes();
-    for (int i = 0; i < ticks && now != want; ++i) {
-        sleep(1);
-        now = freeframes();
-    }
-    return now;
 }
 
 // Runs fn(arg) in a child and returns its wait status: -1 if it was killed,
@@ -238,7 +207,7 @@ void expect_killed(const char* what, void (*fn)(uint64_t), uint64_t va) {
 int make_zombie(int status) {
     int pid = fork();
     if (pid == 0) exit(status);
-    for (int t = 0; t < 500 && pid > 0 && proc_state(pid) == 1; ++t)
+    for (int t = 0; t < 500 && pid > 0 && proc_state(pid, nullptr) == 1; ++t)
         sleep(1);
     return pid;
 }
@@ -527,7 +496,7 @@ constexpr int kVictimTimeout = 1 << 6;
     if (ready == 0) exit(0);
     // Wait for the parent's "done": a child of it that ran "true".
     int me = getpid(), t = 0;
-    for (; t < 3000 && !has_child(parent, me, "true") && proc_state(parent) == 1; ++t)
+    for (; t < 3000 && !has_child(parent, me, "true") && proc_state(parent, nullptr) == 1; ++t)
         sleep(1); // (if the parent died, its attack got through: give up)
     if (t == 3000) bits |= kVictimTimeout;
     if (!holds_page(buf + 1 * kPage, 1)) bits |= 1 << 0;
@@ -562,7 +531,7 @@ void g_other_process() {
     if (v == 0) victim(buf, &local, me);
 
     int t = 0;
-    for (; t < 3000 && !has_child(v, 0, nullptr) && proc_state(v) == 1; ++t)
+    for (; t < 3000 && !has_child(v, 0, nullptr) && proc_state(v, nullptr) == 1; ++t)
         sleep(1);
     if (t == 3000) note("the victim never said it was ready");
 
@@ -945,7 +914,7 @@ void g_deleted_slots() {
     }
     for (int t = 0; t < 20; ++t)
         sleep(1);
-    r = proc_state(pid);
+    r = proc_state(pid, nullptr);
     int k = kill(pid);
     int w = wait_for(pid, &st);
     attempt(r == 1 && k == 0 && w == pid && st == -1,

@@ -52,26 +52,6 @@ void result(bool ok, const char* name, const char* why = "") {
     }
 }
 
-// Waits for pid, reaping anything else that ends meanwhile.
-int wait_for(int pid, int* status) {
-    int st = 0, w;
-    while ((w = wait(&st)) >= 0)
-        if (w == pid) {
-            *status = st;
-            return w;
-        }
-    return -1;
-}
-
-long frames_settle(long want, int ticks) {
-    long now = freeframes();
-    for (int i = 0; i < ticks && now != want; ++i) {
-        sleep(1);
-        now = freeframes();
-    }
-    return now;
-}
-
 // Data, bss and stack pages made our own now (no copy-on-write left from a
 // fork), so a later store needs no frame: before arming an injected failure
 // and before exhausting memory.
@@ -239,17 +219,6 @@ int cmd_failalloc(int rounds) {
 // ---- exhaustion ------------------------------------------------------------
 
 constexpr int kMaxKids = 128;
-
-// The state of pid (1 running, 2 zombie, 0 not there) and its frames.
-int proc_state(int pid, long* frames = nullptr) {
-    procinfo pi;
-    for (int i = 0; getproc(i, &pi) == 0; ++i)
-        if (pi.pid == pid) {
-            if (frames) *frames = pi.frames;
-            return pi.state;
-        }
-    return 0;
-}
 
 // Ends every child: kills those still running, reaps all. Counts, by exit
 // status, those that had ended by themselves. Returns the children killed.

@@ -193,6 +193,35 @@ int prepare_write(void* va, long len) {
                : 0;
 }
 
+int wait_for(int pid, int* status) {
+    int st = 0, w;
+    while ((w = wait(&st)) >= 0)
+        if (w == pid) {
+            *status = st;
+            return w;
+        }
+    return -1;
+}
+
+long frames_settle(long want, int ticks) {
+    long now = freeframes();
+    for (int i = 0; i < ticks && now != want; ++i) {
+        sleep(1);
+        now = freeframes();
+    }
+    return now;
+}
+
+int proc_state(int pid, long* frames) {
+    procinfo pi;
+    for (int i = 0; getproc(i, &pi) == 0; ++i)
+        if (pi.pid == pid) {
+            if (frames) *frames = pi.frames;
+            return pi.state;
+        }
+    return 0;
+}
+
 int mm_fail_alloc(long n) {
     return mm(Request::FailAlloc, static_cast<uint64_t>(n)) < 0 ? -1 : 0;
 }

@@ -18,11 +18,9 @@
 // At the end everything is revoked and deleted: every table must be empty
 // and every frame zeroed again.
 //
-// Known kernel bug (found by this fuzzer, see docs/testing.md): a frame that
-// is a *copy* can be split, retyped or donated while the frame it was copied
-// from stays mappable, so kernel memory can be mapped. Until kernel/cap.cpp
-// refuses that, the harness skips those calls; CAPFRAME_FUZZ_STRICT=1 in the
-// environment makes it try them (and report the bug).
+// A frame that is a *copy* must never be split, retyped or donated: the frame
+// it was copied from could still map the memory (this fuzzer found the kernel
+// allowing it; docs/reliability.md). Each of those calls asserts so.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdint>
@@ -46,8 +44,7 @@ uint8_t* g_arena;                  // "physical memory": 128 pages, 512 KiB alig
 alignas(64) Cap g_root_slots[128]; // the thread's own table (boot-time, not in the arena)
 Endpoint g_boot_endpoint;          // a boot-time root object
 Thread g_thread;
-Cap* g_sentinel;       // the MDB's list head inside cap.cpp
-bool g_strict = false; // CAPFRAME_FUZZ_STRICT: try the known-bad calls too
+Cap* g_sentinel; // the MDB's list head inside cap.cpp
 
 // Extra coverage for libFuzzer: which call succeeded or failed on what kind
 // of capability (a root, a copy, a split half, a retyped object). Code
@@ -192,16 +189,18 @@ Result<int64_t> syscall(Op op, const uint64_t a[5]) {
         Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
         Cap* lo = TRY(lookup_empty(t.table, a[1]));
         Cap* hi = TRY(lookup_empty(t.table, a[2]));
-        if (!g_strict && is_frame_copy(f)) return Error::Busy; // the known bug
+        bool copy = is_frame_copy(f);
         TRY(frame_split(f, lo, hi));
+        FUZZ_CHECK(!copy);
         return 0;
     }
     case Op::Retype: {
         Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
         Cap* dst = TRY(lookup_empty(t.table, a[2]));
         if (a[1] > 0xff) return Error::InvalidArgument;
-        if (!g_strict && is_frame_copy(f)) return Error::Busy; // the known bug
+        bool copy = is_frame_copy(f);
         TRY(retype(f, static_cast<ObjType>(a[1]), dst));
+        FUZZ_CHECK(!copy);
         if (dst->type == ObjType::Endpoint) { // retype has no endpoint hook
             FUZZ_CHECK(!g_objects.count(dst->object));
             g_objects[dst->object] = Object{ObjType::Endpoint};
@@ -227,8 +226,8 @@ Result<int64_t> syscall(Op op, const uint64_t a[5]) {
         Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
         if (!f->has(abi::kRightDonate)) return Error::Permission;
         if (f->order != 0) return Error::InvalidArgument;
-        if (!g_strict && is_frame_copy(f)) return Error::Busy; // the known bug
         if (!frame_free_for_use(f)) return Error::Busy;
+        FUZZ_CHECK(!is_frame_copy(f));
         f->flags |= abi::kCapDonated;
         f->donated_as = kDonatedTable;
         return 0;
@@ -444,8 +443,6 @@ void teardown() {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
     g_arena = static_cast<uint8_t*>(std::aligned_alloc(kArenaBytes, kArenaBytes));
-    const char* strict = std::getenv("CAPFRAME_FUZZ_STRICT");
-    g_strict = strict && *strict && *strict != '0';
     return 0;
 }
 

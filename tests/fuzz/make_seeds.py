@@ -446,7 +446,7 @@ def captable_seeds():
     # Full slots are numbered from 0 in slot order: the roots are 1..6.
     f = Fdp()
     copy(f, 0)                  # frame 1 -> slot 7
-    retype(f, 6, 5)             # retype the copy as a CapTable (the known bug; Busy here)
+    retype(f, 6, 5)             # retype the copy as a CapTable: must be refused (Busy)
     retype(f, 1, 5)             # frame 2 (order 5) -> CapTable in slot 8
     copy(f, 3, dst_table_own=False, table=7, dst=3)  # frame 4 into that table
     call(f, 'busy', 7, 7)

@@ -46,6 +46,13 @@ int prepare_write(void* va, long len);           /* make the range writable now 
 int mm_fail_alloc(long n); /* tests: the n-th frame allocation of our next mm request fails */
 uint64_t timebase(void);   /* rdtime ticks per second */
 
+/* Helpers the test programs share. */
+int wait_for(int pid, int* status); /* waits for pid, reaping others meanwhile; pid or -1 */
+long frames_settle(long want, int ticks); /* waits up to ticks until freeframes() == want;
+                                             returns the last count */
+int proc_state(int pid, long* frames); /* 1 running, 2 zombie, 0 no such process;
+                                          *frames (if given) its frames */
+
 /* Counters for benchmarks (the kernel lets user mode read them). */
 static inline uint64_t rdinstret(void) {
     uint64_t v;
