@@ -1,0 +1,162 @@
+// exec: a new image from the boot archive, built beside the old one in a
+// Building process slot with its own address space; the old image goes only
+// once the new one is complete.
+#include "cpio.h"
+#include "elf.h"
+#include "errors.h"
+#include "frames.h"
+#include "kernel.h"
+#include "mappings.h"
+#include "pages.h"
+#include "server.h"
+
+namespace capframe::mm {
+
+bool Args::add(const char* s, uint64_t n) {
+    if (argc == abi::kMaxArgs || bytes + n + 1 > abi::kMaxArgBytes) return false;
+    offsets[argc++] = static_cast<uint16_t>(bytes);
+    for (uint64_t k = 0; k < n; ++k)
+        strings[bytes++] = s[k];
+    strings[bytes++] = 0;
+    return true;
+}
+
+namespace {
+
+// The new image in `img`: segments and a stack with argv.
+Result<uint64_t> build_image(Proc* img, const ElfImage& elf, std::span<const uint8_t> file,
+                             const Args& args, uint64_t& sp_out, uint64_t& argv_out) {
+    uint64_t top = 0;
+    for (int s = 0; s < elf.segment_count; ++s) {
+        const auto& seg = elf.segments[s];
+        uint64_t flags = (seg.flags & 2 ? kMapW : 0) | (seg.flags & 1 ? kMapX : 0);
+        uint64_t start = seg.vaddr & ~(kPage - 1);
+        uint64_t end = (seg.vaddr + seg.memsz + kPage - 1) & ~(kPage - 1);
+        for (uint64_t va = start; va < end; va += kPage) {
+            // File bytes of this page: [seg.vaddr, seg.vaddr + filesz) ∩ page.
+            uint64_t lo = va > seg.vaddr ? va : seg.vaddr;
+            uint64_t file_end = seg.vaddr + seg.filesz;
+            uint64_t hi = va + kPage < file_end ? va + kPage : file_end;
+            const uint8_t* src = nullptr;
+            uint64_t len = 0;
+            if (hi > lo) {
+                src = file.data() + seg.offset + (lo - seg.vaddr);
+                len = hi - lo;
+            }
+            TRY(new_page(img, va, flags, src, len, lo - va));
+        }
+        if (end > top) top = end;
+    }
+    // The stack's top page: the strings, then argv[] (16-byte aligned).
+    static uint8_t page[kPage];
+    for (uint8_t& c : page)
+        c = 0;
+    uint64_t str_base = kPage - ((args.bytes + 15) & ~uint64_t{15});
+    for (uint64_t k = 0; k < args.bytes; ++k)
+        page[str_base + k] = static_cast<uint8_t>(args.strings[k]);
+    uint64_t vec = (str_base - (args.argc + 1) * 8) & ~uint64_t{15};
+    uint64_t page_va = abi::kUserStackTop - kPage;
+    for (uint64_t k = 0; k < args.argc; ++k) {
+        uint64_t ptr = page_va + str_base + args.offsets[k];
+        for (int b = 0; b < 8; ++b)
+            page[vec + k * 8 + b] = static_cast<uint8_t>(ptr >> (8 * b));
+    }
+    TRY(new_page(img, page_va, kMapW, page, kPage));
+    sp_out = page_va + vec;
+    argv_out = page_va + vec;
+    return top;
+}
+
+Result<void> find_program(const char* name, ElfImage& elf, std::span<const uint8_t>& file) {
+    CpioEntry e;
+    TRY(cpio_find(kernel::boot_archive(), name, e));
+    TRY(check_elf(e.data, abi::kUserTextBase, kHeapTop, elf));
+    file = e.data;
+    return {};
+}
+
+} // namespace
+
+Result<void> exec_into(Proc* p, const char* name, const Args& args, bool fresh) {
+    ElfImage elf;
+    std::span<const uint8_t> file;
+    TRY(find_program(name, elf, file));
+
+    Proc* img = new_proc(State::Building);
+    if (!img) return Error::NoMemory;
+    img->pid = p->pid;
+    img->group = p->group;
+    group_get(img->group);
+    auto fail = [&](Error e) -> Error {
+        teardown(img);
+        img->state = State::Free;
+        return e;
+    };
+    auto as = make_object(img, abi::ObjType::AddressSpace, 2, img->as_block);
+    if (!as.ok()) return fail(as.error());
+    img->as_obj = as.value();
+    uint64_t sp = 0, argv = 0;
+    auto top = build_image(img, elf, file, args, sp, argv);
+    if (!top.ok()) return fail(top.error());
+
+    // Point of no return: switch the thread over, then drop the old image.
+    if (!fresh) (void)kernel::thread_suspend(p->thread_obj);
+    if (!configure_thread(p, img->as_obj).ok() ||
+        kernel::thread_write_regs(p->thread_obj, elf.entry, sp, args.argc, argv) < 0)
+        return fail(Error::InvalidArgument); // cannot happen: p stays stopped
+    drop_image(p);
+    drop_tables(p);
+    if (p->as_obj) (void)delete_object(p, p->as_obj, p->as_block, Use::KernelObject);
+    rekey(img, p);
+    p->as_obj = img->as_obj, p->as_block = img->as_block;
+    img->as_obj = 0;
+    group_put(img->group);
+    img->group = -1;
+    img->state = State::Free;
+    set_name(p, name);
+    p->heap_base = p->brk = top.value();
+    (void)kernel::thread_start(p->thread_obj);
+    return {};
+}
+
+Result<Proc*> spawn_init(const char* name, const Args& args) {
+    Proc* p = new_proc(State::Running);
+    if (!p) return Error::NoMemory;
+    p->pid = g_pt.next_pid++;
+    set_name(p, name);
+    auto fail = [&](Error e) -> Error {
+        teardown(p);
+        p->state = State::Free;
+        return e;
+    };
+    if (auto r = make_process_objects(p); !r.ok()) return fail(r.error());
+    if (auto r = exec_into(p, name, args, true); !r.ok()) return fail(r.error());
+    g_pt.init_pid = p->pid;
+    return p;
+}
+
+bool init_args(const char* bootargs, const char* name, Args& args) {
+    const char* rest = nullptr;
+    for (const char* s = bootargs; *s; ++s)
+        if (s[0] == '-' && s[1] == '-' && (s == bootargs || s[-1] == ' ') &&
+            (s[2] == ' ' || s[2] == 0)) {
+            rest = s + 2;
+            break;
+        }
+    args.argc = args.bytes = 0;
+    uint64_t len = 0;
+    while (name[len])
+        ++len;
+    bool ok = args.add(name, len);
+    while (rest && *rest) {
+        while (*rest == ' ')
+            ++rest;
+        const char* w = rest;
+        while (*rest && *rest != ' ')
+            ++rest;
+        if (rest > w && !args.add(w, static_cast<uint64_t>(rest - w))) ok = false;
+    }
+    return ok;
+}
+
+} // namespace capframe::mm

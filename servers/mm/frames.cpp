@@ -1,0 +1,156 @@
+#include "frames.h"
+
+#include "errors.h"
+#include "kernel.h"
+#include "slots.h"
+
+namespace capframe::mm {
+
+FrameBook g_book;
+
+Result<SplitSlots> KernelFrameOps::split(uint32_t slot, uint8_t) {
+    uint32_t lo = TRY(g_slots.alloc());
+    auto hi = g_slots.alloc();
+    if (!hi.ok()) {
+        g_slots.free(lo);
+        return hi.error();
+    }
+    int64_t r = kernel::frame_split(slot, lo, hi.value());
+    if (r < 0) {
+        g_slots.free(lo), g_slots.free(hi.value());
+        return error_of(r);
+    }
+    return SplitSlots{lo, hi.value()};
+}
+
+Result<void> KernelFrameOps::merge(uint32_t, uint32_t lower, uint32_t upper) {
+    if (kernel::cap_delete(lower) < 0) return Error::Busy;
+    if (kernel::cap_delete(upper) < 0) return Error::Busy; // lower is gone: cannot happen
+    g_slots.free(lower), g_slots.free(upper);
+    return {};
+}
+
+namespace {
+
+bool group_fits(int g, uint64_t n) {
+    for (; g >= 0; g = g_book.groups[g].parent)
+        if (g_book.groups[g].charged + n > g_book.groups[g].limit) return false;
+    return true;
+}
+
+void group_add(int g, int64_t n) {
+    for (; g >= 0; g = g_book.groups[g].parent)
+        g_book.groups[g].charged += static_cast<uint64_t>(n);
+}
+
+bool is_process(const Proc* p) {
+    return p && p != &mm_self();
+}
+
+// Charges n frames to p and its limit groups (alloc_frames and reserve
+// check the limits first).
+void charge(Proc* p, Use use, uint64_t n) {
+    (void)g_book.acct.charge(id_of(p), use, n);
+    if (is_process(p)) group_add(p->group, static_cast<int64_t>(n));
+}
+
+void uncharge(Proc* p, Use use, uint64_t n) {
+    (void)g_book.acct.uncharge(id_of(p), use, n);
+    if (is_process(p)) group_add(p->group, -static_cast<int64_t>(n));
+}
+
+bool injected_failure() {
+    if (g_book.fail_after == 0 || g_book.serving_pid != g_book.fail_pid) return false;
+    return --g_book.fail_after == 0;
+}
+
+} // namespace
+
+void group_get(int g) {
+    if (g >= 0) ++g_book.groups[g].refs;
+}
+
+void group_put(int g) {
+    while (g >= 0 && --g_book.groups[g].refs == 0) {
+        g_book.groups[g].used = false;
+        g = g_book.groups[g].parent;
+    }
+}
+
+uint64_t available() {
+    uint64_t f = g_book.buddy.free_frames();
+    return f > g_book.reserved ? f - g_book.reserved : 0;
+}
+
+Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, bool from_reserve) {
+    uint64_t n = uint64_t{1} << order;
+    if (!from_reserve && injected_failure()) return Error::NoMemory;
+    if (from_reserve) {
+        if (!p || p->reserved < n) return Error::NoMemory;
+    } else {
+        if (available() < n) return Error::NoMemory;
+        if (is_process(p) && !group_fits(p->group, n)) return Error::NoMemory;
+    }
+    Block b = TRY(g_book.buddy.alloc(order));
+    if (from_reserve) {
+        p->reserved -= n, g_book.reserved -= n;
+        // The group holds it already: it only changes category.
+        (void)g_book.acct.uncharge(id_of(p), Use::Shared, n);
+        (void)g_book.acct.charge(id_of(p), use, n);
+    } else {
+        charge(p, use, n);
+    }
+    return b;
+}
+
+void free_frames(Proc* p, Use use, Block b) {
+    uncharge(p, use, uint64_t{1} << b.order);
+    if (!g_book.buddy.free(b).ok()) kernel::log("mm: BUG: free of block at 0x%lx refused\n", b.pa);
+}
+
+Result<void> reserve(Proc* p, uint64_t n) {
+    if (injected_failure() || available() < n || !group_fits(p->group, n)) return Error::NoMemory;
+    p->reserved += n, g_book.reserved += n;
+    charge(p, Use::Shared, n);
+    return {};
+}
+
+void unreserve(Proc* p, uint64_t n) {
+    if (n > p->reserved) n = p->reserved;
+    p->reserved -= n, g_book.reserved -= n;
+    uncharge(p, Use::Shared, n);
+}
+
+void transfer_charge(Proc* from, Proc* to, Use use, uint64_t n) {
+    uncharge(from, use, n);
+    charge(to, use, n);
+}
+
+void move_charges(Proc* from, Proc* to) {
+    auto moved = g_book.acct.release_task(id_of(from));
+    for (size_t u = 0; u < kUseCount; ++u)
+        (void)g_book.acct.charge(id_of(to), static_cast<Use>(u), moved.frames[u]);
+}
+
+uint64_t release_charges(Proc* p) {
+    uint64_t left = g_book.acct.release_task(id_of(p)).total();
+    if (left && is_process(p)) group_add(p->group, -static_cast<int64_t>(left));
+    return left;
+}
+
+int64_t set_limit(Proc* p, int pid, uint64_t frames) {
+    Proc* t = pid == 0 ? p : proc_by_pid(pid);
+    if (!t || t->state != State::Running || (t != p && t->parent != p->pid))
+        return err(Errno::Srch);
+    int g = -1;
+    for (int i = 0; i < kMaxGroups; ++i)
+        if (!g_book.groups[i].used) g = i;
+    if (g < 0) return err(Errno::NoMem);
+    g_book.groups[g] = Group{true, t->group, 1, frames, g_book.acct.task_total(id_of(t))};
+    group_get(t->group); // held by the new group
+    group_put(t->group); // t leaves it
+    t->group = g;
+    return 0;
+}
+
+} // namespace capframe::mm

@@ -1,0 +1,71 @@
+// Frames, charges and limits: the buddy allocator over mm's frame
+// capabilities, who is charged for what (Accounting), the memory limits of
+// process trees (groups), sbrk's reservations, and the fault injection of
+// the tests (FailAlloc). Every frame mm hands out goes through here.
+#pragma once
+
+#include <cstdint>
+
+#include "accounting.h"
+#include "buddy.h"
+#include "proc.h"
+#include "result.h"
+
+namespace capframe::mm {
+
+// The allocator's capability operations: the kernel splits and (by deleting
+// the halves) merges frame capabilities.
+struct KernelFrameOps {
+    Result<SplitSlots> split(uint32_t slot, uint8_t order);
+    Result<void> merge(uint32_t parent, uint32_t lower, uint32_t upper);
+};
+
+struct Group { // a memory limit on a process tree
+    bool used;
+    int parent; // enclosing group or -1
+    int refs;   // member processes and child groups
+    uint64_t limit, charged;
+};
+inline constexpr int kMaxGroups = 64;
+
+struct FrameBook {
+    KernelFrameOps ops;
+    Buddy<KernelFrameOps> buddy{ops};
+    Accounting acct;
+    Group groups[kMaxGroups] = {};
+    uint64_t free_at_start = 0;
+    uint64_t reserved = 0; // frames promised to heaps (sbrk) but not yet mapped
+    // Tests (FailAlloc): the fail_after-th allocation made for pid
+    // fail_pid's next request fails (0: off). Only that request counts (not
+    // page faults, not other processes), and the failure is off after it.
+    uint64_t fail_after = 0;
+    int fail_pid = 0;
+    int serving_pid = 0; // whose request mm is handling (0: a fault or nobody)
+};
+extern FrameBook g_book;
+
+uint64_t available(); // free frames not promised to anybody
+
+// Frames for p (null: mm itself). from_reserve: the frame was promised by
+// sbrk (already counted against memory and the limits; it cannot fail, so an
+// injected failure does not land here but on the reservation).
+Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, bool from_reserve = false);
+void free_frames(Proc* p, Use use, Block b);
+// sbrk's promises, charged as "Shared" until they become pages. For
+// FailAlloc a reservation counts as one allocation.
+Result<void> reserve(Proc* p, uint64_t n);
+void unreserve(Proc* p, uint64_t n);
+// n frames of `use` change hands (a shared frame's last owner leaves).
+void transfer_charge(Proc* from, Proc* to, Use use, uint64_t n);
+// Moves every charge of `from` to `to` (exec's new image becomes the process).
+void move_charges(Proc* from, Proc* to);
+// Releases what is still charged to p (a bug if anything); returns it.
+uint64_t release_charges(Proc* p);
+
+// Limit groups.
+void group_get(int g);
+void group_put(int g);
+// setlimit: a frame limit on pid (0: the caller) and all it forks later.
+int64_t set_limit(Proc* p, int pid, uint64_t frames);
+
+} // namespace capframe::mm

@@ -1,0 +1,161 @@
+#include "mappings.h"
+
+#include "frames.h"
+#include "kernel.h"
+#include "slots.h"
+
+namespace capframe::mm {
+
+MapBook g_maps;
+
+namespace {
+
+uint64_t hash(uint64_t va, uint64_t proc) {
+    return (((va >> 12) * 0x9e3779b97f4a7c15ull) >> 20 ^ proc) & g_maps.bucket_mask;
+}
+
+void index_insert(uint32_t i) {
+    Mapping& m = mapping(i);
+    uint64_t h = hash(va_of(m), m.key & kKeyProcMask);
+    m.hnext = g_maps.buckets[h];
+    g_maps.buckets[h] = i;
+}
+
+void index_remove(uint32_t i) {
+    Mapping& m = mapping(i);
+    uint32_t* link = &g_maps.buckets[hash(va_of(m), m.key & kKeyProcMask)];
+    while (*link != i)
+        link = &mapping(*link).hnext;
+    *link = m.hnext;
+}
+
+Proc* owner_of(const FrameInfo& f) {
+    return f.owner ? &g_pt.procs[f.owner - 1] : nullptr;
+}
+
+} // namespace
+
+void maps_init(void* meta, uint64_t window_base, uint64_t window_frames) {
+    MetaLayout l = meta_layout(window_frames);
+    auto* base = static_cast<uint8_t*>(meta);
+    g_maps = MapBook{};
+    g_maps.window_base = window_base;
+    g_maps.window_frames = window_frames;
+    g_maps.frames = static_cast<FrameInfo*>(static_cast<void*>(base + l.frames_offset));
+    g_maps.maps = static_cast<Mapping*>(static_cast<void*>(base + l.maps_offset));
+    g_maps.buckets = static_cast<uint32_t*>(static_cast<void*>(base + l.buckets_offset));
+    g_maps.map_count = l.map_count;
+    g_maps.bucket_mask = l.bucket_count - 1;
+    for (uint64_t i = g_maps.map_count - 1; i >= 1; --i) {
+        g_maps.maps[i].hnext = g_maps.map_free;
+        g_maps.map_free = static_cast<uint32_t>(i);
+    }
+}
+
+uint32_t find_mapping(const Proc* p, uint64_t va) {
+    uint64_t proc = static_cast<uint64_t>(slot_of(p));
+    for (uint32_t i = g_maps.buckets[hash(va, proc)]; i; i = mapping(i).hnext)
+        if (va_of(mapping(i)) == va && (mapping(i).key & kKeyProcMask) == proc) return i;
+    return kNone;
+}
+
+Result<uint32_t> record_mapping(Proc* p, uint64_t va, uint64_t flags, uint64_t frame,
+                                uint32_t slot) {
+    if (g_maps.map_free == kNone) return Error::NoMemory;
+    uint32_t i = g_maps.map_free;
+    g_maps.map_free = mapping(i).hnext;
+    ++g_maps.maps_in_use;
+    Mapping& m = mapping(i);
+    FrameInfo& f = frame_info(frame);
+    m = Mapping{va | flags | static_cast<uint64_t>(slot_of(p)),
+                static_cast<uint32_t>(frame),
+                slot,
+                0,
+                p->maps,
+                kNone,
+                f.rmap};
+    if (p->maps) mapping(p->maps).pprev = i;
+    p->maps = i;
+    f.rmap = i;
+    ++f.refs;
+    index_insert(i);
+    return i;
+}
+
+void remove_mapping(uint32_t i, bool cap_gone) {
+    Mapping& m = mapping(i);
+    Proc* p = proc_of(m);
+    FrameInfo& f = frame_info(m.frame);
+    if (m.slot == f.block_slot) {
+        if (!cap_gone) (void)kernel::unmap(m.slot);
+    } else {
+        if (!cap_gone) (void)kernel::cap_delete(m.slot);
+        g_slots.free(m.slot);
+    }
+    index_remove(i);
+    if (m.pprev)
+        mapping(m.pprev).pnext = m.pnext;
+    else
+        p->maps = m.pnext;
+    if (m.pnext) mapping(m.pnext).pprev = m.pprev;
+    for (uint32_t* link = &f.rmap; *link; link = &mapping(*link).rnext)
+        if (*link == i) {
+            *link = m.rnext;
+            break;
+        }
+    Proc* owner = owner_of(f);
+    if (--f.refs == 0) {
+        f.owner = 0;
+        free_frames(owner, Use::User, Block{f.block_slot, frame_pa(m.frame), 0});
+    } else if (owner == p) {
+        // The charge moves to a process that still maps the frame.
+        Proc* heir = proc_of(mapping(f.rmap));
+        transfer_charge(p, heir, Use::User, 1);
+        f.owner = static_cast<uint16_t>(slot_of(heir) + 1);
+    }
+    m.key = 0;
+    m.hnext = g_maps.map_free;
+    g_maps.map_free = i;
+    --g_maps.maps_in_use;
+}
+
+void push_table(Proc* p, Block t) {
+    uint64_t idx = frame_index(t.pa);
+    frame_info(idx) = FrameInfo{t.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), p->tables, 0};
+    p->tables = static_cast<uint32_t>(idx + 1);
+    ++p->table_count;
+}
+
+Block pop_table(Proc* p) {
+    uint32_t idx = p->tables - 1;
+    FrameInfo& f = frame_info(idx);
+    Block t{f.block_slot, frame_pa(idx), 0};
+    p->tables = f.rmap;
+    --p->table_count;
+    f = FrameInfo{};
+    return t;
+}
+
+void rekey(Proc* from, Proc* to) {
+    while (uint32_t i = from->maps) {
+        Mapping& m = mapping(i);
+        index_remove(i);
+        from->maps = m.pnext;
+        if (m.pnext) mapping(m.pnext).pprev = kNone;
+        m.key = (m.key & ~kKeyProcMask) | static_cast<uint64_t>(slot_of(to));
+        m.pprev = kNone;
+        m.pnext = to->maps;
+        if (to->maps) mapping(to->maps).pprev = i;
+        to->maps = i;
+        if (frame_info(m.frame).owner == slot_of(from) + 1)
+            frame_info(m.frame).owner = static_cast<uint16_t>(slot_of(to) + 1);
+        index_insert(i);
+    }
+    while (from->tables) {
+        Block t = pop_table(from);
+        push_table(to, t);
+    }
+    move_charges(from, to);
+}
+
+} // namespace capframe::mm

@@ -1,0 +1,53 @@
+// Pages of processes: mapping fresh, shared and copied frames into address
+// spaces (with the page tables the kernel asks for), mm's windows onto
+// frames it fills or reads, demand-zero and copy-on-write, and copies
+// between mm and a process's memory.
+#pragma once
+
+#include <cstdint>
+
+#include "buddy.h"
+#include "capframe/abi.h"
+#include "proc.h"
+#include "result.h"
+
+namespace capframe::mm {
+
+inline constexpr uint64_t kScratchVa = 0x3000000000; // mm's windows onto frames it fills or reads
+inline constexpr uint64_t kScratchSrcVa = kScratchVa + kPage;
+inline constexpr uint64_t kHeapTop = abi::kStackGuardVa;
+
+// Maps `frame` in an address space, donating page-table pages as the kernel
+// asks for them (charged to `owner`, recorded for teardown).
+Result<void> map_with_tables(Proc* owner, uint64_t frame, uint64_t as, uint64_t va,
+                             uint64_t rights);
+
+// mm's windows onto a frame: `slot` (a capability that is not mapped
+// anywhere) is mapped at va until unwindow(); null if it cannot be.
+void* window(uint64_t slot, uint64_t va, bool writable);
+void unwindow(uint64_t slot);
+
+// A fresh page at va in p: zeroed, or `len` bytes of src at offset `at`.
+// from_reserve: a frame sbrk promised. through_copy: mapped through a copy
+// of its capability (so that revoking the frame removes the mapping).
+Result<void> new_page(Proc* p, uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
+                      uint64_t at = 0, bool from_reserve = false, bool through_copy = false);
+// Shares frame `idx` into p at va (fork): through a new copy of its capability.
+Result<void> share_page(Proc* p, uint64_t va, uint64_t flags, uint64_t idx);
+// A write fault on a copy-on-write page (mapping i): the last sharer takes
+// the frame over; otherwise the page is copied.
+Result<void> break_cow(Proc* p, uint32_t i);
+uint64_t rights_of(uint64_t flags);
+
+bool in_heap(const Proc* p, uint64_t va);
+bool in_stack(uint64_t va);
+// Makes the page at va present (and writable if asked) in p, as a fault
+// would: demand-zero heap and stack, copy-on-write. Fault if va is not p's.
+Result<uint32_t> touch(Proc* p, uint64_t va, bool write);
+
+// Copies between mm and p's memory, a page at a time through a window.
+Result<void> copy_user(Proc* p, uint64_t va, void* buf, uint64_t n, bool to_user);
+// A NUL-terminated string of at most max - 1 bytes from p (TooMany if longer).
+Result<uint64_t> copy_string(Proc* p, uint64_t va, char* buf, uint64_t max);
+
+} // namespace capframe::mm

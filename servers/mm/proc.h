@@ -1,0 +1,75 @@
+// The process table: what mm knows of each process (pid, parent, state,
+// its kernel objects, its memory), and the calls that build and end them.
+// The kernel knows only threads, address spaces and capability tables;
+// processes are mm's.
+#pragma once
+
+#include <cstdint>
+
+#include "accounting.h"
+#include "buddy.h"
+#include "capframe/abi.h"
+#include "result.h"
+
+namespace capframe::mm {
+
+inline constexpr uint64_t kPage = 4096;
+inline constexpr int kMaxProcs = 63; // process slots, including exec's image under construction
+inline constexpr uint32_t kNone = 0; // "no entry" in index links (entries count from 1)
+inline constexpr uint64_t kFaultBit = uint64_t{1} << 32; // badge bit of fault messages
+
+enum class State : uint8_t { Free, Running, Zombie, Building };
+
+struct Proc {
+    State state = State::Free;
+    int pid = 0, parent = 0, status = 0, group = -1;
+    bool waiting = false;
+    bool stuck = false; // the kernel kept objects of it: the slot is never reused
+    uint64_t wait_va = 0;
+    char name[24] = {};
+    uint32_t table_obj = 0, as_obj = 0, thread_obj = 0, badged_ep = 0;
+    Block table_block{}, as_block{}, thread_block{}, kstack_block{};
+    uint32_t tables = kNone; // its page-table frames (index + 1), linked through FrameInfo
+    int table_count = 0;
+    uint32_t maps = kNone; // list of Mapping indices
+    uint64_t heap_base = 0, brk = 0, reserved = 0;
+};
+
+struct ProcTable {
+    Proc procs[kMaxProcs + 1]; // the last slot is mm's own (scratch-window tables)
+    int next_pid = 1;
+    int init_pid = 0;
+    uint64_t endpoint = 0; // mm's endpoint (slot)
+};
+extern ProcTable g_pt;
+
+inline Proc& mm_self() {
+    return g_pt.procs[kMaxProcs];
+}
+inline int slot_of(const Proc* p) {
+    return static_cast<int>(p - g_pt.procs);
+}
+inline TaskId id_of(const Proc* p) {
+    if (!p || p == &mm_self()) return kMmTask;
+    return static_cast<TaskId>(slot_of(p));
+}
+Proc* proc_by_pid(int pid); // a Running or Zombie process
+Proc* new_proc(State s);    // a free slot, or null
+void set_name(Proc* p, const char* name);
+
+// Kernel objects in frames charged to p; the slot (and block) on success.
+Result<uint32_t> make_object(Proc* p, abi::ObjType type, uint8_t order, Block& block);
+// Deletes a kernel object and gives its frames back. False (and nothing
+// freed, the object kept in obj/block) if the kernel still refuses.
+bool delete_object(Proc* p, uint32_t& obj, Block& block, Use use);
+// The objects every process has: capability table, address space, thread
+// with its guarded kernel stack, and its endpoint capabilities to mm.
+Result<void> make_process_objects(Proc* p);
+// Binds p's thread to an address space with mm as its fault handler.
+Result<void> configure_thread(Proc* p, uint32_t as);
+void drop_tables(Proc* p); // its page-table frames go back, leaf level first
+void drop_image(Proc* p);  // every mapping and reservation goes back
+// Everything p holds goes back; the slot stays (a zombie keeps its status).
+void teardown(Proc* p);
+
+} // namespace capframe::mm
