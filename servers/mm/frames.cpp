@@ -82,6 +82,10 @@ uint64_t available() {
     return f > g_book.reserved ? f - g_book.reserved : 0;
 }
 
+Snapshot books_snapshot() {
+    return g_book.acct.snapshot(g_book.buddy.total_frames(), available());
+}
+
 Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, bool from_reserve) {
     uint64_t n = uint64_t{1} << order;
     if (!from_reserve && injected_failure()) return Error::NoMemory;

@@ -45,6 +45,9 @@ struct FrameBook {
 extern FrameBook g_book;
 
 uint64_t available(); // free frames not promised to anybody
+// The frame accounting: frames promised by sbrk count as in use ("shared")
+// and not as free, so that free + in use = total.
+Snapshot books_snapshot();
 
 // Frames for p (null: mm itself). from_reserve: the frame was promised by
 // sbrk (already counted against memory and the limits; it cannot fail, so an

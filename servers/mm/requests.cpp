@@ -15,10 +15,6 @@ namespace mmp = capframe::mmp;
 
 namespace {
 
-Snapshot snapshot() {
-    return g_book.acct.snapshot(g_book.buddy.total_frames(), g_book.buddy.free_frames());
-}
-
 void console_sink_write(void*, const char* s, size_t n) {
     kernel::write(s, n);
 }
@@ -28,7 +24,7 @@ void meminfo() {
     kernel::log("meminfo: RAM free at boot %lu frames; kernel tables %lu, mm's image+objects %lu, "
                 "handed to mm %lu\n",
                 b.total_frames, b.kernel_boot_frames, b.mm_frames, g_book.buddy.total_frames());
-    write_meminfo(Sink{console_sink_write, nullptr}, snapshot(), g_book.acct);
+    write_meminfo(Sink{console_sink_write, nullptr}, books_snapshot(), g_book.acct);
     for (int i = 0; i < kMaxProcs; ++i)
         if (g_pt.procs[i].state == State::Running)
             kernel::log("meminfo: task %d is pid %d (%s)\n", i, g_pt.procs[i].pid,
@@ -132,7 +128,7 @@ bool request(Proc* p, const kernel::Msg& m, kernel::Msg& out) {
         return answer(p->pid);
     case mmp::Request::Meminfo: {
         meminfo();
-        auto s = snapshot();
+        auto s = books_snapshot();
         out.w[1] = s.total, out.w[2] = s.free, out.w[3] = s.in_use();
         return true;
     }

@@ -1,0 +1,134 @@
+// A model of the kernel for mm's host tests: it implements servers/mm/
+// kernel.h with the capability rules mm relies on (a frame maps once, a
+// frame with copies or in kernel use cannot be deleted, split or retyped,
+// revoke takes every descendant and its mappings, a map asks for missing
+// page tables, a table goes only when empty) and checks them strictly, so
+// that a bookkeeping error in mm shows up as a refused call or a leak.
+//
+// One instance at a time (fake()). reset() builds a machine: RAM frames in
+// one window starting at kRamBase, handed to mm as maximal aligned blocks,
+// and a boot archive of programs made by make_program().
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "capframe/abi.h"
+#include "kernel.h"
+
+namespace fakek {
+
+namespace abi = capframe::abi;
+using Bytes = std::vector<uint8_t>;
+
+inline constexpr uint64_t kRamBase = 0x80000000;
+
+// A small RISC-V ELF64 executable: text (R-X) at 0x10000 with `text`
+// bytes, data (RW-) after it with `data` bytes of which `bss` are zero.
+Bytes make_program(uint64_t text = 0x1800, uint64_t data = 0x100, uint64_t bss = 0x2000);
+// A newc cpio archive of (name, contents).
+Bytes make_archive(const std::vector<std::pair<std::string, Bytes>>& files);
+
+struct Cap {
+    abi::ObjType type = abi::ObjType::Null;
+    uint64_t pa = 0; // frames
+    uint8_t order = 0;
+    uint8_t rights = 0;
+    uint64_t badge = 0;
+    int64_t parent = -1; // slot in mm's table
+    int children = 0;    // copies and split halves, in any table
+    bool mapped = false, donated = false, split = false;
+    uint64_t map_as = 0, map_va = 0;
+    int obj = -1;          // object id for object caps and for donated frames
+    bool original = false; // the cap made by retype (deleting it destroys the object)
+};
+
+struct Object {
+    abi::ObjType type = abi::ObjType::Null;
+    uint64_t frame_slot = 0; // the donated frame
+    bool alive = true;
+    // AddressSpace
+    std::map<uint64_t, uint64_t> pages; // va -> mapping cap slot
+    std::set<uint64_t> l1, l0;          // va >> 30, va >> 21 with a table
+    // Thread
+    int as = -1;
+    uint64_t kstack_slot = 0;
+    bool has_stack = false, running = false, configured = false;
+    uint64_t regs[4] = {};
+    // CapTable: copies held there (slot index -> parent slot in mm's table)
+    std::map<uint64_t, int64_t> held;
+};
+
+struct TableFrame { // a frame donated as a page table
+    int as;
+    int level; // 1: under the root; 0: leaf table
+    uint64_t key;
+};
+
+class FakeKernel {
+  public:
+    // A machine with `frames` frames of RAM for mm, `slots` capability
+    // slots in mm's table (0: 2.25 per frame, as the kernel sizes it).
+    void reset(uint64_t frames, uint64_t slots = 0, Bytes archive = {});
+
+    // Inspection for tests.
+    uint64_t live_objects() const;           // kernel objects not yet deleted (mm's own included)
+    uint64_t mapped_pages(int as_obj) const; // pages mapped in an address space object
+    uint64_t used_slots() const;             // mm's table, boot capabilities included
+    uint64_t boot_slots() const { return first_free_; }
+    int object_of(uint64_t slot) const;                                  // -1 if not an object cap
+    std::vector<std::pair<uint64_t, capframe::mm::kernel::Msg>> replies; // thread slot, message
+    std::vector<std::string> log;                                        // lines mm printed
+    int shutdown_status = -1000;                                         // -1000: not shut down
+    uint64_t calls = 0;                                                  // kernel calls made
+    // Deletes of thread objects answer Busy this many more times (a thread
+    // that has not left another hart yet).
+    uint64_t busy_thread_deletes = 0;
+
+    // kernel.h
+    int64_t cap_info(uint64_t slot, uint64_t* pa);
+    int64_t cap_copy(uint64_t src, uint64_t dst_table, uint64_t dst, uint64_t rights,
+                     uint64_t badge);
+    int64_t cap_delete(uint64_t slot);
+    int64_t cap_revoke(uint64_t slot);
+    int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi);
+    int64_t retype(uint64_t frame, abi::ObjType type, uint64_t dst);
+    int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level);
+    int64_t unmap(uint64_t frame);
+    int64_t protect(uint64_t frame, uint64_t rights);
+    int64_t map_table(uint64_t frame, uint64_t as, uint64_t va);
+    int64_t unmap_table(uint64_t frame);
+    int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep);
+    int64_t thread_set_stack(uint64_t thread, uint64_t frame);
+    int64_t thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1);
+    int64_t thread_start(uint64_t thread);
+    int64_t thread_suspend(uint64_t thread);
+    int64_t thread_reply(uint64_t thread, const capframe::mm::kernel::Msg& m);
+    int64_t thread_copy_regs(uint64_t dst, uint64_t src);
+    void* view(uint64_t va);
+    abi::BootInfo info{};
+    Bytes archive;
+
+  private:
+    Cap* cap(uint64_t slot, abi::ObjType type);
+    Object* object(uint64_t slot, abi::ObjType type);
+    int64_t empty_slot(uint64_t slot);
+    void remove_cap(uint64_t slot);
+    int64_t delete_descendants(uint64_t slot);
+    uint8_t* page(uint64_t pa);
+
+    std::vector<Cap> caps_;
+    std::vector<Object> objects_;
+    std::map<uint64_t, TableFrame> tables_; // frame slot -> table
+    std::map<uint64_t, std::unique_ptr<uint8_t[]>> memory_;
+    std::vector<uint8_t> meta_;
+    uint64_t first_free_ = 0;
+};
+
+FakeKernel& fake();
+
+} // namespace fakek

@@ -1,0 +1,308 @@
+// mm's logic on the host, against the fake kernel (tests/host/mm/): exec,
+// fork with copy-on-write, exit/wait/kill, sbrk's promises, limits, and the
+// books after each step. Every test ends with every frame back.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "mm/mm_harness.h"
+
+using namespace mmh;
+namespace cabi = ::capframe::abi;
+
+namespace {
+
+constexpr uint64_t kData = 0x12000; // init's data page (fake make_program)
+constexpr uint64_t kHeap = 0x15000; // init's heap starts here
+
+int64_t E(cabi::Errno e) {
+    return cabi::error_return(e);
+}
+
+bool logged(const std::string& what) {
+    for (auto& l : fakek::fake().log)
+        if (l.find(what) != std::string::npos) return true;
+    return false;
+}
+
+// init exits: the system shuts down, every frame and object came back.
+void end_and_expect_everything_back() {
+    auto a = request(1, mmp::Request::Exit, 0);
+    EXPECT_FALSE(a.replied);
+    EXPECT_EQ(fakek::fake().shutdown_status, 0);
+    EXPECT_TRUE(logged("every frame came back"));
+    EXPECT_EQ(free_frames(), free_at_start());
+    EXPECT_EQ(check_books(), "");
+    // mm's table, address space, thread, Control, and its endpoint.
+    EXPECT_EQ(fakek::fake().live_objects(), 5u);
+    EXPECT_EQ(mm::g_slots.used(), slots_at_start()) << "capability slots leaked";
+}
+
+// A string in pid's heap (one new page), returned as its address.
+uint64_t put_string(int pid, const std::string& s) {
+    auto a = request(pid, mmp::Request::Sbrk, 4096);
+    uint64_t va = static_cast<uint64_t>(a.r());
+    for (size_t i = 0; i <= s.size(); i += 8) {
+        uint64_t w = 0;
+        for (size_t b = 0; b < 8 && i + b < s.size(); ++b)
+            w |= uint64_t(uint8_t(s[i + b])) << (8 * b);
+        EXPECT_TRUE(poke(pid, va + i, w));
+    }
+    return va;
+}
+
+TEST(Mm, BootStartsInitAndEveryFrameComesBack) {
+    ASSERT_TRUE(boot(4096));
+    EXPECT_EQ(check_books(), "");
+    ASSERT_NE(proc(1), nullptr);
+    EXPECT_LT(free_frames(), free_at_start()); // init holds frames
+    end_and_expect_everything_back();
+}
+
+TEST(Mm, ForkSharesPagesAndCopiesOnWrite) {
+    ASSERT_TRUE(boot(4096));
+    ASSERT_TRUE(poke(1, kData, 111));
+    auto f = request(1, mmp::Request::Fork);
+    ASSERT_TRUE(f.replied);
+    int child = static_cast<int>(f.r());
+    ASSERT_GT(child, 1);
+    uint64_t v = 0;
+    ASSERT_TRUE(peek(child, kData, v));
+    EXPECT_EQ(v, 111u);
+    uint64_t before = free_frames();
+    // A store fault in the child copies the page; the parent keeps its own.
+    EXPECT_TRUE(fault(child, kData, 15));
+    EXPECT_EQ(free_frames(), before - 1);
+    ASSERT_TRUE(poke(child, kData, 222));
+    ASSERT_TRUE(peek(1, kData, v));
+    EXPECT_EQ(v, 111u);
+    ASSERT_TRUE(peek(child, kData, v));
+    EXPECT_EQ(v, 222u);
+    // The parent, now the frame's last sharer, takes it over without a copy.
+    before = free_frames();
+    EXPECT_TRUE(fault(1, kData, 15));
+    EXPECT_EQ(free_frames(), before);
+    EXPECT_EQ(check_books(), "");
+
+    EXPECT_FALSE(request(child, mmp::Request::Exit, 7).replied);
+    auto w = request(1, mmp::Request::Wait, 0);
+    ASSERT_TRUE(w.replied);
+    EXPECT_EQ(w.r(), child);
+    EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), E(cabi::Errno::Child));
+    end_and_expect_everything_back();
+}
+
+TEST(Mm, WaitIsAnsweredWhenTheChildExits) {
+    ASSERT_TRUE(boot(4096));
+    int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+    uint64_t status_va = kHeap;
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, 4096).r(), int64_t(kHeap));
+    auto w = request(1, mmp::Request::Wait, status_va);
+    EXPECT_FALSE(w.replied); // deferred
+    fakek::fake().replies.clear();
+    request(child, mmp::Request::Exit, 42);
+    ASSERT_EQ(fakek::fake().replies.size(), 1u);
+    EXPECT_EQ(fakek::fake().replies[0].first, proc(1)->thread_obj);
+    EXPECT_EQ(int64_t(fakek::fake().replies[0].second.w[0]), child);
+    uint64_t st = 0;
+    ASSERT_TRUE(peek(1, status_va, st));
+    EXPECT_EQ(static_cast<int32_t>(st), 42);
+    end_and_expect_everything_back();
+}
+
+TEST(Mm, ExecRefusesBadProgramsAndLeavesTheCallerAsItWas) {
+    ASSERT_TRUE(boot(4096));
+    ASSERT_TRUE(poke(1, kData, 5));
+    uint64_t nope = put_string(1, "nope");
+    uint64_t bad = put_string(1, "bad");
+    uint64_t free_before = free_frames();
+    EXPECT_EQ(request(1, mmp::Request::Exec, nope, 0).r(), E(cabi::Errno::NoEnt));
+    EXPECT_EQ(request(1, mmp::Request::Exec, bad, 0).r(), E(cabi::Errno::NoExec));
+    EXPECT_EQ(request(1, mmp::Request::Exec, 0xdead0000, 0).r(), E(cabi::Errno::Fault));
+    EXPECT_EQ(free_frames(), free_before);
+    uint64_t v = 0;
+    ASSERT_TRUE(peek(1, kData, v));
+    EXPECT_EQ(v, 5u);
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+}
+
+TEST(Mm, ExecSurvivesEveryInjectedAllocationFailure) {
+    ASSERT_TRUE(boot(4096));
+    uint64_t path = put_string(1, "big");
+    ASSERT_TRUE(poke(1, kData, 9));
+    int failures = 0;
+    for (uint64_t n = 1;; ++n) {
+        uint64_t before = free_frames();
+        ASSERT_TRUE(request(1, mmp::Request::FailAlloc, n).replied);
+        auto a = request(1, mmp::Request::Exec, path, 0);
+        if (!a.replied) break; // it ran: the new image is in place
+        ASSERT_EQ(a.r(), E(cabi::Errno::NoMem)) << "allocation " << n;
+        ASSERT_EQ(free_frames(), before) << "allocation " << n;
+        uint64_t v = 0;
+        ASSERT_TRUE(peek(1, kData, v));
+        ASSERT_EQ(v, 9u);
+        ASSERT_EQ(check_books(), "") << "allocation " << n;
+        ++failures;
+        ASSERT_LT(n, 200u);
+    }
+    EXPECT_GT(failures, 10);
+    EXPECT_STREQ(proc(1)->name, "big");
+    uint64_t v = 1;
+    ASSERT_TRUE(peek(1, 0x18000, v)); // big's bss (fake make_program layout)
+    EXPECT_EQ(v, 0u) << "the new image's bss is zero";
+    ASSERT_TRUE(peek(1, 0x13000, v));
+    EXPECT_NE(v, 0u) << "the new image's data is the file's";
+    end_and_expect_everything_back();
+}
+
+TEST(Mm, ForkSurvivesEveryInjectedAllocationFailure) {
+    ASSERT_TRUE(boot(4096));
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, 64 * 4096).r(), int64_t(kHeap));
+    for (uint64_t n = 1;; ++n) {
+        uint64_t before = free_frames();
+        request(1, mmp::Request::FailAlloc, n);
+        auto a = request(1, mmp::Request::Fork);
+        if (a.r() > 0) break;
+        ASSERT_EQ(a.r(), E(cabi::Errno::NoMem));
+        ASSERT_EQ(free_frames(), before);
+        ASSERT_EQ(check_books(), "");
+        ASSERT_LT(n, 100u);
+    }
+    end_and_expect_everything_back();
+}
+
+TEST(Mm, SbrkPromisesAreKeptUpToTheLastFrame) {
+    ASSERT_TRUE(boot(8192));
+    uint64_t avail = mm::available();
+    // Everything free, less the page tables the growth may need.
+    uint64_t pages = avail - 40;
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, pages * 4096).r(), int64_t(kHeap));
+    EXPECT_EQ(request(1, mmp::Request::Sbrk, 64 * 4096).r(), E(cabi::Errno::NoMem));
+    // Another process cannot take the promised frames.
+    auto f = request(1, mmp::Request::Fork);
+    EXPECT_EQ(f.r(), E(cabi::Errno::NoMem));
+    for (uint64_t i = 0; i < pages; ++i)
+        ASSERT_TRUE(fault(1, kHeap + i * 4096, 15)) << "page " << i << " of " << pages;
+    EXPECT_EQ(check_books(), "");
+    // Shrinking gives the pages back.
+    uint64_t before = free_frames();
+    ASSERT_GE(request(1, mmp::Request::Sbrk, -static_cast<int64_t>(pages * 4096)).r(), 0);
+    EXPECT_EQ(free_frames(), before + pages);
+    end_and_expect_everything_back();
+}
+
+TEST(Mm, SbrkBeyondMemoryFailsAndChangesNothing) {
+    ASSERT_TRUE(boot(4096));
+    uint64_t before = free_frames();
+    EXPECT_EQ(request(1, mmp::Request::Sbrk, (mm::available() + 1) * 4096).r(),
+              E(cabi::Errno::NoMem));
+    EXPECT_EQ(request(1, mmp::Request::Sbrk, uint64_t{1} << 62).r(), E(cabi::Errno::NoMem));
+    EXPECT_EQ(request(1, mmp::Request::Sbrk, -int64_t(4096)).r(), E(cabi::Errno::NoMem));
+    EXPECT_EQ(free_frames(), before);
+    EXPECT_EQ(mm::g_book.reserved, 0u);
+    end_and_expect_everything_back();
+}
+
+TEST(Mm, FaultsOutsideTheProcessAreNotResolved) {
+    ASSERT_TRUE(boot(4096));
+    uint64_t before = free_frames();
+    EXPECT_FALSE(fault(1, 0x10000, 15)) << "a store to text";
+    EXPECT_EQ(proc(1), nullptr) << "the faulting process is killed";
+    EXPECT_TRUE(logged("page not writable"));
+    EXPECT_EQ(fakek::fake().shutdown_status, -1) << "init's death ends the system";
+    EXPECT_GT(free_frames(), before);
+    EXPECT_EQ(free_frames(), free_at_start());
+}
+
+TEST(Mm, LimitsBoundAProcessTree) {
+    ASSERT_TRUE(boot(4096));
+    int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+    uint64_t held = mm::g_book.acct.task_total(mm::id_of(proc(child)));
+    ASSERT_EQ(request(1, mmp::Request::SetLimit, child, held + 20).r(), 0);
+    EXPECT_EQ(request(child, mmp::Request::Sbrk, 64 * 4096).r(), E(cabi::Errno::NoMem));
+    EXPECT_GT(request(child, mmp::Request::Sbrk, 8 * 4096).r(), 0);
+    EXPECT_EQ(request(child, mmp::Request::Fork).r(), E(cabi::Errno::NoMem));
+    EXPECT_EQ(request(1, mmp::Request::SetLimit, 99, 10).r(), E(cabi::Errno::Srch));
+    EXPECT_EQ(check_books(), "");
+    request(1, mmp::Request::Kill, child);
+    EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
+    end_and_expect_everything_back();
+}
+
+TEST(Mm, ForkUntilMemoryRunsOutThenEverythingComesBack) {
+    ASSERT_TRUE(boot(2048));
+    std::vector<int> kids;
+    for (;;) {
+        auto f = request(1, mmp::Request::Fork);
+        if (f.r() < 0) {
+            EXPECT_EQ(f.r(), E(cabi::Errno::NoMem));
+            break;
+        }
+        kids.push_back(static_cast<int>(f.r()));
+        ASSERT_LT(kids.size(), 100u);
+    }
+    EXPECT_GT(kids.size(), 5u);
+    EXPECT_EQ(check_books(), "");
+    for (int k : kids)
+        EXPECT_EQ(request(1, mmp::Request::Kill, k).r(), 0);
+    for (size_t i = 0; i < kids.size(); ++i)
+        EXPECT_GT(request(1, mmp::Request::Wait, 0).r(), 0);
+    end_and_expect_everything_back();
+}
+
+// Issue 11/12: a thread the kernel cannot delete yet (still on another
+// hart) must not have its slot and frames handed out again.
+TEST(Mm, AnObjectTheKernelKeepsIsNeverHandedOutAgain) {
+    ASSERT_TRUE(boot(4096));
+    int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+    ASSERT_GT(child, 1);
+    fakek::fake().busy_thread_deletes = 1u << 30;
+    EXPECT_EQ(request(1, mmp::Request::Kill, child).r(), 0);
+    EXPECT_TRUE(logged("cannot delete object"));
+    fakek::fake().busy_thread_deletes = 0;
+    // The refused object's slot still holds it: forks must not reuse it.
+    for (int i = 0; i < 3; ++i) {
+        auto f = request(1, mmp::Request::Fork);
+        ASSERT_GT(f.r(), 0) << "fork after a refused delete";
+        EXPECT_EQ(request(static_cast<int>(f.r()), mmp::Request::Exit, 0).replied, false);
+    }
+    EXPECT_EQ(check_books(), "");
+    request(1, mmp::Request::Exit, 0);
+    // The kept frames stay out: the count says so instead of lying.
+    EXPECT_TRUE(logged("FRAMES LOST"));
+}
+
+TEST(Mm, MetadataLayoutFitsItsBudgetAtEverySize) {
+    for (uint64_t frames : {1ull, 3ull, 64ull, 4097ull, 65536ull, 1ull << 20, 4ull << 20}) {
+        auto l = mm::meta_layout(frames);
+        EXPECT_LE(l.bytes, frames * cabi::kMetaBytesPerFrame) << frames << " frames";
+        EXPECT_GE(l.map_count, frames) << "at least one mapping record per frame";
+    }
+}
+
+TEST(Mm, RequestsWithBadArgumentsChangeNothing) {
+    ASSERT_TRUE(boot(4096));
+    uint64_t before = free_frames();
+    EXPECT_EQ(request(1, mmp::Request::MapPage, 0x1234).r(), E(cabi::Errno::Inval));
+    EXPECT_EQ(request(1, mmp::Request::MapPage, 0x10000).r(), E(cabi::Errno::Inval));
+    EXPECT_EQ(request(1, mmp::Request::UnmapPage, 0x500000).r(), E(cabi::Errno::Inval));
+    EXPECT_EQ(request(1, mmp::Request::Kill, 1).r(), E(cabi::Errno::Perm));
+    EXPECT_EQ(request(1, mmp::Request::Kill, 77).r(), E(cabi::Errno::Srch));
+    EXPECT_EQ(request(1, static_cast<mmp::Request>(999)).r(), E(cabi::Errno::NoSys));
+    EXPECT_EQ(request(1, mmp::Request::PrepareWrite, ~0ull - 10, 100).r(), E(cabi::Errno::Fault));
+    Msg out;
+    Msg m;
+    m.badge = 55; // nobody
+    EXPECT_TRUE(mm::handle_message(0, m, out));
+    EXPECT_EQ(int64_t(out.w[0]), E(cabi::Errno::Inval));
+    EXPECT_EQ(free_frames(), before);
+    // MapPage and UnmapPage round trip.
+    EXPECT_EQ(request(1, mmp::Request::MapPage, 0x600000, 1).r(), 0);
+    EXPECT_EQ(free_frames(), before - 2); // the page and its leaf table
+    EXPECT_EQ(request(1, mmp::Request::UnmapPage, 0x600000).r(), 0);
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+}
+
+} // namespace
