@@ -130,6 +130,36 @@ void transfer_charge(Proc* from, Proc* to, Use use, uint64_t n) {
     charge(to, use, n);
 }
 
+Result<void> reserve_cow(Proc* p, uint64_t n) {
+    if (n == 0) return {};
+    if (injected_failure() || available() < n || !group_fits(p->group, n)) return Error::NoMemory;
+    p->cow_reserved += n, g_book.reserved += n;
+    charge(p, Use::Shared, n);
+    return {};
+}
+
+void unreserve_cow(Proc* p, uint64_t n) {
+    if (n > p->cow_reserved) n = p->cow_reserved;
+    p->cow_reserved -= n, g_book.reserved -= n;
+    uncharge(p, Use::Shared, n);
+}
+
+Result<Block> alloc_cow_copy(Proc* p, Proc* holder) {
+    if (!holder->cow_reserved) return Error::NoMemory; // a bug: check_books says which
+    Block b = TRY(g_book.buddy.alloc(0));
+    holder->cow_reserved -= 1, g_book.reserved -= 1;
+    uncharge(holder, Use::Shared, 1);
+    charge(p, Use::User, 1);
+    return b;
+}
+
+void return_cow_copy(Proc* p, Proc* holder, Block b) {
+    uncharge(p, Use::User, 1);
+    if (!g_book.buddy.free(b).ok()) kernel::log("mm: BUG: free of block at 0x%lx refused\n", b.pa);
+    holder->cow_reserved += 1, g_book.reserved += 1;
+    charge(holder, Use::Shared, 1);
+}
+
 void move_charges(Proc* from, Proc* to) {
     auto moved = g_book.acct.release_task(id_of(from));
     for (size_t u = 0; u < kUseCount; ++u)

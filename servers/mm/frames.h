@@ -60,6 +60,15 @@ Result<void> reserve(Proc* p, uint64_t n);
 void unreserve(Proc* p, uint64_t n);
 // n frames of `use` change hands (a shared frame's last owner leaves).
 void transfer_charge(Proc* from, Proc* to, Use use, uint64_t n);
+// fork's promises for copy-on-write copies: n frames held by p (charged as
+// "Shared"); FailAlloc counts it as one allocation.
+Result<void> reserve_cow(Proc* p, uint64_t n);
+void unreserve_cow(Proc* p, uint64_t n);
+// The copy of a shared page for p, out of the unit `holder` kept for it (it
+// cannot fail for lack of memory; the copy is charged to p, limit or not).
+Result<Block> alloc_cow_copy(Proc* p, Proc* holder);
+// Undoes alloc_cow_copy (the copy could not be made).
+void return_cow_copy(Proc* p, Proc* holder, Block b);
 // Moves every charge of `from` to `to` (exec's new image becomes the process).
 void move_charges(Proc* from, Proc* to);
 // Releases what is still charged to p (a bug if anything); returns it.

@@ -29,6 +29,22 @@ void index_remove(uint32_t i) {
     *link = m.hnext;
 }
 
+// After a writable mapping of f went: W writable sharers keep W - 1
+// reserved copies; any unit more goes back.
+void settle_cow_reserve(FrameInfo& f) {
+    uint64_t writable = 0, reserved = 0;
+    for (uint32_t k = f.rmap; k; k = mapping(k).rnext) {
+        writable += (mapping(k).key & kMapW) != 0;
+        reserved += (mapping(k).key & kMapReserved) != 0;
+    }
+    for (uint32_t k = f.rmap; k && reserved + 1 > writable && reserved; k = mapping(k).rnext)
+        if (mapping(k).key & kMapReserved) {
+            mapping(k).key &= ~kMapReserved;
+            unreserve_cow(proc_of(mapping(k)), 1);
+            --reserved;
+        }
+}
+
 Proc* owner_of(const FrameInfo& f) {
     return f.owner ? &g_pt.procs[f.owner - 1] : nullptr;
 }
@@ -103,6 +119,8 @@ void remove_mapping(uint32_t i, bool cap_gone) {
             *link = m.rnext;
             break;
         }
+    if (m.key & kMapReserved) unreserve_cow(p, 1);
+    if (m.key & kMapW) settle_cow_reserve(f);
     Proc* owner = owner_of(f);
     if (--f.refs == 0) {
         f.owner = 0;

@@ -146,26 +146,41 @@ Result<void> break_cow(Proc* p, uint32_t i) {
     Mapping& m = mapping(i);
     FrameInfo& f = frame_info(m.frame);
     uint64_t va = va_of(m);
-    uint64_t flags = flags_of(m) & ~kMapCow;
+    uint64_t flags = flags_of(m) & ~(kMapCow | kMapReserved);
     if (f.refs == 1) {
         if (kernel::protect(m.slot, rights_of(flags)) < 0) return Error::InvalidArgument;
-        m.key &= ~kMapCow;
+        if (m.key & kMapReserved) unreserve_cow(p, 1); // (none is left for a sole sharer)
+        m.key &= ~(kMapCow | kMapReserved);
         return {};
     }
-    Block b = TRY(alloc_frames(p, Use::User, 0));
+    // The copy comes out of the frame that one of the sharers holds for it
+    // (fork reserved one per extra sharer), so it cannot fail for lack of
+    // memory.
+    uint32_t holder_map = (m.key & kMapReserved) ? i : kNone;
+    for (uint32_t k = f.rmap; k && !holder_map; k = mapping(k).rnext)
+        if (mapping(k).key & kMapReserved) holder_map = k;
+    Proc* holder = holder_map ? proc_of(mapping(holder_map)) : nullptr;
+    Block b = TRY(holder ? alloc_cow_copy(p, holder) : alloc_frames(p, Use::User, 0));
+    auto undo = [&] {
+        if (holder)
+            return_cow_copy(p, holder, b);
+        else
+            free_frames(p, Use::User, b);
+    };
     {
         TempCap src(f.block_slot); // its window goes with it
         auto* from = src.slot ? static_cast<const uint64_t*>(window(src.slot, kScratchSrcVa, false))
                               : nullptr;
         auto* to = from ? static_cast<uint64_t*>(window(b.slot, kScratchVa, true)) : nullptr;
         if (!to) {
-            free_frames(p, Use::User, b);
+            undo();
             return Error::NoMemory;
         }
         for (uint64_t w = 0; w < kPage / 8; ++w)
             to[w] = from[w];
         unwindow(b.slot);
     }
+    if (holder) mapping(holder_map).key &= ~kMapReserved; // its unit is this copy
     remove_mapping(i); // the page-table entry is free now; its tables stay
     auto r = map_fresh(p, va, flags, b, false);
     if (!r.ok()) free_frames(p, Use::User, b); // the page is gone: the fault kills p

@@ -32,7 +32,9 @@ struct Proc {
     uint32_t tables = kNone; // its page-table frames (index + 1), linked through FrameInfo
     int table_count = 0;
     uint32_t maps = kNone; // list of Mapping indices
-    uint64_t heap_base = 0, brk = 0, reserved = 0;
+    uint64_t heap_base = 0, brk = 0;
+    uint64_t reserved = 0;     // frames sbrk promised to the heap, not yet pages
+    uint64_t cow_reserved = 0; // frames held for copy-on-write copies (fork)
 };
 
 struct ProcTable {

@@ -192,6 +192,63 @@ TEST(Mm, SbrkPromisesAreKeptUpToTheLastFrame) {
     end_and_expect_everything_back();
 }
 
+// fork holds a frame for every copy-on-write copy: once memory is used up,
+// both sides can still write every page.
+TEST(Mm, CopyOnWriteCopiesAreReservedByFork) {
+    ASSERT_TRUE(boot(4096));
+    constexpr uint64_t kPages = 200;
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, kPages * 4096).r(), int64_t(kHeap));
+    for (uint64_t i = 0; i < kPages; ++i)
+        ASSERT_TRUE(poke(1, kHeap + i * 4096, i));
+    uint64_t before = mm::available();
+    int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+    ASSERT_GT(child, 1);
+    EXPECT_GE(before - mm::available(), kPages) << "the child holds a frame per writable page";
+    // Use up the rest of memory: a grandchild-sized heap nobody touches.
+    uint64_t rest = mm::available();
+    ASSERT_GT(request(child, mmp::Request::Sbrk, (rest - rest / 256 - 16) * 4096).r(), 0);
+    EXPECT_LT(mm::available(), 32u);
+    ASSERT_GT(request(1, mmp::Request::Sbrk, (mm::available() - 4) * 4096).r(), 0);
+    EXPECT_LT(mm::available(), 4u);
+    EXPECT_EQ(request(1, mmp::Request::Fork).r(), E(cabi::Errno::NoMem));
+    // Both write every shared page; the parent first for half, the child
+    // first for the other half.
+    for (uint64_t i = 0; i < kPages; ++i) {
+        int first = i % 2 ? 1 : child, second = i % 2 ? child : 1;
+        ASSERT_TRUE(fault(first, kHeap + i * 4096, 15)) << "page " << i;
+        ASSERT_TRUE(poke(first, kHeap + i * 4096, 1000 + i));
+        ASSERT_TRUE(fault(second, kHeap + i * 4096, 15)) << "page " << i;
+        ASSERT_EQ(check_books(), "") << "page " << i;
+    }
+    uint64_t v = 0;
+    ASSERT_TRUE(peek(child, kHeap + 4096, v));
+    EXPECT_EQ(v, 1u) << "the child kept its own copy";
+    ASSERT_TRUE(peek(1, kHeap + 4096, v));
+    EXPECT_EQ(v, 1001u);
+    EXPECT_EQ(fakek::fake().live_objects(), 5u + 2 * 3u)
+        << "table, address space and thread of two";
+    request(1, mmp::Request::Kill, child);
+    end_and_expect_everything_back();
+}
+
+TEST(Mm, ForkFailsWhenItsCopiesCannotBeReserved) {
+    ASSERT_TRUE(boot(2048));
+    uint64_t pages = mm::available() / 2 + 10;
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, pages * 4096).r(), int64_t(kHeap));
+    for (uint64_t i = 0; i < pages; ++i)
+        ASSERT_TRUE(fault(1, kHeap + i * 4096, 15));
+    uint64_t before = free_frames();
+    EXPECT_EQ(request(1, mmp::Request::Fork).r(), E(cabi::Errno::NoMem));
+    EXPECT_EQ(free_frames(), before);
+    EXPECT_EQ(check_books(), "");
+    // Giving half of it back makes room.
+    ASSERT_GE(request(1, mmp::Request::Sbrk, -int64_t(pages / 2 * 4096)).r(), 0);
+    int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+    EXPECT_GT(child, 1);
+    request(1, mmp::Request::Kill, child);
+    end_and_expect_everything_back();
+}
+
 TEST(Mm, SbrkBeyondMemoryFailsAndChangesNothing) {
     ASSERT_TRUE(boot(4096));
     uint64_t before = free_frames();

@@ -100,8 +100,29 @@ std::string check_books() {
                 ++refs;
             if (refs != f.refs) return "a frame's reference count is not its mapping count";
             if (f.owner == 0) return "a mapped frame without an owner";
+            uint32_t writable = 0, reserved = 0;
+            for (uint32_t r = f.rmap; r; r = mm::mapping(r).rnext) {
+                writable += (mm::mapping(r).key & mm::kMapW) != 0;
+                reserved += (mm::mapping(r).key & mm::kMapReserved) != 0;
+            }
+            if (writable && reserved != writable - 1) {
+                std::snprintf(buf, sizeof buf,
+                              "a frame with %u writable sharers holds %u reserved copies", writable,
+                              reserved);
+                return buf;
+            }
+            if ((m.key & mm::kMapReserved) && !(m.key & mm::kMapW))
+                return "a reserved copy for a read-only page";
             if (fakek::fake().mapped_pages(fakek::fake().object_of(p.as_obj)) < 1)
                 return "mm records a page the kernel has not mapped";
+        }
+        uint64_t held = 0;
+        for (uint32_t k = p.maps; k; k = mm::mapping(k).pnext)
+            held += (mm::mapping(k).key & mm::kMapReserved) != 0;
+        if (held != p.cow_reserved) {
+            std::snprintf(buf, sizeof buf, "pid %d holds %lu copy-on-write units, its pages %lu",
+                          p.pid, p.cow_reserved, held);
+            return buf;
         }
         if (p.state == mm::State::Free && (n || p.tables) && !p.stuck)
             return "a free process slot holds memory";
@@ -116,7 +137,7 @@ std::string check_books() {
     if (maps != mm::g_maps.maps_in_use) return "mapping records lost";
     uint64_t reserved = 0;
     for (int i = 0; i < mm::kMaxProcs; ++i)
-        reserved += mm::g_pt.procs[i].reserved;
+        reserved += mm::g_pt.procs[i].reserved + mm::g_pt.procs[i].cow_reserved;
     if (reserved != mm::g_book.reserved) return "reservations do not add up";
     if (mm::g_book.reserved > free_frames()) return "more promised than free";
     return "";
