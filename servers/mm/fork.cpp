@@ -25,12 +25,13 @@ Result<Proc*> fork(Proc* parent) {
     if (auto r = make_process_objects(c); !r.ok()) return fail(r.error());
     if (auto r = reserve(c, parent->reserved); !r.ok()) return fail(r.error());
     c->heap_base = parent->heap_base, c->brk = parent->brk;
-    // Every writable page may need one copy more: the child holds a frame
-    // for each, so that no copy-on-write fault can find memory gone.
-    uint64_t writable = 0;
+    // Every shared page may need one copy more: the child holds a frame for
+    // each, so that no copy-on-write fault can find memory gone (and its
+    // mapping records and capabilities are paid for in frames).
+    uint64_t pages = 0;
     for (uint32_t i = parent->maps; i; i = mapping(i).pnext)
-        writable += (mapping(i).key & kMapW) != 0;
-    if (auto r = reserve_cow(c, writable); !r.ok()) return fail(r.error());
+        ++pages;
+    if (auto r = reserve_cow(c, pages); !r.ok()) return fail(r.error());
     // Share every page: writable ones become copy-on-write in both.
     for (uint32_t i = parent->maps; i; i = mapping(i).pnext) {
         Mapping& m = mapping(i);
@@ -40,7 +41,7 @@ Result<Proc*> fork(Proc* parent) {
             m.key |= kMapCow;
             flags |= kMapCow;
         }
-        if (flags & kMapW) flags |= kMapReserved;
+        flags |= kMapReserved;
         if (auto r = share_page(c, va_of(m), flags, m.frame); !r.ok()) return fail(r.error());
     }
     if (auto r = configure_thread(c, c->as_obj); !r.ok()) return fail(r.error());

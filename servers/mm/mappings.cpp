@@ -29,15 +29,15 @@ void index_remove(uint32_t i) {
     *link = m.hnext;
 }
 
-// After a writable mapping of f went: W writable sharers keep W - 1
-// reserved copies; any unit more goes back.
+// After a mapping of f went: M sharers keep M - 1 reserved frames; any unit
+// more goes back.
 void settle_cow_reserve(FrameInfo& f) {
-    uint64_t writable = 0, reserved = 0;
+    uint64_t sharers = 0, reserved = 0;
     for (uint32_t k = f.rmap; k; k = mapping(k).rnext) {
-        writable += (mapping(k).key & kMapW) != 0;
+        ++sharers;
         reserved += (mapping(k).key & kMapReserved) != 0;
     }
-    for (uint32_t k = f.rmap; k && reserved + 1 > writable && reserved; k = mapping(k).rnext)
+    for (uint32_t k = f.rmap; k && reserved + 1 > sharers && reserved; k = mapping(k).rnext)
         if (mapping(k).key & kMapReserved) {
             mapping(k).key &= ~kMapReserved;
             unreserve_cow(proc_of(mapping(k)), 1);
@@ -120,7 +120,7 @@ void remove_mapping(uint32_t i, bool cap_gone) {
             break;
         }
     if (m.key & kMapReserved) unreserve_cow(p, 1);
-    if (m.key & kMapW) settle_cow_reserve(f);
+    settle_cow_reserve(f);
     Proc* owner = owner_of(f);
     if (--f.refs == 0) {
         f.owner = 0;

@@ -41,9 +41,11 @@ inline constexpr uint64_t kKeyProcMask = 0x7f;
 inline constexpr uint64_t kMapW = 1 << 7;   // the process may write it (the region is writable)
 inline constexpr uint64_t kMapX = 1 << 8;   // executable
 inline constexpr uint64_t kMapCow = 1 << 9; // mapped read-only until the next write fault
-// The process holds one frame in reserve (Proc::cow_reserved) for the copy
-// this shared page may need. A frame with W writable mappings has exactly
-// W - 1 of them marked, so every copy-on-write fault finds its frame.
+// The process holds one frame in reserve (Proc::cow_reserved) for this
+// extra mapping of a shared frame: a frame mapped M times has exactly M - 1
+// of its mappings marked. A copy-on-write fault takes its copy out of one,
+// and every mapping record and capability copy of a sharer is backed by a
+// frame, so no shared page can make mm's books run out before memory does.
 inline constexpr uint64_t kMapReserved = 1 << 10;
 inline constexpr uint64_t kMapFlags = kMapW | kMapX | kMapCow | kMapReserved;
 static_assert(kMaxProcs < kKeyProcMask + 1, "process slots must fit the key");

@@ -231,6 +231,36 @@ TEST(Mm, CopyOnWriteCopiesAreReservedByFork) {
     end_and_expect_everything_back();
 }
 
+// Issue 12.3: a frame-limited process that forks children sharing many
+// pages must not use up mm's mapping records (or capability slots) for
+// everyone: each extra mapping of a shared frame is backed by a frame
+// charged to the process that made it.
+TEST(Mm, SharingPagesCannotExhaustTheBooksForOthers) {
+    ASSERT_TRUE(boot(16384));
+    int a = static_cast<int>(request(1, mmp::Request::Fork).r());
+    ASSERT_GT(a, 1);
+    constexpr uint64_t kPromised = 2000; // init's, after the fork (a shares none of it)
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, kPromised * 4096).r(), int64_t(kHeap));
+    uint64_t a_heap = proc(a)->brk;
+    ASSERT_GE(request(a, mmp::Request::Sbrk, 400 * 4096).r(), 0);
+    for (uint64_t i = 0; i < 400; ++i)
+        ASSERT_TRUE(fault(a, a_heap + i * 4096, 15));
+    uint64_t held = mm::g_book.acct.task_total(mm::id_of(proc(a)));
+    ASSERT_EQ(request(1, mmp::Request::SetLimit, a, held + 1500).r(), 0);
+    int children = 0;
+    while (request(a, mmp::Request::Fork).r() > 0)
+        ++children;
+    EXPECT_LT(children, 4) << "the limit bounds what its children's sharing costs";
+    EXPECT_LE(mm::g_maps.maps_in_use, 16384u);
+    // Everyone else is unaffected: init's promised pages, a fork, a page.
+    for (uint64_t i = 0; i < kPromised; ++i)
+        ASSERT_TRUE(fault(1, kHeap + i * 4096, 15)) << "promised page " << i;
+    EXPECT_GT(request(1, mmp::Request::Fork).r(), 0);
+    EXPECT_EQ(request(1, mmp::Request::MapPage, 0x40000000, 1).r(), 0);
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+}
+
 TEST(Mm, ForkFailsWhenItsCopiesCannotBeReserved) {
     ASSERT_TRUE(boot(2048));
     uint64_t pages = mm::available() / 2 + 10;

@@ -100,19 +100,16 @@ std::string check_books() {
                 ++refs;
             if (refs != f.refs) return "a frame's reference count is not its mapping count";
             if (f.owner == 0) return "a mapped frame without an owner";
-            uint32_t writable = 0, reserved = 0;
+            uint32_t sharers = 0, reserved = 0;
             for (uint32_t r = f.rmap; r; r = mm::mapping(r).rnext) {
-                writable += (mm::mapping(r).key & mm::kMapW) != 0;
+                ++sharers;
                 reserved += (mm::mapping(r).key & mm::kMapReserved) != 0;
             }
-            if (writable && reserved != writable - 1) {
-                std::snprintf(buf, sizeof buf,
-                              "a frame with %u writable sharers holds %u reserved copies", writable,
-                              reserved);
+            if (reserved != sharers - 1) {
+                std::snprintf(buf, sizeof buf, "a frame with %u sharers holds %u reserved frames",
+                              sharers, reserved);
                 return buf;
             }
-            if ((m.key & mm::kMapReserved) && !(m.key & mm::kMapW))
-                return "a reserved copy for a read-only page";
             if (fakek::fake().mapped_pages(fakek::fake().object_of(p.as_obj)) < 1)
                 return "mm records a page the kernel has not mapped";
         }
