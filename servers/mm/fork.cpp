@@ -23,8 +23,12 @@ Result<Proc*> fork(Proc* parent) {
         return e;
     };
     if (auto r = make_process_objects(c); !r.ok()) return fail(r.error());
-    if (auto r = reserve(c, parent->reserved); !r.ok()) return fail(r.error());
     c->heap_base = parent->heap_base, c->brk = parent->brk;
+    // The heap's promises: its untouched pages, and every table of its
+    // regions (the child's address space has none yet).
+    uint64_t tables = heap_tables(c, (c->brk + kPage - 1) & ~(kPage - 1));
+    if (auto r = reserve(c, parent->reserved + tables); !r.ok()) return fail(r.error());
+    reserve_to_tables(c, tables);
     // Every shared page may need one copy more: the child holds a frame for
     // each, so that no copy-on-write fault can find memory gone (and its
     // mapping records and capabilities are paid for in frames).

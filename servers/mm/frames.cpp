@@ -86,18 +86,23 @@ Snapshot books_snapshot() {
     return g_book.acct.snapshot(g_book.buddy.total_frames(), available());
 }
 
-Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, bool from_reserve) {
+Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from) {
     uint64_t n = uint64_t{1} << order;
+    bool from_reserve = from != From::Free;
+    uint64_t* pool = !p                         ? nullptr
+                     : from == From::Heap       ? &p->reserved
+                     : from == From::HeapTables ? &p->table_reserved
+                                                : nullptr;
     if (!from_reserve && injected_failure()) return Error::NoMemory;
     if (from_reserve) {
-        if (!p || p->reserved < n) return Error::NoMemory;
+        if (!pool || *pool < n) return Error::NoMemory;
     } else {
         if (available() < n) return Error::NoMemory;
         if (is_process(p) && !group_fits(p->group, n)) return Error::NoMemory;
     }
     Block b = TRY(g_book.buddy.alloc(order));
     if (from_reserve) {
-        p->reserved -= n, g_book.reserved -= n;
+        *pool -= n, g_book.reserved -= n;
         // The group holds it already: it only changes category.
         (void)g_book.acct.uncharge(id_of(p), Use::Shared, n);
         (void)g_book.acct.charge(id_of(p), use, n);
@@ -122,6 +127,17 @@ Result<void> reserve(Proc* p, uint64_t n) {
 void unreserve(Proc* p, uint64_t n) {
     if (n > p->reserved) n = p->reserved;
     p->reserved -= n, g_book.reserved -= n;
+    uncharge(p, Use::Shared, n);
+}
+
+void reserve_to_tables(Proc* p, uint64_t n) {
+    if (n > p->reserved) n = p->reserved;
+    p->reserved -= n, p->table_reserved += n;
+}
+
+void unreserve_tables(Proc* p, uint64_t n) {
+    if (n > p->table_reserved) n = p->table_reserved;
+    p->table_reserved -= n, g_book.reserved -= n;
     uncharge(p, Use::Shared, n);
 }
 
@@ -176,11 +192,19 @@ int64_t set_limit(Proc* p, int pid, uint64_t frames) {
     Proc* t = pid == 0 ? p : proc_by_pid(pid);
     if (!t || t->state != State::Running || (t != p && t->parent != p->pid))
         return err(Errno::Srch);
+    // A limit p set on t before is replaced, not stacked: the enclosing
+    // groups still bound it, so raising it cannot escape them.
+    for (int g = t->group; g >= 0; g = g_book.groups[g].parent)
+        if (g_book.groups[g].setter == p->pid && g_book.groups[g].target == t->pid) {
+            g_book.groups[g].limit = frames;
+            return 0;
+        }
     int g = -1;
     for (int i = 0; i < kMaxGroups; ++i)
         if (!g_book.groups[i].used) g = i;
     if (g < 0) return err(Errno::NoMem);
-    g_book.groups[g] = Group{true, t->group, 1, frames, g_book.acct.task_total(id_of(t))};
+    g_book.groups[g] =
+        Group{true, t->group, 1, frames, g_book.acct.task_total(id_of(t)), p->pid, t->pid};
     group_get(t->group); // held by the new group
     group_put(t->group); // t leaves it
     t->group = g;

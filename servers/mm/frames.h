@@ -25,8 +25,10 @@ struct Group { // a memory limit on a process tree
     int parent; // enclosing group or -1
     int refs;   // member processes and child groups
     uint64_t limit, charged;
+    int setter, target; // who set it on whom (pids): a second setlimit replaces it
 };
-inline constexpr int kMaxGroups = 64;
+// One group per (setter, target) pair: a process's own, its parent's on it.
+inline constexpr int kMaxGroups = 2 * kMaxProcs + 2;
 
 struct FrameBook {
     KernelFrameOps ops;
@@ -49,15 +51,21 @@ uint64_t available(); // free frames not promised to anybody
 // and not as free, so that free + in use = total.
 Snapshot books_snapshot();
 
-// Frames for p (null: mm itself). from_reserve: the frame was promised by
-// sbrk (already counted against memory and the limits; it cannot fail, so an
-// injected failure does not land here but on the reservation).
-Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, bool from_reserve = false);
+// Where a frame comes from: free memory, or what sbrk promised p for its
+// heap pages or for the page tables of its heap.
+enum class From : uint8_t { Free, Heap, HeapTables };
+// Frames for p (null: mm itself). Out of a promise the frame was already
+// counted against memory and the limits; it cannot fail, so an injected
+// failure does not land there but on the reservation.
+Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from = From::Free);
 void free_frames(Proc* p, Use use, Block b);
 // sbrk's promises, charged as "Shared" until they become pages. For
 // FailAlloc a reservation counts as one allocation.
 Result<void> reserve(Proc* p, uint64_t n);
 void unreserve(Proc* p, uint64_t n);
+// n of p's heap promise are for page tables (sbrk), or go back.
+void reserve_to_tables(Proc* p, uint64_t n);
+void unreserve_tables(Proc* p, uint64_t n);
 // n frames of `use` change hands (a shared frame's last owner leaves).
 void transfer_charge(Proc* from, Proc* to, Use use, uint64_t n);
 // fork's promises for copy-on-write copies: n frames held by p (charged as

@@ -15,9 +15,12 @@ Result<void> map_with_tables(Proc* owner, uint64_t frame, uint64_t as, uint64_t 
         int64_t r = kernel::map(frame, as, va, rights, &level);
         if (r >= 0) return {};
         if (r != err(Errno::NeedTable)) return error_of(r);
-        // Tables for heap pages may come out of what sbrk reserved.
-        auto got = alloc_frames(owner, Use::PageTable, 0);
-        if (!got.ok() && owner->reserved) got = alloc_frames(owner, Use::PageTable, 0, true);
+        // Tables for heap pages come out of what sbrk reserved for them.
+        bool heap = owner != &mm_self() && in_heap(owner, va);
+        auto got = heap && owner->table_reserved
+                       ? alloc_frames(owner, Use::PageTable, 0, From::HeapTables)
+                       : alloc_frames(owner, Use::PageTable, 0);
+        if (!got.ok() && owner->reserved) got = alloc_frames(owner, Use::PageTable, 0, From::Heap);
         Block t = TRY(got);
         if (kernel::map_table(t.slot, as, va) < 0) {
             free_frames(owner, Use::PageTable, t);
@@ -124,7 +127,7 @@ uint64_t rights_of(uint64_t flags) {
 
 Result<void> new_page(Proc* p, uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
                       uint64_t at, bool from_reserve, bool through_copy) {
-    Block b = TRY(alloc_frames(p, Use::User, 0, from_reserve));
+    Block b = TRY(alloc_frames(p, Use::User, 0, from_reserve ? From::Heap : From::Free));
     auto r = fill_frame(b.slot, src, len, at);
     if (r.ok()) r = map_fresh(p, va, flags, b, through_copy);
     if (!r.ok()) free_frames(p, Use::User, b);

@@ -33,8 +33,9 @@ struct Proc {
     int table_count = 0;
     uint32_t maps = kNone; // list of Mapping indices
     uint64_t heap_base = 0, brk = 0;
-    uint64_t reserved = 0;     // frames sbrk promised to the heap, not yet pages
-    uint64_t cow_reserved = 0; // frames held for copy-on-write copies (fork)
+    uint64_t reserved = 0;       // frames sbrk promised to the heap, not yet pages
+    uint64_t table_reserved = 0; // frames sbrk promised for the heap's page tables
+    uint64_t cow_reserved = 0;   // frames held for copy-on-write copies (fork)
 };
 
 struct ProcTable {

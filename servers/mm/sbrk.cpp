@@ -9,6 +9,12 @@
 
 namespace capframe::mm {
 
+uint64_t heap_tables(const Proc* p, uint64_t top) {
+    if (top <= p->heap_base) return 0;
+    uint64_t base = p->heap_base;
+    return ((top - 1) >> 21) - (base >> 21) + 1 + ((top - 1) >> 30) - (base >> 30) + 1;
+}
+
 int64_t sbrk(Proc* p, int64_t n) {
     uint64_t old = p->brk;
     uint64_t want = old + static_cast<uint64_t>(n);
@@ -17,12 +23,11 @@ int64_t sbrk(Proc* p, int64_t n) {
     uint64_t old_top = (old + kPage - 1) & ~(kPage - 1);
     uint64_t new_top = (want + kPage - 1) & ~(kPage - 1);
     if (new_top > old_top) {
-        // The pages, and the page tables they may need (one per 2 MiB and
-        // per 1 GiB region the growth enters).
-        constexpr uint64_t k2M = uint64_t{1} << 21, k1G = uint64_t{1} << 30;
-        uint64_t tables =
-            (new_top - 1) / k2M - old_top / k2M + 1 + (new_top - 1) / k1G - old_top / k1G + 1;
+        // The pages, and the page tables of the 2 MiB and 1 GiB regions the
+        // heap enters.
+        uint64_t tables = heap_tables(p, new_top) - heap_tables(p, old_top);
         if (!reserve(p, (new_top - old_top) / kPage + tables).ok()) return err(Errno::NoMem);
+        reserve_to_tables(p, tables);
     } else {
         for (uint64_t va = new_top; va < old_top; va += kPage) {
             if (uint32_t i = find_mapping(p, va))
@@ -30,6 +35,9 @@ int64_t sbrk(Proc* p, int64_t n) {
             else
                 unreserve(p, 1);
         }
+        // The regions the heap left give their table promise back (a table
+        // already made stays until exit, and serves a later growth).
+        unreserve_tables(p, heap_tables(p, old_top) - heap_tables(p, new_top));
     }
     p->brk = want;
     return static_cast<int64_t>(old);

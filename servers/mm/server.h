@@ -48,6 +48,8 @@ void end_process(Proc* p, int status);
 bool wait(Proc* p, uint64_t status_va, int64_t& result);
 
 int64_t sbrk(Proc* p, int64_t n);
+// The page tables a heap up to `top` may need (what sbrk promises for them).
+uint64_t heap_tables(const Proc* p, uint64_t top);
 
 // A fault message {kFaultLabel, scause, stval, sepc}: true if fixed.
 bool handle_fault(Proc* p, const kernel::Msg& m);

@@ -134,7 +134,8 @@ std::string check_books() {
     if (maps != mm::g_maps.maps_in_use) return "mapping records lost";
     uint64_t reserved = 0;
     for (int i = 0; i < mm::kMaxProcs; ++i)
-        reserved += mm::g_pt.procs[i].reserved + mm::g_pt.procs[i].cow_reserved;
+        reserved += mm::g_pt.procs[i].reserved + mm::g_pt.procs[i].cow_reserved +
+                    mm::g_pt.procs[i].table_reserved;
     if (reserved != mm::g_book.reserved) return "reservations do not add up";
     if (mm::g_book.reserved > free_frames()) return "more promised than free";
     return "";
