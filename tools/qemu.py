@@ -138,6 +138,8 @@ def run_tap(cmd, a):
         results.append((re.search(rx, log, re.M) is not None, f'console shows /{rx}/'))
     for rx in a.forbid:
         results.append((re.search(rx, log, re.M) is None, f'console never shows /{rx}/'))
+    if a.all_harts_online:
+        results.append(all_harts_online(log))
     if a.min_guest_results:
         n = sum(1 for _ in re.finditer(r'^(?:not ok|ok)\b', log, re.M))
         results.append((n >= a.min_guest_results,
@@ -148,6 +150,21 @@ def run_tap(cmd, a):
         print(f'{"ok" if ok else "not ok"} {i} - {what}')
     print(f'1..{len(results)}')
     return 1 if failed else 0
+
+
+def all_harts_online(log):
+    """Every hart the kernel found usable came online, whichever one the
+    firmware made the boot hart (OpenSBI may pick any; the boot hart prints
+    no "online" line)."""
+    usable = {int(h) for h in re.findall(r'^  hart ([0-9]+): okay, MMU with Sv39, usable', log, re.M)}
+    boot = {int(h) for h in re.findall(r'^Capframe booting on hart ([0-9]+)', log, re.M)}
+    online = [int(h) for h in re.findall(r'^hart ([0-9]+): online', log, re.M)]
+    count = re.findall(r'^harts: ([0-9]+) online', log, re.M)
+    ok = (len(boot) == 1 and boot <= usable and not boot & set(online) and
+          len(online) == len(set(online)) and set(online) | boot == usable and
+          count == [str(len(usable))])
+    return ok, (f'every usable hart {sorted(usable)} online: boot hart {sorted(boot)}, '
+                f'then {online}, "harts: {"/".join(count)} online"')
 
 
 def main():
@@ -175,6 +192,8 @@ def main():
                    help='stop QEMU once the console matches (a guest that halts instead of '
                         'powering off: no SBI reset on sifive_u)')
     p.add_argument('--min-guest-results', type=int, default=0)
+    p.add_argument('--all-harts-online', action='store_true',
+                   help='tests: every usable hart is the boot hart or printed "hart N: online"')
     p.add_argument('--type', action='append', default=[],
                    help='tests: a line to type at the next shell prompt (repeatable)')
     p.add_argument('--exit-status', action='store_true',
