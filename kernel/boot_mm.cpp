@@ -205,6 +205,7 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
     info->window_base = window_base;
     info->window_frames = window_frames;
     info->meta_bytes = meta_bytes;
+    static_assert(sizeof info->bootargs == sizeof m.bootargs, "bootargs fit mm's BootInfo");
     for (size_t i = 0; i + 1 < sizeof info->bootargs && m.bootargs[i]; ++i)
         info->bootargs[i] = m.bootargs[i];
 

@@ -1482,7 +1482,8 @@ void selftest() {
 }
 
 // Splits bootargs "init=NAME ... -- ARG ARG": the program and its argv.
-void init_args(const char* bootargs, char* name, Args& args) {
+// False if they do not fit in exec's limits.
+bool init_args(const char* bootargs, char* name, Args& args) {
     const char* rest = nullptr;
     for (const char* s = bootargs; *s; ++s)
         if (s[0] == '-' && s[1] == '-' && (s == bootargs || s[-1] == ' ') &&
@@ -1491,8 +1492,12 @@ void init_args(const char* bootargs, char* name, Args& args) {
             break;
         }
     args.argc = args.bytes = 0;
+    bool fit = true;
     auto add = [&](const char* w, size_t n) {
-        if (args.argc == abi::kMaxArgs || args.bytes + n + 1 > abi::kMaxArgBytes) return;
+        if (args.argc == abi::kMaxArgs || args.bytes + n + 1 > abi::kMaxArgBytes) {
+            fit = false;
+            return;
+        }
         args.offsets[args.argc++] = static_cast<uint16_t>(args.bytes);
         for (size_t k = 0; k < n; ++k)
             args.strings[args.bytes++] = w[k];
@@ -1510,6 +1515,7 @@ void init_args(const char* bootargs, char* name, Args& args) {
             ++rest;
         if (rest > w) add(w, static_cast<size_t>(rest - w));
     }
+    return fit;
 }
 
 } // namespace
@@ -1573,7 +1579,11 @@ int main() {
     static char init[24] = "init";
     static Args args;
     (void)capframe::find_bootarg(boot()->bootargs, "init", init, sizeof init);
-    init_args(boot()->bootargs, init, args);
+    if (!init_args(boot()->bootargs, init, args)) {
+        sys::printf("mm: the arguments of '%s' do not fit: at most %lu words, %lu bytes\n", init,
+                    abi::kMaxArgs, abi::kMaxArgBytes);
+        sys::shutdown(abi::kSlotControl, 1);
+    }
     auto t = spawn_init(init, args);
     if (!t.ok()) {
         sys::printf("mm: cannot start '%s': %s\n", init, capframe::error_name(t.error()));

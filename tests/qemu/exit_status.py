@@ -1,21 +1,26 @@
 #!/usr/bin/env python3
 """In-QEMU test of an interactive run's exit status (TAP):
 
-    exit_status.py STATUS TIMEOUT QEMU.PY-ARGS...
+    exit_status.py [--input TEXT] STATUS TIMEOUT QEMU.PY-ARGS...
 
-runs tools/qemu.py the way ./capframe run does (not --tap; stdin closed) and
-checks it ends within TIMEOUT seconds with exit status STATUS."""
+runs tools/qemu.py the way ./capframe run does (not --tap), with TEXT piped
+to it (or stdin closed), and checks it ends within TIMEOUT seconds with exit
+status STATUS."""
 import os
 import subprocess
 import sys
 
-status, timeout, args = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+argv = sys.argv[1:]
+text = None
+if argv[0] == '--input':
+    text, argv = argv[1].encode(), argv[2:]
+status, timeout, args = int(argv[0]), float(argv[1]), argv[2:]
 qemu_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'qemu.py')
 cmd = [sys.executable, qemu_py] + args
 print('# ' + ' '.join(cmd))
 try:
-    run = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, timeout=timeout)
+    run = subprocess.run(cmd, input=text, stdin=None if text is not None else subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
     out, rc, finished = run.stdout, run.returncode, True
 except subprocess.TimeoutExpired as e:
     out, rc, finished = e.stdout or b'', None, False
