@@ -29,8 +29,9 @@ static_assert(sizeof(EmbeddedProgram) == 24 + 16 + 4 * 40);
 extern "C" const EmbeddedTable user_image_table;
 
 // mm's capability table holds a slot for every frame it hands out or maps
-// and one per shared (copy-on-write) mapping: a quarter more slots than
-// frames, between 64 pages (4096 slots) and 4096 pages (262144 slots).
+// and one per shared (copy-on-write) mapping: 2.25 slots per frame (rounded
+// up to a power of two), between 64 pages (4096 slots) and 4096 pages
+// (262144 slots).
 uint8_t mm_table_order(uint64_t frames) {
     uint8_t order = 6;
     // A buddy tree split down to single frames holds 2N - 1 capabilities
