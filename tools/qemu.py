@@ -272,7 +272,10 @@ def run_interactive(cmd, a):
                 chunk = os.read(out, 4096)
                 if not chunk:
                     break
-                os.write(sys.stdout.fileno(), chunk)
+                try:
+                    os.write(sys.stdout.fileno(), chunk)
+                except BrokenPipeError:  # e.g. piped into head: nobody reads on
+                    break
                 seen = (seen + chunk)[-4096:]
                 if uboot and uboot.state < 2:
                     uboot.feed(seen, proc.stdin)
