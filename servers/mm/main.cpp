@@ -1060,6 +1060,65 @@ void meminfo() {
                 b->mm_frames, g_buddy.total_frames(), sum, b->total_frames);
 }
 
+// ./capframe memmap: every frame mm manages, in address order, as runs of
+// frames with the same holder: "memmap: PA COUNT KIND PID NAME" (KIND free,
+// user, shared, ptable, kobj, kstack or mm; free runs have pid 0 and "-").
+// Frames of the window that are not mm's (the kernel, mm's image) are not
+// listed. Returns the number of runs.
+uint64_t memmap() {
+    struct Holder {
+        const char* kind;
+        const Proc* p;
+        bool operator==(const Holder&) const = default;
+    };
+    auto holder_of = [](uint64_t idx) -> Holder {
+        uint64_t pa = frame_pa(idx);
+        auto in = [pa](const Block& b) {
+            return b.pa && pa >= b.pa && pa < b.pa + (kPage << b.order);
+        };
+        for (const Proc& q : g_procs) {
+            if (q.state == State::Free) continue;
+            if (in(q.kstack_block)) return {"kstack", &q};
+            if (in(q.table_block) || in(q.as_block) || in(q.thread_block)) return {"kobj", &q};
+        }
+        const FrameInfo& f = g_frames[idx];
+        const Proc* p = owner_of(f);
+        if (!p || p == &g_mm_self) return {"mm", &g_mm_self};
+        return {f.refs == 0 ? "ptable" : f.refs > 1 ? "shared" : "user", p};
+    };
+    uint64_t runs = 0, start = 0, count = 0;
+    Holder run{};
+    auto flush = [&] {
+        if (!count) return;
+        bool mine = run.p == &g_mm_self || !run.p;
+        sys::printf("memmap: 0x%016lx %lu %s %d %s\n", start, count, run.kind,
+                    mine ? 0 : run.p->pid,
+                    !run.p ? "-"
+                    : mine ? "mm"
+                           : run.p->name);
+        ++runs;
+    };
+    auto add = [&](uint64_t pa, uint64_t n, Holder h) {
+        if (count && h == run && pa == start + count * kPage) {
+            count += n;
+            return;
+        }
+        flush();
+        start = pa, count = n, run = h;
+    };
+    sys::printf("memmap: begin, %lu frames, %lu free\n", g_buddy.total_frames(),
+                g_buddy.free_frames());
+    g_buddy.for_each_block([&](Block b, bool is_free) {
+        uint64_t n = uint64_t{1} << b.order;
+        if (is_free) return add(b.pa, n, Holder{"free", nullptr});
+        for (uint64_t i = 0; i < n; ++i)
+            add(b.pa + i * kPage, 1, holder_of(frame_index(b.pa) + i));
+    });
+    flush();
+    sys::printf("memmap: end, %lu runs\n", runs);
+    return runs;
+}
+
 void kill_for_fault(Proc* p, const sys::Msg& m) {
     uint64_t va = m.w[2];
     uint32_t i = va < abi::kMaxVa ? find_mapping(p, va & ~(kPage - 1)) : kNone;
@@ -1202,6 +1261,9 @@ bool request(Proc* p, const sys::Msg& m, sys::Msg& out) {
     }
     case mmp::Request::FreeFrames:
         out.w[1] = g_buddy.free_frames();
+        return true;
+    case mmp::Request::MemMap:
+        out.w[1] = memmap();
         return true;
     case mmp::Request::VmPrint: {
         int pid = static_cast<int>(m.w[1]);
