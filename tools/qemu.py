@@ -147,7 +147,8 @@ def run_tap(cmd, a):
     failed = 0
     for i, (ok, what) in enumerate(results, 1):
         failed += not ok
-        print(f'{"ok" if ok else "not ok"} {i} - {what}')
+        # One line each: a pattern with a newline in it is shown as \n.
+        print(f'{"ok" if ok else "not ok"} {i} - {what}'.replace('\n', '\\n'))
     print(f'1..{len(results)}')
     return 1 if failed else 0
 
