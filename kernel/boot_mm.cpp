@@ -29,8 +29,9 @@ static_assert(sizeof(EmbeddedProgram) == 24 + 16 + 4 * 40);
 extern "C" const EmbeddedTable user_image_table;
 
 // mm's capability table holds a slot for every frame it hands out or maps
-// and one per shared (copy-on-write) mapping: a quarter more slots than
-// frames, between 64 pages (4096 slots) and 4096 pages (262144 slots).
+// and one per shared (copy-on-write) mapping: 2.25 slots per frame (rounded
+// up to a power of two), between 64 pages (4096 slots) and 4096 pages
+// (262144 slots).
 uint8_t mm_table_order(uint64_t frames) {
     uint8_t order = 6;
     // A buddy tree split down to single frames holds 2N - 1 capabilities
@@ -205,6 +206,7 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
     info->window_base = window_base;
     info->window_frames = window_frames;
     info->meta_bytes = meta_bytes;
+    static_assert(sizeof info->bootargs == sizeof m.bootargs, "bootargs fit mm's BootInfo");
     for (size_t i = 0; i + 1 < sizeof info->bootargs && m.bootargs[i]; ++i)
         info->bootargs[i] = m.bootargs[i];
 

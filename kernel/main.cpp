@@ -122,6 +122,11 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa, uint64_t r
     else
         console_use_uart(m.uart);
     kprintf("console: %s\n", console_name());
+    if (m.bootargs_len >= sizeof m.bootargs) {
+        kprintf("kernel: the bootargs are %lu bytes, at most %lu fit; shutting down\n",
+                m.bootargs_len, sizeof m.bootargs - 1);
+        shutdown(true);
+    }
     print_machine(m, static_cast<uint32_t>(hart_id));
     const HartInfo* boot = m.find_hart(static_cast<uint32_t>(hart_id));
     if (!boot) panic("the boot hart %lu is not in the device tree's /cpus", hart_id);

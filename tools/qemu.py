@@ -138,6 +138,8 @@ def run_tap(cmd, a):
         results.append((re.search(rx, log, re.M) is not None, f'console shows /{rx}/'))
     for rx in a.forbid:
         results.append((re.search(rx, log, re.M) is None, f'console never shows /{rx}/'))
+    if a.all_harts_online:
+        results.append(all_harts_online(log))
     if a.min_guest_results:
         n = sum(1 for _ in re.finditer(r'^(?:not ok|ok)\b', log, re.M))
         results.append((n >= a.min_guest_results,
@@ -145,9 +147,25 @@ def run_tap(cmd, a):
     failed = 0
     for i, (ok, what) in enumerate(results, 1):
         failed += not ok
-        print(f'{"ok" if ok else "not ok"} {i} - {what}')
+        # One line each: a pattern with a newline in it is shown as \n.
+        print(f'{"ok" if ok else "not ok"} {i} - {what}'.replace('\n', '\\n'))
     print(f'1..{len(results)}')
     return 1 if failed else 0
+
+
+def all_harts_online(log):
+    """Every hart the kernel found usable came online, whichever one the
+    firmware made the boot hart (OpenSBI may pick any; the boot hart prints
+    no "online" line)."""
+    usable = {int(h) for h in re.findall(r'^  hart ([0-9]+): okay, MMU with Sv39, usable', log, re.M)}
+    boot = {int(h) for h in re.findall(r'^Capframe booting on hart ([0-9]+)', log, re.M)}
+    online = [int(h) for h in re.findall(r'^hart ([0-9]+): online', log, re.M)]
+    count = re.findall(r'^harts: ([0-9]+) online', log, re.M)
+    ok = (len(boot) == 1 and boot <= usable and not boot & set(online) and
+          len(online) == len(set(online)) and set(online) | boot == usable and
+          count == [str(len(usable))])
+    return ok, (f'every usable hart {sorted(usable)} online: boot hart {sorted(boot)}, '
+                f'then {online}, "harts: {"/".join(count)} online"')
 
 
 def main():
@@ -175,10 +193,12 @@ def main():
                    help='stop QEMU once the console matches (a guest that halts instead of '
                         'powering off: no SBI reset on sifive_u)')
     p.add_argument('--min-guest-results', type=int, default=0)
+    p.add_argument('--all-harts-online', action='store_true',
+                   help='tests: every usable hart is the boot hart or printed "hart N: online"')
     p.add_argument('--type', action='append', default=[],
                    help='tests: a line to type at the next shell prompt (repeatable)')
     p.add_argument('--exit-status', action='store_true',
-                   help="exit with the guest's shutdown status (./capframe run --init)")
+                   help="(the default now: an interactive run exits with the guest's status)")
     p.add_argument('extra', nargs='*', help='extra QEMU arguments (after --)')
     a = p.parse_args()
     if a.machine in ('sifive_u', 'icicle') and a.smp < 2:
@@ -193,57 +213,99 @@ def main():
         return 0
     if a.tap:
         return run_tap(cmd, a)
-    if a.boot == 'uboot':
-        return run_uboot_interactive(cmd, a)
-    if a.exit_status:
-        return run_for_status(cmd)
-    os.execvp(cmd[0], cmd)
+    if a.gdb:
+        os.execvp(cmd[0], cmd)  # QEMU waits for gdb; the console is all it shows
+    return run_interactive(cmd, a)
 
 
-def run_for_status(cmd):
-    # QEMU's own exit status says only pass/fail; the kernel prints the
-    # status the first process exited with, and that becomes ours.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    status, line = 1, b''
-    for chunk in iter(lambda: os.read(proc.stdout.fileno(), 4096), b''):
-        sys.stdout.buffer.write(chunk)
-        sys.stdout.flush()
-        line += chunk
-        m = re.search(rb'kernel: shutdown requested with status (-?[0-9]+)', line)
-        if m:
-            status = int(m.group(1)) & 0xff
-        line = line[-200:]
-    proc.wait()
-    return status
+STARTED = b'mm: started pid '  # the first process runs: the console takes input
+STATUS = re.compile(rb'kernel: shutdown requested with status (-?[0-9]+)')
+# The kernel's last words where SBI cannot power off (sifive_u, icicle).
+HALTED = re.compile(rb'kernel: .*halted')
 
 
-def run_uboot_interactive(cmd, a):
-    # Types the boot command at U-Boot's prompt, then hands the keyboard
-    # over (line by line; Ctrl-C ends it).
-    import threading
+class Terminal:
+    """Puts a terminal on stdin into raw mode (every key, Ctrl-A X included,
+    goes to QEMU as typed; the guest does the echoing) and back."""
+
+    def __init__(self, fd):
+        self.fd, self.saved = fd, None
+        if os.isatty(fd):
+            import termios
+            import tty
+            self.saved = termios.tcgetattr(fd)
+            tty.setraw(fd)  # the guest ends its lines with "\r\n" itself
+
+    def restore(self):
+        if self.saved is not None:
+            import termios
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+            self.saved = None
+
+
+def run_interactive(cmd, a):
+    """Runs QEMU with the keyboard (or a piped script) passed through raw and
+    the console copied out; types U-Boot's boot command for --boot uboot.
+    Returns the guest's shutdown status: the kernel prints it before it
+    powers off, or halts where the firmware cannot power off (then QEMU is
+    ended here). At the end of piped input the guest gets ^D, the shell's
+    end of input, so a script that ends cannot leave QEMU waiting. Piped
+    input waits until the first process has started."""
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
-    driver = UbootDriver(a)
-
-    def keyboard():
-        for line in sys.stdin.buffer:
-            proc.stdin.write(line)
-            proc.stdin.flush()
-    threading.Thread(target=keyboard, daemon=True).start()
-    out = b''
+    uboot = UbootDriver(a) if a.boot == 'uboot' else None
+    keys = sys.stdin.fileno()
+    term = Terminal(keys)
+    out = proc.stdout.fileno()
+    status, seen, halted, pending = None, b'', False, b''
+    started = term.saved is not None  # keys from a terminal go at once (Ctrl-A X!)
+    reading = [out, keys]
     try:
         while True:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            sys.stdout.buffer.write(chunk)
-            sys.stdout.flush()
-            if driver.state < 2:
-                out += chunk
-                driver.feed(out, proc.stdin)
+            ready, _, _ = select.select(reading, [], [])
+            if keys in ready:
+                data = os.read(keys, 4096)
+                if not data:
+                    reading.remove(keys)
+                    data = b'\x04'  # end of input
+                pending += data
+            if out in ready:
+                chunk = os.read(out, 4096)
+                if not chunk:
+                    break
+                try:
+                    os.write(sys.stdout.fileno(), chunk)
+                except BrokenPipeError:  # e.g. piped into head: nobody reads on
+                    break
+                seen = (seen + chunk)[-4096:]
+                if uboot and uboot.state < 2:
+                    uboot.feed(seen, proc.stdin)
+                # The kernel resets the UART at boot: what comes earlier is lost.
+                started = started or STARTED in seen
+                for m in STATUS.finditer(seen):
+                    status = int(m.group(1)) & 0xff
+                if HALTED.search(seen):
+                    halted = True  # a panic halts too: status 1 then
+                    break
+            if pending and started:
+                try:  # keys typed before the kernel took its console go after it
+                    proc.stdin.write(pending)
+                    proc.stdin.flush()
+                except BrokenPipeError:
+                    pass
+                pending = b''
     except KeyboardInterrupt:
-        proc.kill()
-    return proc.wait()
+        pass
+    finally:
+        term.restore()
+        if proc.poll() is None:
+            if halted:
+                time.sleep(0.1)
+            proc.kill()
+        rc = proc.wait()
+    if status is not None:
+        return status
+    return 1 if halted or rc < 0 else rc
 
 
 if __name__ == '__main__':

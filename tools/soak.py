@@ -39,11 +39,12 @@ def boot(kernel, name, smp, mem, init, limit, logdir):
     prog, _, args = init.partition(' ')
     append = f'init={prog} vmprint=off' + (f' -- {args}' if args else '')
     cmd = [sys.executable, os.path.join(HERE, 'qemu.py'), '--kernel', kernel, '--smp', str(smp),
-           '--mem', mem, '--append', append, '--exit-status']
+           '--mem', mem, '--append', append]  # qemu.py exits with the guest's status
     log_path = os.path.join(logdir, name + '.log')
     t0 = time.time()
     with open(log_path, 'wb') as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         try:
             status = proc.wait(timeout=limit)
         except subprocess.TimeoutExpired:

@@ -12,7 +12,7 @@
 // one that a call of its own ended (it unmapped or revoked its own page,
 // set itself a limit, ...) is counted as killed and its chunk runs again
 // with the next seed. Left out on purpose: mm's Exit (ends the worker),
-// Meminfo/VmPrint (they print), FailAlloc (an armed failure would land on
+// Meminfo/VmPrint/MemMap (they print), FailAlloc (an armed failure would land on
 // some other process), kills of processes outside the worker's own
 // children, deleting slot 1 (the worker could no longer reach mm to exit),
 // and sleeps longer than two ticks. Console writes that would print go to a
@@ -256,6 +256,7 @@ void mm_call(uint64_t ep) {
     case Request::Exit:
     case Request::Meminfo:
     case Request::VmPrint:
+    case Request::MemMap:
     case Request::FailAlloc:
         req = static_cast<uint64_t>(Request::FreeFrames);
         break;

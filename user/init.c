@@ -1,8 +1,8 @@
-/* init: the first process (pid 1). Starts the shell and keeps one running:
- * when sh ends with a non-zero status (or is killed) init starts another;
- * when it ends with status 0 (exit, or end of input) init ends the session
- * and exits 0. Every process whose parent ended is handed to init, so any
- * other pid wait() returns is such an orphan, just reaped. */
+/* init: the first process (pid 1). Starts the shell; when sh exits (`exit`,
+ * `exit N`, end of input) init ends the session and exits with sh's status,
+ * which mm hands to the kernel's shutdown. Only a shell that was killed
+ * (status -1) is started again. Every process whose parent ended is handed
+ * to init, so any other pid wait() returns is such an orphan, just reaped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,15 +57,14 @@ int main(int argc, char** argv) {
             exit(1);
         }
         printf("init: sh exited with status %d\n", status);
-        if (status == 0) {
+        if (status != -1) { /* sh exited (exit N, end of input, exec failed) */
             end_session();
-            exit(0);
+            exit(status);
         }
-        if (status == SH_NOT_RUNNABLE || ++failures_in_a_row > 10) {
+        if (++failures_in_a_row > 10) {
             printf("init: giving up on sh\n");
             end_session();
             exit(1);
         }
-        if (status != -1) failures_in_a_row = 0; /* an ordinary error exit, not a crash loop */
     }
 }

@@ -797,7 +797,9 @@ void g_endpoint() {
     r = sys::call(kSlotMmEndpoint, m);
     attempt(r == 0 && static_cast<int64_t>(m.w[0]) == err(Errno::NoSys),
             "a fault message sent through slot 1 got %ld/%ld", r, static_cast<int64_t>(m.w[0]));
-    const uint64_t requests[] = {uint64_t{0}, uint64_t{9}, uint64_t{20}, uint64_t{99},
+    // (0, the gap at 9, the first number past the last request, ...)
+    const uint64_t requests[] = {uint64_t{0}, uint64_t{9},
+                                 static_cast<uint64_t>(Request::MemMap) + 1, uint64_t{99},
                                  ~uint64_t{0}};
     for (const uint64_t req : requests) {
         r = sys::mm_request(static_cast<Request>(req));

@@ -2,7 +2,9 @@
  * not echo: the shell echoes what it reads, and handles backspace), splits
  * it on blanks, and runs the program of that name from the boot archive
  * with fork + exec + wait. Builtins: exit [N], help. Lines starting with
- * '#' are comments. At end of input sh exits 0. */
+ * '#' are comments. At end of input (^D on an empty line, or a closed
+ * stdin) sh exits 0, as `exit` does. A line longer than the buffer, or with
+ * more words than exec takes, is refused with a message, never cut short. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,16 +12,19 @@
 #include "capframe/user.h"
 
 #define LINE_MAX_BYTES 512
-#define MAX_ARGS 32 /* exec's limit (kMaxArgs in capframe/abi.h), the NULL not counted */
+#define MAX_ARGS 64 /* exec's limit (kMaxArgs in capframe/abi.h), the NULL not counted */
 
 static void put(const char* s, int n) {
     write(1, s, n);
 }
 
+#define LINE_TOO_LONG (-2)
+
 /* One line into buf (NUL-terminated, without the newline). Returns its
- * length, or -1 at end of input with nothing typed. */
+ * length, -1 at end of input with nothing typed, or LINE_TOO_LONG for a
+ * line that did not fit (read to its end, nothing kept). */
 static int read_line(char* buf, int cap) {
-    int len = 0;
+    int len = 0, over = 0;
     for (;;) {
         char c;
         if (read(0, &c, 1) <= 0) {
@@ -32,7 +37,7 @@ static int read_line(char* buf, int cap) {
             break;
         }
         if (c == 0x7f || c == 0x08) { /* DEL or backspace: rub out one char */
-            if (len > 0) {
+            if (len > 0 && !over) {
                 --len;
                 put("\b \b", 3);
             }
@@ -47,10 +52,12 @@ static int read_line(char* buf, int cap) {
         if (len < cap - 1) {
             buf[len++] = c;
             put(&c, 1);
+        } else {
+            over = 1;
         }
     }
     buf[len] = 0;
-    return len;
+    return over ? LINE_TOO_LONG : len;
 }
 
 /* Splits line in place; returns argc, or -1 if there are too many words. */
@@ -73,7 +80,8 @@ static int split(char* line, char** argv) {
 
 static void help(void) {
     printf("builtins:\n"
-           "  exit [N]   leave the shell with status N (default 0)\n"
+           "  exit [N]   leave the shell with status N (default 0); init ends\n"
+           "             the system with it (so does end of input, with 0)\n"
            "  help       this text\n"
            "anything else runs the program of that name: `ls` lists them\n"
            "(`ls -a` also the malformed test files), `ps` the processes.\n");
@@ -106,15 +114,28 @@ int main(int argc, char** argv) {
     for (;;) {
         printf("$ ");
         fflush(stdout);
-        if (read_line(line, sizeof line) < 0) exit(0);
+        int len = read_line(line, sizeof line);
+        if (len == LINE_TOO_LONG) {
+            printf("sh: line too long (at most %d bytes); not run\n", LINE_MAX_BYTES - 1);
+            continue;
+        }
+        if (len < 0) exit(0);
         if (line[0] == '#') continue;
         int n = split(line, args);
         if (n < 0) {
-            printf("sh: too many arguments (at most %d)\n", MAX_ARGS);
+            printf("sh: too many words (at most %d, the program included); not run\n", MAX_ARGS);
             continue;
         }
         if (n == 0) continue;
-        if (strcmp(args[0], "exit") == 0) exit(n > 1 ? atoi(args[1]) : 0);
+        if (strcmp(args[0], "exit") == 0) {
+            char* end = 0;
+            long status = n > 1 ? strtol(args[1], &end, 10) : 0;
+            if (n > 2 || (n > 1 && (*end || end == args[1] || status < 0 || status > 255))) {
+                printf("sh: exit takes one status from 0 to 255\n");
+                continue;
+            }
+            exit((int)status);
+        }
         if (strcmp(args[0], "help") == 0) {
             help();
             continue;

@@ -423,8 +423,12 @@ Result<void> discover_machine(const Fdt& fdt, MachineInfo& out, char* why, size_
     Bus root{fdt.root(), fdt.cells(fdt.root())};
     walk_mmio(c, root);
 
-    if (auto args = fdt.string(fdt.find_node("/chosen"), "bootargs"); args.ok())
-        copy_str(out.bootargs, sizeof out.bootargs, args.value());
+    if (auto args = fdt.string(fdt.find_node("/chosen"), "bootargs"); args.ok()) {
+        const char* a = args.value();
+        while (a[out.bootargs_len])
+            ++out.bootargs_len;
+        if (out.bootargs_len < sizeof out.bootargs) copy_str(out.bootargs, sizeof out.bootargs, a);
+    }
     return {};
 }
 

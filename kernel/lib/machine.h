@@ -2,6 +2,7 @@
 // discover_machine() (machine.cpp) from a validated Fdt; pure logic.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "addr.h"
@@ -15,6 +16,7 @@ inline constexpr int kMaxReserved = 16;
 inline constexpr int kMaxHarts = 16;
 inline constexpr int kMaxMmio = 64;
 inline constexpr int kMaxNameLen = 48;
+inline constexpr size_t kBootargsBytes = 2048; // /chosen/bootargs with its NUL
 
 enum class UartKind : uint8_t {
     None,    // no usable UART: the kernel falls back to the SBI console
@@ -79,8 +81,10 @@ struct MachineInfo {
     int mmio_count = 0;
     int mmio_dropped = 0; // regions that did not fit in mmio[] (not an error)
 
-    // From /chosen: bootargs ("" if none).
-    char bootargs[128] = {};
+    // From /chosen: bootargs ("" if none, or if they do not fit: never cut
+    // short), and their length in the tree (>= kBootargsBytes: too long).
+    char bootargs[kBootargsBytes] = {};
+    size_t bootargs_len = 0;
 
     const HartInfo* find_hart(uint32_t hart_id) const {
         for (int i = 0; i < hart_count; ++i)

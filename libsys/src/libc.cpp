@@ -156,6 +156,13 @@ int meminfo(void) {
     return mm(Request::Meminfo) < 0 ? -1 : 0;
 }
 
+long memmap(void) {
+    flush_out();
+    sys::Msg m;
+    if (sys::mm_request(Request::MemMap, 0, 0, 0, &m) < 0) return -1;
+    return static_cast<long>(m.w[1]);
+}
+
 int vmprint(int pid) {
     flush_out();
     return mm(Request::VmPrint, static_cast<uint64_t>(static_cast<int64_t>(pid))) < 0 ? -1 : 0;

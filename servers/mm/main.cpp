@@ -48,7 +48,11 @@ int main() {
     static char init[24] = "init";
     static Args args;
     (void)capframe::find_bootarg(bootargs, "init", init, sizeof init);
-    if (!init_args(bootargs, init, args)) die("init's arguments do not fit (32 arguments, 2 KiB)");
+    if (!init_args(bootargs, init, args)) {
+        kernel::log("mm: the arguments of '%s' do not fit: at most %lu words, %lu bytes\n", init,
+                    capframe::abi::kMaxArgs, capframe::abi::kMaxArgBytes);
+        kernel::shutdown(1);
+    }
     auto t = spawn_init(init, args);
     if (!t.ok()) {
         kernel::log("mm: cannot start '%s': %s\n", init, capframe::error_name(t.error()));

@@ -135,6 +135,9 @@ bool request(Proc* p, const kernel::Msg& m, kernel::Msg& out) {
     case mmp::Request::FreeFrames:
         out.w[1] = g_book.buddy.free_frames();
         return true;
+    case mmp::Request::MemMap:
+        out.w[1] = memmap();
+        return true;
     case mmp::Request::VmPrint: {
         int pid = static_cast<int>(m.w[1]);
         Proc* target = pid == 0 ? nullptr : proc_by_pid(pid);

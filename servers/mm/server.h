@@ -62,6 +62,9 @@ bool request(Proc* p, const kernel::Msg& m, kernel::Msg& out);
 // there is no reply; out is the reply otherwise.
 bool handle_message(int64_t r, const kernel::Msg& m, kernel::Msg& out);
 
+// Prints who holds each frame (./capframe memmap); returns the runs printed.
+uint64_t memmap();
+
 // True once init ended and the system was told to shut down.
 bool shut_down();
 

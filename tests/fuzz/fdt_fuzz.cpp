@@ -154,6 +154,11 @@ void check_machine(const Fdt& f) {
     }
     FUZZ_CHECK(why[0] == '\0');
     FUZZ_CHECK(terminated(m.model, sizeof m.model) && terminated(m.bootargs, sizeof m.bootargs));
+    // bootargs are whole or, when they do not fit, empty: never cut short.
+    if (m.bootargs_len < sizeof m.bootargs)
+        FUZZ_CHECK(std::strlen(m.bootargs) == m.bootargs_len);
+    else
+        FUZZ_CHECK(m.bootargs[0] == '\0');
     FUZZ_CHECK(m.memory_count >= 1 && m.memory_count <= kMaxMemoryRanges);
     for (int i = 0; i < m.memory_count; ++i)
         FUZZ_CHECK(m.memory[i].size && m.memory[i].end() > m.memory[i].base.value());

@@ -160,7 +160,7 @@ inline constexpr uint64_t kUserStackTop = kTrapframeVa - 4096;
 inline constexpr uint64_t kUserStackPages = 4;     // pages mm maps before a program starts
 inline constexpr uint64_t kUserStackMax = 1 << 20; // the stack grows on demand down to this size
 inline constexpr uint64_t kStackGuardVa = kUserStackTop - kUserStackMax - 4096; // never mapped
-inline constexpr uint64_t kMaxArgs = 32;               // exec: argv entries
+inline constexpr uint64_t kMaxArgs = 64;               // exec: argv entries
 inline constexpr uint64_t kMaxArgBytes = 2048;         // exec: argv strings with their NULs
 inline constexpr uint64_t kBootInfoVa = 0x3f00000000;  // mm only: BootInfo, read-only
 inline constexpr uint64_t kBootImageVa = 0x3f00100000; // mm only: the boot archive, read-only
@@ -181,7 +181,7 @@ struct BootInfo {
     uint64_t window_base;   // lowest physical address of any frame capability
     uint64_t window_frames; // frames from window_base to the highest frame's end
     uint64_t meta_bytes;    // zeroed RW memory at kFrameMetaVa (kMetaBytesPerFrame per frame)
-    char bootargs[128];
+    char bootargs[2048];    // /chosen/bootargs, NUL-terminated (MachineInfo's kBootargsBytes)
 };
 inline constexpr uint64_t kBootInfoMagic = 0xcafe'f4a3'b007'1f0aull;
 
@@ -194,7 +194,7 @@ inline constexpr uint64_t kSlotControl = 4;
 inline constexpr uint64_t kSlotMmEndpoint = 1;
 
 static_assert(sizeof(Sys) == 8 && sizeof(Errno) == 8, "ABI enums are register sized");
-static_assert(sizeof(BootInfo) == 12 * 8 + 128);
+static_assert(sizeof(BootInfo) == 12 * 8 + 2048 && sizeof(BootInfo) <= 4096); // one page
 static_assert(kUserStackTop % 4096 == 0 && kUserTextBase % 4096 == 0);
 
 } // namespace capframe::abi

@@ -31,6 +31,7 @@ enum class Request : uint64_t {
     Program = 17,      // (index) -> 0; m1..m3 = the name of the index-th program in the archive
     PrepareWrite = 18, // (va, len) -> 0: makes the caller's range writable now (COW, demand)
     FailAlloc = 19,    // (n) -> 0: tests only: the n-th frame allocation of our next request fails
+    MemMap = 20,       // () -> m1 runs printed: mm prints who holds each frame ("memmap: ...")
 };
 
 // ProcInfo states

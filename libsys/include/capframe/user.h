@@ -34,6 +34,7 @@ int read(int fd, void* buf, int n);        /* fd 0: the console; waits for input
 long freeframes(void);              /* frames free in the memory server */
 int setlimit(int pid, long frames); /* limit pid (self or a child) and its later children */
 int meminfo(void);                  /* mm prints its accounting table */
+long memmap(void);                  /* mm prints who holds each frame; runs printed */
 int vmprint(int pid);               /* the kernel prints pid's page table (0: mm's) */
 struct procinfo {
     int pid, parent, state; /* state: 1 running, 2 zombie */

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""In-QEMU test of ./capframe memmap (TAP):
+
+    memmap_test.py TIMEOUT QEMU.PY-ARGS...
+
+boots with qemu.py as ./capframe memmap does, then draws the frame map with
+tools/memmap.py, which checks the runs add up to mm's frame count."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+timeout, args = float(sys.argv[1]), sys.argv[2:]
+tools = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools')
+cmd = [sys.executable, os.path.join(tools, 'qemu.py')] + args
+print('# ' + ' '.join(cmd))
+try:
+    run = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, timeout=timeout)
+    log, rc = run.stdout.decode('utf-8', 'replace').replace('\r', ''), run.returncode
+except subprocess.TimeoutExpired as e:
+    log, rc = (e.stdout or b'').decode('utf-8', 'replace'), None
+results = [(rc == 0, f'the memmap program exited with status 0 (QEMU run: {rc})')]
+with tempfile.TemporaryDirectory() as d:
+    with open(os.path.join(d, 'console.log'), 'w') as f:
+        f.write(log)
+    draw = subprocess.run([sys.executable, os.path.join(tools, 'memmap.py'),
+                           os.path.join(d, 'console.log'), os.path.join(d, 'memmap.svg')],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in (log.splitlines() + draw.stdout.splitlines()):
+        print('# | ' + line)
+    results.append((draw.returncode == 0, 'memmap.py read the runs and they add up'))
+    picture = open(os.path.join(d, 'memmap.svg')).read() if draw.returncode == 0 else ''
+# Three children hold 64, 128 and 256 heap pages; the first one's child
+# shares its 64 copy-on-write.
+for pid, kind, least in [(2, 'shared', 64), (3, 'user', 128), (4, 'user', 256)]:
+    m = re.search(rf'^memmap: +([0-9]+) frames  pid {pid} \(memmap\) {kind}$', draw.stdout, re.M)
+    results.append((m is not None and int(m.group(1)) >= least,
+                    f'pid {pid} holds at least {least} {kind} frames'))
+results.append((picture.startswith('<svg') and picture.count('<rect') > 10,
+                'the SVG has the frames drawn'))
+results.append(('every frame came back' in log, 'every frame came back'))
+for i, (ok, what) in enumerate(results, 1):
+    print(f'{"ok" if ok else "not ok"} {i} - {what}')
+print(f'1..{len(results)}')
+sys.exit(0 if all(ok for ok, _ in results) else 1)
