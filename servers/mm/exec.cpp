@@ -1,6 +1,7 @@
 // exec: a new image from the boot archive, built beside the old one in a
 // Building process slot with its own address space; the old image goes only
 // once the new one is complete.
+#include "archive.h"
 #include "cpio.h"
 #include "elf.h"
 #include "errors.h"
@@ -68,10 +69,9 @@ Result<uint64_t> build_image(Proc* img, const ElfImage& elf, std::span<const uin
 }
 
 Result<void> find_program(const char* name, ElfImage& elf, std::span<const uint8_t>& file) {
-    CpioEntry e;
-    TRY(cpio_find(kernel::boot_archive(), name, e));
-    TRY(check_elf(e.data, abi::kUserTextBase, kHeapTop, elf));
-    file = e.data;
+    const CpioEntry* e = TRY(archive_find(name));
+    TRY(check_elf(e->data, abi::kUserTextBase, kHeapTop, elf));
+    file = e->data;
     return {};
 }
 

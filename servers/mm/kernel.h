@@ -15,14 +15,11 @@
 #include <span>
 
 #include "capframe/abi.h"
+#include "capframe/msg.h"
 
 namespace capframe::mm::kernel {
 
-// A message in registers: four words and the badge of the sender's cap.
-struct Msg {
-    uint64_t w[4] = {};
-    uint64_t badge = 0;
-};
+using Msg = capframe::Msg; // capframe/msg.h, the same type as sys::Msg
 
 // Capabilities (abi::Sys::Cap*, FrameSplit, Retype). dst_table 0: mm's own
 // table; otherwise the slot of a CapTable object mm holds.

@@ -61,33 +61,17 @@ int64_t thread_suspend(uint64_t thread) {
     return sys::thread_suspend(thread);
 }
 int64_t thread_reply(uint64_t thread, const Msg& m) {
-    sys::Msg s;
-    for (int i = 0; i < 4; ++i)
-        s.w[i] = m.w[i];
-    return sys::thread_reply(thread, s);
+    return sys::thread_reply(thread, m);
 }
 int64_t thread_copy_regs(uint64_t dst, uint64_t src, uint64_t a0, uint64_t a1) {
     return sys::thread_copy_regs(dst, src, a0, a1);
 }
 
-namespace {
-int64_t ipc(bool reply, uint64_t ep, Msg& m) {
-    sys::Msg s;
-    for (int i = 0; i < 4; ++i)
-        s.w[i] = m.w[i];
-    int64_t r = reply ? sys::reply_recv(ep, s) : sys::recv(ep, s);
-    for (int i = 0; i < 4; ++i)
-        m.w[i] = s.w[i];
-    m.badge = s.badge;
-    return r;
-}
-} // namespace
-
 int64_t recv(uint64_t ep, Msg& m) {
-    return ipc(false, ep, m);
+    return sys::recv(ep, m);
 }
 int64_t reply_recv(uint64_t ep, Msg& m) {
-    return ipc(true, ep, m);
+    return sys::reply_recv(ep, m);
 }
 void yield() {
     sys::yield();

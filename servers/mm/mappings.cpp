@@ -98,7 +98,7 @@ Result<uint32_t> record_mapping(Proc* p, uint64_t va, uint64_t flags, uint64_t f
     return i;
 }
 
-void remove_mapping(uint32_t i, bool cap_gone) {
+void remove_mapping(uint32_t i, bool cap_gone, bool units_later) {
     Mapping& m = mapping(i);
     Proc* p = proc_of(m);
     FrameInfo& f = frame_info(m.frame);
@@ -119,7 +119,7 @@ void remove_mapping(uint32_t i, bool cap_gone) {
             *link = m.rnext;
             break;
         }
-    if (m.key & kMapReserved) unreserve_cow(p, 1);
+    if ((m.key & kMapReserved) && !units_later) unreserve_cow(p, 1);
     settle_cow_reserve(f);
     Proc* owner = owner_of(f);
     if (--f.refs == 0) {

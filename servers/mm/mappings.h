@@ -117,7 +117,9 @@ Result<uint32_t> record_mapping(Proc* p, uint64_t va, uint64_t flags, uint64_t f
                                 uint32_t slot);
 // Removes mapping i (the kernel mapping too, unless the capability that made
 // it is already gone); the frame goes back with its last mapping.
-void remove_mapping(uint32_t i, bool cap_gone = false);
+// units_later: a reserved unit of this mapping stays with the process (the
+// caller gives all of them back at once: drop_image).
+void remove_mapping(uint32_t i, bool cap_gone = false, bool units_later = false);
 // Moves every mapping, page table and charge of `from` to `to`.
 void rekey(Proc* from, Proc* to);
 

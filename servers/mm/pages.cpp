@@ -64,14 +64,23 @@ struct TempCap {
     TempCap& operator=(const TempCap&) = delete;
 };
 
+// By words where both sides allow it (ELF bytes in the cpio archive are
+// 4-byte aligned; -mstrict-align forbids misaligned words).
+template <class W>
+bool copy_words(uint8_t*& to, const uint8_t*& from, uint64_t& n) {
+    if ((reinterpret_cast<uintptr_t>(to) | reinterpret_cast<uintptr_t>(from)) % sizeof(W))
+        return false;
+    auto* t = static_cast<W*>(static_cast<void*>(to));
+    auto* f = static_cast<const W*>(static_cast<const void*>(from));
+    uint64_t words = n / sizeof(W);
+    for (uint64_t i = 0; i < words; ++i)
+        t[i] = f[i];
+    to += words * sizeof(W), from += words * sizeof(W), n -= words * sizeof(W);
+    return true;
+}
+
 void copy_bytes(uint8_t* to, const uint8_t* from, uint64_t n) {
-    if (((reinterpret_cast<uintptr_t>(to) | reinterpret_cast<uintptr_t>(from) | n) & 7) == 0) {
-        auto* t = static_cast<uint64_t*>(static_cast<void*>(to));
-        auto* f = static_cast<const uint64_t*>(static_cast<const void*>(from));
-        for (uint64_t i = 0; i < n / 8; ++i)
-            t[i] = f[i];
-        return;
-    }
+    if (!copy_words<uint64_t>(to, from, n)) (void)copy_words<uint32_t>(to, from, n);
     for (uint64_t i = 0; i < n; ++i)
         to[i] = from[i];
 }

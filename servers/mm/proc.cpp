@@ -123,7 +123,7 @@ void drop_tables(Proc* p) {
 
 void drop_image(Proc* p) {
     while (p->maps)
-        remove_mapping(p->maps);
+        remove_mapping(p->maps, false, true);
     unreserve(p, p->reserved);
     unreserve_tables(p, p->table_reserved);
     unreserve_cow(p, p->cow_reserved); // fork's units not yet given to a page

@@ -1,4 +1,5 @@
 // The requests of capframe/mm_protocol.h: decode, call the operation, answer.
+#include "archive.h"
 #include "capframe/mm_protocol.h"
 #include "cpio.h"
 #include "errors.h"
@@ -60,19 +61,14 @@ int64_t proc_info(int64_t index, kernel::Msg& out) {
 }
 
 int64_t program(int64_t index, kernel::Msg& out) {
-    size_t offset = 0;
-    CpioEntry e;
-    for (int64_t i = 0; cpio_next(kernel::boot_archive(), offset, e).ok();) {
-        if ((e.mode & 0170000) != 0100000) continue;
-        if (i++ != index) continue;
-        char name[24] = {};
-        for (size_t k = 0; k < e.name_len && k < 23; ++k)
-            name[k] = e.name[k];
-        for (int w = 0; w < 3; ++w)
-            out.w[1 + w] = pack8(name + w * 8, 8);
-        return 0;
-    }
-    return err(Errno::NoEnt);
+    const CpioEntry* e = index < 0 ? nullptr : archive_at(static_cast<size_t>(index));
+    if (!e) return err(Errno::NoEnt);
+    char name[24] = {};
+    for (size_t k = 0; k < e->name_len && k < 23; ++k)
+        name[k] = e->name[k];
+    for (int w = 0; w < 3; ++w)
+        out.w[1 + w] = pack8(name + w * 8, 8);
+    return 0;
 }
 
 int64_t revoke_page(Proc* p, uint64_t va, kernel::Msg& out) {

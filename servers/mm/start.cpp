@@ -1,4 +1,5 @@
 // mm's start: it takes over what the kernel handed it at boot.
+#include "archive.h"
 #include "errors.h"
 #include "frames.h"
 #include "kernel.h"
@@ -41,6 +42,9 @@ Result<void> start() {
         if (info < 0 || !g_book.buddy.add_root(Block{static_cast<uint32_t>(s), pa, order}).ok())
             kernel::log("mm: frame capability %lu unusable\n", s);
     }
+    if (auto r = archive_index(kernel::boot_archive()); !r.ok())
+        kernel::log("mm: boot archive: %s (programs after that are left out)\n",
+                    error_name(r.error()));
     uint64_t free = g_book.buddy.free_frames();
     kernel::log("mm: %lu free frames (%lu MiB) in %lu capabilities; %lu capability slots\n", free,
                 free >> 8, b.frame_slot_count, g_slots.count());

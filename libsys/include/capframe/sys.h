@@ -7,6 +7,7 @@
 
 #include "capframe/abi.h"
 #include "capframe/mm_protocol.h"
+#include "capframe/msg.h"
 
 namespace sys {
 
@@ -32,11 +33,7 @@ inline int64_t syscall(capframe::abi::Sys n, uint64_t a0 = 0, uint64_t a1 = 0, u
     return syscall(static_cast<uint64_t>(n), a0, a1, a2, a3, a4);
 }
 
-// A message in registers: four words and the badge of the sender's cap.
-struct Msg {
-    uint64_t w[4] = {};
-    uint64_t badge = 0;
-};
+using Msg = capframe::Msg; // capframe/msg.h
 
 // Raw system call that also returns a1..a5 (IPC, CapInfo, Map's level).
 int64_t syscall_msg(capframe::abi::Sys n, uint64_t a0, Msg& m);
