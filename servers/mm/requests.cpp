@@ -211,7 +211,6 @@ bool request(Proc* p, const kernel::Msg& m, kernel::Msg& out) {
 }
 
 bool handle_message(int64_t r, const kernel::Msg& m, kernel::Msg& out) {
-    out = kernel::Msg{};
     uint64_t badge = m.badge;
     Proc* p = proc_by_pid(static_cast<int>(badge & 0xffffffff));
     if (r < 0 || !p || p->state != State::Running) {

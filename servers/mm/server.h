@@ -59,7 +59,7 @@ void kill_for_fault(Proc* p, const kernel::Msg& m);
 // waits).
 bool request(Proc* p, const kernel::Msg& m, kernel::Msg& out);
 // One message from mm's endpoint (r: the receive's result): false when
-// there is no reply; out is the reply otherwise.
+// there is no reply; out (zeroed by the caller) is the reply otherwise.
 bool handle_message(int64_t r, const kernel::Msg& m, kernel::Msg& out);
 
 // Prints who holds each frame (./capframe memmap); returns the runs printed.

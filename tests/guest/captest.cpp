@@ -3,6 +3,8 @@
 // call must return its error and change nothing. TAP output; the exit status
 // is the number of failures.
 #include "capframe/sys.h"
+#define TAP_PRINTF sys::printf
+#include "tap.h"
 
 using capframe::abi::Errno;
 using capframe::abi::ObjType;
@@ -11,11 +13,8 @@ namespace abi = capframe::abi;
 
 namespace {
 
-int failures = 0;
-
 void check(bool ok, const char* what) {
-    if (!ok) ++failures;
-    sys::printf("%s - %s\n", ok ? "ok" : "not ok", what);
+    tap_check(ok, what);
 }
 
 int64_t err(Errno e) {
@@ -88,6 +87,6 @@ int main() {
 
     check(sys::getpid() == 1, "mm still answers: getpid is 1");
     check(free_frames() == free_before, "the free-frame count is where it started");
-    sys::printf("captest: %d failure(s)\n", failures);
-    return failures;
+    (void)tap_done("captest");
+    return tap_failures();
 }

@@ -22,6 +22,8 @@
 #include <string.h>
 
 #include "capframe/user.h"
+#define TAP_WITH_PROCESSES
+#include "tap.h"
 
 /* The user address space, from capframe/abi.h (a C++ header; keep in step):
  * kMaxVa, kTrampolineVa = kMaxVa - 4096, kTrapframeVa = kTrampolineVa - 4096,
@@ -1034,41 +1036,8 @@ static const struct test tests[] = {
 };
 #define NTESTS ((int)(sizeof tests / sizeof tests[0]))
 
-static int g_run, g_failed;
-
 static void run_test(const struct test* t) {
-    char reason[128];
-    reason[0] = 0;
-    long before = freeframes();
-    int pid = fork();
-    if (pid < 0) {
-        snprintf(reason, sizeof reason, "fork failed");
-    } else if (pid == 0) {
-        exit(t->fn());
-    } else {
-        int st = 0;
-        if (wait_for(pid, &st) != pid)
-            snprintf(reason, sizeof reason, "wait failed");
-        else if (t->killed && st != -1)
-            snprintf(reason, sizeof reason, "not killed: exit status %d", st);
-        else if (!t->killed && st == -1)
-            snprintf(reason, sizeof reason, "killed");
-        else if (!t->killed && st != 0)
-            snprintf(reason, sizeof reason, "exit status %d", st);
-        long after = t->orphans ? frames_settle(before, 50) : freeframes();
-        if (after != before) {
-            size_t used = strlen(reason);
-            snprintf(reason + used, sizeof reason - used, "%sframes lost: %ld", used ? "; " : "",
-                     before - after);
-        }
-    }
-    ++g_run;
-    if (reason[0]) {
-        ++g_failed;
-        printf("not ok %d - %s # %s\n", g_run, t->name, reason);
-    } else {
-        printf("ok %d - %s\n", g_run, t->name);
-    }
+    tap_case(t->name, t->fn, t->killed ? TAP_KILLED : TAP_EXIT_0, t->orphans ? 50 : 0);
 }
 
 /* Grows our own stack once, so that its growth is not counted as a frame a
@@ -1082,7 +1051,6 @@ static void warm_stack(void) {
 int main(int argc, char** argv) {
     g_heap_start = sbrk(0);
     g_runner_pid = getpid();
-    g_run = g_failed = 0;
     warm_stack();
 
     int quick = 0, named = 0;
@@ -1122,7 +1090,5 @@ int main(int argc, char** argv) {
         }
         run_test(t);
     }
-    printf("1..%d\n", g_run);
-    printf("usertests: %d passed, %d failed\n", g_run - g_failed, g_failed);
-    return g_failed ? 1 : 0;
+    return tap_done("usertests");
 }

@@ -1,5 +1,5 @@
-// stress: the hardening runs that are not the syscall fuzzer (user/fuzz.cpp)
-// or the isolation suite (user/isolation.cpp). Output is TAP ("ok N - ...",
+// stress: the hardening runs that are not the syscall fuzzer (tests/guest/fuzz.cpp)
+// or the isolation suite (tests/guest/isolation.cpp). Output is TAP ("ok N - ...",
 // "not ok N - ... # why"), "# " details, then one "stress: <figure>: <n>"
 // line per figure.
 //
@@ -26,6 +26,7 @@
 
 #include "capframe/sys.h"
 #include "capframe/user.h"
+#include "tap.h"
 
 using capframe::abi::Sys;
 using capframe::mmp::Request;
@@ -40,16 +41,8 @@ char* const kNoMemory = reinterpret_cast<char*>(-1);
 // libsys defines sbrk with a ptrdiff_t argument; user.h declares xv6's int.
 extern "C" char* sbrk64(long n) __asm__("sbrk");
 
-int g_tests, g_failed;
-
 void result(bool ok, const char* name, const char* why = "") {
-    ++g_tests;
-    if (ok) {
-        printf("ok %d - %s\n", g_tests, name);
-    } else {
-        ++g_failed;
-        printf("not ok %d - %s # %s\n", g_tests, name, why);
-    }
+    tap_result(ok, name, why);
 }
 
 // Data, bss and stack pages made our own now (no copy-on-write left from a
@@ -537,7 +530,7 @@ int main(int argc, char** argv) {
     else
         return usage();
     if (r) return r;
-    printf("1..%d\n", g_tests);
-    printf("stress: %s: %d passed, %d failed\n", cmd, g_tests - g_failed, g_failed);
-    return g_failed ? 1 : 0;
+    char suite[32];
+    snprintf(suite, sizeof suite, "stress: %s", cmd);
+    return tap_done(suite);
 }

@@ -34,6 +34,7 @@
 
 #include "capframe/sys.h"
 #include "capframe/user.h"
+#include "tap.h"
 
 namespace abi = capframe::abi;
 using capframe::abi::Errno;
@@ -1076,14 +1077,12 @@ const Group kGroups[] = {
     {"privileged instructions", g_privileged},
 };
 
-int g_total_attempts = 0, g_total_blocked = 0, g_results = 0;
+int g_total_attempts = 0, g_total_blocked = 0;
 
 void result(bool ok, const char* name, int attempts, const char* why) {
-    ++g_results;
-    if (ok)
-        printf("ok %d - %s (%d attempts)\n", g_results, name, attempts);
-    else
-        printf("not ok %d - %s (%d attempts) # %s\n", g_results, name, attempts, why);
+    char line[160];
+    snprintf(line, sizeof line, "%s (%d attempts)", name, attempts);
+    tap_result(ok, line, why);
 }
 
 constexpr int kGroupCount = static_cast<int>(sizeof kGroups / sizeof kGroups[0]);
@@ -1177,7 +1176,7 @@ int main(int argc, char** argv) {
     else
         snprintf(why, sizeof why, "frames lost: %ld", start - end);
     result(end == start, "every frame back after the suite", 1, why);
-    printf("1..%d\n", g_results);
+    (void)tap_done("isolation: groups");
     printf("isolation: %d attempts, %d blocked, %d got through\n", g_total_attempts,
            g_total_blocked, g_total_attempts - g_total_blocked);
     return g_total_attempts == g_total_blocked ? 0 : 1;

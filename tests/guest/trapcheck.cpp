@@ -2,6 +2,8 @@
 // ("ok - ...", numbered by the test runner); the exit status is the number
 // of failures.
 #include "capframe/sys.h"
+#define TAP_PRINTF sys::printf
+#include "tap.h"
 
 using capframe::abi::Errno;
 using capframe::abi::error_return;
@@ -9,11 +11,8 @@ using capframe::abi::Sys;
 
 namespace {
 
-int failures = 0;
-
 void check(bool ok, const char* what) {
-    if (!ok) ++failures;
-    sys::printf("%s - %s\n", ok ? "ok" : "not ok", what);
+    tap_check(ok, what);
 }
 
 // Callee-saved registers must survive a trip through the kernel.
@@ -63,6 +62,6 @@ int main() {
         now = sys::uptime();
     check(now > start, "timer ticks advance while the program runs");
 
-    sys::printf("trapcheck: %d failure(s)\n", failures);
-    return failures;
+    (void)tap_done("trapcheck");
+    return tap_failures();
 }
