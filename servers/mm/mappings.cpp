@@ -120,7 +120,7 @@ void remove_mapping(uint32_t i, bool cap_gone, bool units_later) {
             break;
         }
     if ((m.key & kMapReserved) && !units_later) unreserve_cow(p, 1);
-    settle_cow_reserve(f);
+    if (f.refs > 1) settle_cow_reserve(f); // (refs still counts mapping i)
     Proc* owner = owner_of(f);
     if (--f.refs == 0) {
         f.owner = 0;
