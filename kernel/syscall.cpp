@@ -99,19 +99,21 @@ int64_t sys_console_read(Thread& t, uint64_t buf, uint64_t len) {
     return static_cast<int64_t>(n);
 }
 
+// A console write prints at most kWriteChunk bytes per call and returns how
+// many: the UART is polled with the lock held and interrupts off, so one call
+// must not keep every other hart out for long (libsys's write loops). The
+// whole buffer (up to kWriteMax) is checked first, so a buffer that is not
+// all the caller's fails before anything is printed.
 int64_t sys_debug_write(Thread& t, uint64_t fd, uint64_t buf, uint64_t len) {
     if (fd != 1 && fd != 2) return abi::error_return(Errno::Inval);
     if (len > abi::kWriteMax) len = abi::kWriteMax;
     if (len == 0) return 0;
     if (!check_user(t, buf, len, Perm::R).ok()) return abi::error_return(Errno::Fault);
     char chunk[abi::kWriteChunk];
-    for (uint64_t done = 0; done < len;) {
-        uint64_t n = len - done < sizeof chunk ? len - done : sizeof chunk;
-        copy_user(t, chunk, buf + done, n, false);
-        console_write(chunk, n);
-        done += n;
-    }
-    return static_cast<int64_t>(len);
+    uint64_t n = len < sizeof chunk ? len : sizeof chunk;
+    copy_user(t, chunk, buf, n, false);
+    console_write(chunk, n);
+    return static_cast<int64_t>(n);
 }
 
 #ifdef CAPFRAME_TEST_KERNEL

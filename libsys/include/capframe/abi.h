@@ -148,7 +148,10 @@ inline constexpr uint64_t kFaultLabel = 0xfa017;
 // the thread (after the handler fixed the cause), anything else suspends it.
 
 // Sizes
-inline constexpr size_t kWriteChunk = 256; // console writes are copied in chunks of this
+// A console write (DebugWrite) prints at most kWriteChunk bytes per call and
+// returns the count (libsys's write loops); it checks up to kWriteMax bytes
+// of the buffer first. ConsoleRead returns at most kWriteChunk bytes.
+inline constexpr size_t kWriteChunk = 256;
 inline constexpr size_t kWriteMax = 1 << 20;
 
 // The user address space that every program sees (docs/memory-layout.md).
