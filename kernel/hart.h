@@ -19,6 +19,7 @@ struct Hart {
     Context scheduler_ctx;
     uint64_t code_gen_seen; // see note_code_mapped()
     uint64_t user_root;     // root table loaded for user mode, 0 while in the kernel
+    uint32_t fp_owner;      // id of the thread whose FP state the registers hold (0: none)
 };
 
 Hart& this_hart();

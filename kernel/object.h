@@ -103,6 +103,13 @@ struct Thread {
     uint64_t call_badge; // badge of the cap the pending call was made through
     uint64_t msg[4];     // message being sent by a blocked caller
     uint64_t wake_tick;  // Sleeping: the tick at which it becomes ready
+    // Floating point (kernel/trap.cpp): off until the thread's first FP
+    // instruction; then its registers live here whenever it is in the kernel.
+    uint64_t fp[33]; // f0..f31, fcsr (arch/riscv64/fpu.S)
+    bool fp_on;      // the thread uses the FPU (user mode runs with FS != Off)
+    uint8_t fp_pad[3];
+    int32_t fp_hart; // the hart whose FP registers hold fp[] (with that hart's
+                     // fp_owner == id), or -1
 };
 static_assert(sizeof(Thread) <= kPageSize);
 static_assert(offsetof(Thread, tf) == 0, "the trapframe starts the page");

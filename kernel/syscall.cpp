@@ -278,6 +278,14 @@ Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unkno
         Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
         Thread* target = phys_to<Thread>(th->object);
         if (target->state != ThreadState::Inactive) return Error::Busy;
+        // A new register set (exec): everything else zero, the FPU off and
+        // clean, so nothing of the old image shows through.
+        for (uint64_t& r : target->tf.regs)
+            r = 0;
+        for (uint64_t& r : target->fp)
+            r = 0;
+        target->fp_on = false;
+        target->fp_hart = -1;
         target->tf.epc = a[1];
         target->tf.regs[arch::sp] = a[2];
         target->tf.regs[arch::a0] = a[3];
@@ -309,6 +317,10 @@ Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unkno
         if (src->state == ThreadState::Ready) return Error::Busy; // registers not saved
         for (int i = 0; i < 32; ++i)
             dst->tf.regs[i] = src->tf.regs[i];
+        for (int i = 0; i < 33; ++i) // saved whenever src is in the kernel
+            dst->fp[i] = src->fp[i];
+        dst->fp_on = src->fp_on;
+        dst->fp_hart = -1;
         dst->tf.epc = src->tf.epc;
         dst->tf.regs[arch::a0] = a[2];
         dst->tf.regs[arch::a1] = a[3];

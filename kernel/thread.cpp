@@ -169,6 +169,7 @@ void thread_init(Thread* t) {
     t->id = g_next_id++;
     t->state = ThreadState::Inactive;
     t->on_hart = -1;
+    t->fp_hart = -1;
     ++g_threads;
 }
 

@@ -9,6 +9,12 @@
 //                                   stay below a tick plus one console chunk
 //                                   (a console write holds the kernel lock
 //                                   for a bounded time only)
+//   kcheck fp                       floating-point registers are private:
+//                                   not seen by a fresh exec'd process,
+//                                   kept across preemption by another FP
+//                                   user (run it on one hart), copied by
+//                                   fork and independent afterwards
+//   (kcheck fp-set and fp-get are its helpers)
 //
 // Exit status 0 if every check passed.
 #include <stdio.h>
@@ -121,8 +127,139 @@ int cmd_gap(long ms, long writers) {
     return 0;
 }
 
+// ---- fp: floating-point state belongs to one thread -----------------------
+
+// User code is soft-float (lp64, rv64imac): nothing but these touches the FP
+// registers, so f5, f6 and fcsr keep what was put there unless the kernel
+// lets another process's values through.
+void fp_put(uint64_t v) {
+    asm volatile(".option push\n.option arch, +d\n"
+                 "fmv.d.x f5, %0\nfmv.d.x f6, %1\n"
+                 ".option pop" ::"r"(v),
+                 "r"(~v));
+}
+void fp_put_fcsr(uint64_t v) {
+    asm volatile(".option push\n.option arch, +d\nfscsr %0\n.option pop" ::"r"(v));
+}
+struct FpRegs {
+    uint64_t f5, f6, fcsr;
+};
+FpRegs fp_read() {
+    FpRegs r;
+    asm volatile(".option push\n.option arch, +d\n"
+                 "fmv.x.d %0, f5\nfmv.x.d %1, f6\nfrcsr %2\n"
+                 ".option pop"
+                 : "=r"(r.f5), "=r"(r.f6), "=r"(r.fcsr));
+    return r;
+}
+
+constexpr uint64_t kFpSecret = 0x5ec7e75ec7e70001;
+
+int run_program(const char* arg) {
+    int pid = fork();
+    if (pid == 0) {
+        char prog[] = "kcheck";
+        char a[16];
+        strncpy(a, arg, sizeof a - 1);
+        a[sizeof a - 1] = 0;
+        char* argv[] = {prog, a, nullptr};
+        exec(prog, argv);
+        exit(98);
+    }
+    int status = -1;
+    if (pid < 0 || wait_for(pid, &status) != pid) return -1;
+    return status;
+}
+
+// A child that puts its own pattern in f5/f6 and checks it for `ticks`
+// ticks while another does the same (on one hart they preempt each other).
+[[noreturn]] void fp_spinner(uint64_t pattern, int ticks) {
+    fp_put(pattern);
+    uint64_t bad = 0, rounds = 0;
+    for (int end = uptime() + ticks; uptime() < end; ++rounds) {
+        for (int i = 0; i < 1000; ++i) {
+            FpRegs r = fp_read();
+            if (r.f5 != pattern || r.f6 != ~pattern) {
+                ++bad;
+                fp_put(pattern);
+            }
+        }
+    }
+    if (bad) printf("# fp spinner %lx: %lu bad reads in %lu rounds\n", pattern, bad, rounds);
+    exit(bad ? 1 : 0);
+}
+
+int cmd_fp() {
+    // A process that exits with secrets in its FP registers and fcsr; the
+    // next program must start with them all zero.
+    int set = run_program("fp-set");
+    int get = run_program("fp-get");
+    result(set == 0 && get == 0, "a fresh program sees zeroed FP registers, not the last one's",
+           get == 1 ? "it saw the previous program's values" : "helper failed");
+
+    // Two processes using f5/f6 at once for 30 ticks.
+    int pids[2];
+    for (int i = 0; i < 2; ++i) {
+        pids[i] = fork();
+        if (pids[i] == 0) fp_spinner(0x1111111111111111ull * static_cast<uint64_t>(i + 3), 30);
+    }
+    bool kept = true;
+    for (int pid : pids) {
+        int status = -1;
+        if (pid < 0 || wait_for(pid, &status) != pid || status != 0) kept = false;
+    }
+    result(kept, "FP registers survive preemption by another FP user");
+
+    // fork: the child starts with the parent's values, then each its own.
+    fp_put(0xa0a0a0a0a0a0a0a0ull);
+    fp_put_fcsr(0x21);
+    int pid = fork();
+    if (pid == 0) {
+        FpRegs r = fp_read();
+        bool same =
+            r.f5 == 0xa0a0a0a0a0a0a0a0ull && r.f6 == ~0xa0a0a0a0a0a0a0a0ull && r.fcsr == 0x21;
+        fp_put(0xb0b0b0b0b0b0b0b0ull);
+        sleep(3);
+        r = fp_read();
+        bool own = r.f5 == 0xb0b0b0b0b0b0b0b0ull;
+        if (!same || !own)
+            printf("# fork child: f5 %lx fcsr %lx at the start, f5 %lx later\n",
+                   static_cast<unsigned long>(r.f5), static_cast<unsigned long>(r.fcsr),
+                   static_cast<unsigned long>(fp_read().f5));
+        exit(same && own ? 0 : 1);
+    }
+    fp_put(0xc0c0c0c0c0c0c0c0ull);
+    fp_put_fcsr(0x42);
+    int status = -1;
+    bool waited = pid > 0 && wait_for(pid, &status) == pid;
+    FpRegs r = fp_read();
+    result(waited && status == 0,
+           "a forked child starts with its parent's FP registers, then its own");
+    result(r.f5 == 0xc0c0c0c0c0c0c0c0ull && r.fcsr == 0x42,
+           "the parent keeps its own after the fork");
+    fp_put(0);
+    fp_put_fcsr(0);
+    return 0;
+}
+
+int cmd_fp_set() {
+    fp_put(kFpSecret);
+    fp_put_fcsr(0x3f);
+    return 0;
+}
+
+int cmd_fp_get() {
+    FpRegs r = fp_read();
+    if (r.f5 || r.f6 || r.fcsr) {
+        printf("# fp-get: f5 %lx f6 %lx fcsr %lx\n", static_cast<unsigned long>(r.f5),
+               static_cast<unsigned long>(r.f6), static_cast<unsigned long>(r.fcsr));
+        return 1;
+    }
+    return 0;
+}
+
 int usage() {
-    printf("usage: kcheck gap [MS] [WRITERS]\n");
+    printf("usage: kcheck gap [MS] [WRITERS] | fp\n");
     return 2;
 }
 
@@ -138,6 +275,12 @@ int main(int argc, char** argv) {
         long s = number(a2, 1000), w = number(a3, 1);
         if (s < 0 || w < 0 || w > 8) return usage();
         r = cmd_gap(s, w);
+    } else if (!strcmp(cmd, "fp")) {
+        r = cmd_fp();
+    } else if (!strcmp(cmd, "fp-set")) {
+        return cmd_fp_set();
+    } else if (!strcmp(cmd, "fp-get")) {
+        return cmd_fp_get();
     } else {
         return usage();
     }
