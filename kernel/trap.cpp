@@ -36,6 +36,10 @@ void on_timer() {
     watchdog_tick();
 }
 
+void clear_ipi() {
+    arch::write_sip(arch::read_sip() & ~arch::kSieSsie); // sip.SSIP: same bit as sie.SSIE
+}
+
 void dump_frame(const arch::KernelFrame& f) {
     static const char* const names[32] = {"pc", "ra", "sp",  "gp",  "tp", "t0", "t1", "t2",
                                           "s0", "s1", "a0",  "a1",  "a2", "a3", "a4", "a5",
@@ -72,7 +76,8 @@ void timer_init(uint64_t timebase_hz) {
 }
 
 void timer_start_this_hart() {
-    arch::write_sie(arch::read_sie() | arch::kSieStie);
+    // The timer, and IPIs (kick_hart: leave user mode or wfi now).
+    arch::write_sie(arch::read_sie() | arch::kSieStie | arch::kSieSsie);
     arm_timer();
 }
 
@@ -90,6 +95,10 @@ extern "C" void kernel_trap(arch::KernelFrame* f) {
     uint64_t scause = arch::read_scause(), stval = arch::read_stval();
     if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorTimer))) {
         on_timer();
+        return;
+    }
+    if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorSoftware))) {
+        clear_ipi(); // an idle hart woken for a thread that became ready
         return;
     }
     uint64_t slot = 0;
@@ -122,6 +131,14 @@ extern "C" [[noreturn]] void user_trap() {
     if (fs == arch::kFsDirty) fp_save(t->fp);
     arch::write_sstatus(arch::read_sstatus() & ~arch::kSstatusFs);
 
+    if (t->state == ThreadState::Inactive) {
+        // Suspended by another hart while it ran here (the IPI brought it
+        // in): it leaves this hart at once, before it acts on anything. A
+        // system call it made is not done (epc still points at the ecall).
+        if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorSoftware)))
+            clear_ipi();
+        yield();
+    }
     if (scause == static_cast<uint64_t>(arch::Exception::EcallFromU)) {
         t->tf.epc += 4;
         do_syscall(*t);
@@ -129,6 +146,8 @@ extern "C" [[noreturn]] void user_trap() {
         on_timer();
         wake_sleepers(timer_ticks());
         yield();
+    } else if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorSoftware))) {
+        clear_ipi(); // kick_hart: nothing to do for a thread that is not suspended
     } else if (scause == static_cast<uint64_t>(arch::Exception::IllegalInstruction) &&
                fs == arch::kFsOff && g_have_fpu && !t->fp_on) {
         // Its first FP instruction: from now on it has an FPU, starting from
@@ -149,7 +168,7 @@ extern "C" [[noreturn]] void user_trap() {
         } else {
             kprintf("thread %u: %s at 0x%016lx, pc 0x%016lx, no fault handler: stopped\n", t->id,
                     arch::cause_name(scause), stval, t->tf.epc);
-            thread_suspend(t);
+            (void)thread_suspend(t);
         }
     }
     // Suspended by another hart while it ran here: leave this hart.
@@ -194,7 +213,11 @@ void return_to_user() {
     auto* enter = reinterpret_cast<void (*)(uint64_t)>(tramp + offset(userret));
     uint64_t satp = arch::make_satp_sv39(t->as->root);
     this_hart().user_root = t->as->root; // shootdowns for it must reach this hart now
-    kernel_unlock();                     // nothing below touches shared state
+    // This hart goes back to user mode and leaves ready threads behind: an
+    // idle hart takes them now rather than at its next tick. (A hart that
+    // blocks runs the next one itself: no IPI then.)
+    if (threads_waiting()) wake_idle_hart();
+    kernel_unlock(); // nothing below touches shared state
     enter(satp);
     __builtin_unreachable();
 }

@@ -22,6 +22,8 @@ enum class Sys : uint64_t {
     Sleep = 7,                // (ticks) -> 0 after at least that many timer ticks
     DebugKstackOverflow = 99, // test kernels only: recurse in the kernel until the guard page
     DebugHoldLock = 98,       // test kernels only: (ms) stay in the kernel with the lock held
+    DebugOnHartRefusals = 97, // test kernels only: how often a thread operation found its
+                              // (suspended) thread still on a hart (EBUSY)
 
     // Capabilities. `slot` arguments index the caller's capability table.
     CapInfo = 10,    // (slot) -> type | rights << 8 | order << 16 | flags << 24; a1 = object/pa
