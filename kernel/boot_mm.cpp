@@ -12,21 +12,16 @@ extern "C" char __boot_archive_start[], __boot_archive_end[];
 namespace capframe {
 namespace {
 
-// Layout written by tools/embed_user.py (offsets relative to the table).
+// mm's image as tools/embed_user.py writes it (offsets relative to it).
 struct EmbeddedSegment {
     uint64_t vaddr, filesz, memsz, flags, data_offset;
 };
-struct EmbeddedProgram {
-    char name[24];
+struct EmbeddedImage {
     uint64_t entry, segment_count;
     EmbeddedSegment segments[4];
 };
-struct EmbeddedTable {
-    uint64_t count;
-    EmbeddedProgram programs[];
-};
-static_assert(sizeof(EmbeddedProgram) == 24 + 16 + 4 * 40);
-extern "C" const EmbeddedTable user_image_table;
+static_assert(sizeof(EmbeddedImage) == 16 + 4 * 40);
+extern "C" const EmbeddedImage mm_image;
 
 // mm's capability table holds a slot for every frame it hands out or maps
 // and one per shared (copy-on-write) mapping: 2.25 slots per frame (rounded
@@ -42,12 +37,6 @@ uint8_t mm_table_order(uint64_t frames) {
     return order;
 }
 constexpr uint64_t kFirstFrameSlot = 8;
-
-bool same(const char* a, const char* b) {
-    while (*a && *a == *b)
-        ++a, ++b;
-    return *a == *b;
-}
 
 Perm elf_perm(uint64_t flags) {
     Perm p = Perm::U;
@@ -85,10 +74,9 @@ uint8_t largest_order(uint64_t base, uint64_t size) {
 } // namespace
 
 Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_t kernel_frames) {
-    const EmbeddedProgram* prog = nullptr;
-    for (uint64_t i = 0; i < user_image_table.count; ++i)
-        if (same(user_image_table.programs[i].name, "mm")) prog = &user_image_table.programs[i];
-    if (!prog) panic("the boot image has no 'mm' program");
+    const EmbeddedImage* prog = &mm_image;
+    if (prog->segment_count == 0 || prog->segment_count > 4)
+        panic("the boot image's mm has %lu segments", prog->segment_count);
 
     RangeSet& ram = boot_free_ram();
     KernelMem& kmem = kernel_mem();
@@ -126,7 +114,7 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
 
     // mm's program and stack, mapped with boot table pages.
     Sv39<KernelMem> user(kmem, PhysAddr(as->root));
-    const auto* base = reinterpret_cast<const uint8_t*>(&user_image_table);
+    const auto* base = reinterpret_cast<const uint8_t*>(&mm_image);
     for (uint64_t s = 0; s < prog->segment_count; ++s) {
         const EmbeddedSegment& seg = prog->segments[s];
         for (uint64_t off = 0; off < seg.memsz; off += kPageSize) {

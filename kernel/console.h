@@ -17,8 +17,6 @@ Sink console_sink();
 
 void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
-struct KernelFrameView; // forward: trap.cpp prints frames
-
 [[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // Shuts the machine down through SBI SRST (failure = non-zero exit status).
 [[noreturn]] void shutdown(bool failure);

@@ -6,6 +6,7 @@
 #include "arch/riscv64/sbi.h"
 #include "console.h"
 #include "lib/bootargs.h"
+#include "lib/hartmask.h"
 #include "thread.h"
 #include "trap.h"
 #include "vm.h"
@@ -20,6 +21,14 @@ std::atomic<uint32_t> g_lock{0};
 std::atomic<int32_t> g_lock_owner{-1};
 std::atomic<uint64_t> g_code_gen{1};
 std::atomic<uint32_t> g_online{1};
+std::atomic<uint32_t> g_idle[kMaxHartsOnline]; // waiting in the scheduler with nothing to run
+
+// One SBI call per window of 64 hart ids (hart_mask_base), so any id works.
+template <class Call>
+void for_each_window(const HartMasks<kMaxHartsOnline>& m, Call call) {
+    for (size_t i = 0; i < m.count; ++i)
+        call(m.window[i].mask, m.window[i].base);
+}
 
 // Watchdog state: the time of each hart's last timer tick (0: none yet),
 // whether it was reported silent, and when the current lock owner took the
@@ -73,12 +82,6 @@ uint32_t hart_index() {
 }
 Hart& this_hart() {
     return g_harts[hart_index()];
-}
-Hart& hart_at(uint32_t index) {
-    return g_harts[index];
-}
-uint32_t harts_online() {
-    return g_online.load();
 }
 
 void kernel_lock() {
@@ -208,12 +211,36 @@ void tlb_shootdown(uint64_t root) {
     // exit. user_root is read under the kernel lock, set before a hart
     // leaves for user mode and cleared after it is back (a hart between its
     // flush and the lock gets a fence it did not need: harmless).
-    uint64_t mask = 0;
+    HartMasks<kMaxHartsOnline> targets;
     for (uint32_t i = 0; i < kMaxHartsOnline; ++i)
-        if (g_harts[i].online && i != hart_index() && g_harts[i].hart_id < 64 &&
+        if (g_harts[i].online && i != hart_index() &&
             (root == kAllAddressSpaces || g_harts[i].user_root == root))
-            mask |= uint64_t{1} << g_harts[i].hart_id;
-    if (mask) sbi::call(sbi::kExtRfence, 1, mask, 0, 0, ~uint64_t{0});
+            (void)targets.add(g_harts[i].hart_id); // one window per hart at most: fits
+    for_each_window(targets, [](uint64_t mask, uint64_t base) {
+        sbi::call(sbi::kExtRfence, 1, mask, base, 0, ~uint64_t{0}); // remote_sfence_vma
+    });
+}
+
+void kick_hart(uint32_t index) {
+    HartMasks<1> target;
+    (void)target.add(g_harts[index].hart_id);
+    sbi::call(sbi::kExtIpi, 0, target.window[0].mask, target.window[0].base); // send_ipi
+}
+
+void wake_idle_hart() {
+    uint32_t me = hart_index();
+    for (uint32_t i = 0; i < kMaxHartsOnline; ++i) {
+        if (i == me || !g_harts[i].online) continue;
+        // The first to clear the flag sends the IPI (one per idle period).
+        if (g_idle[i].exchange(0, std::memory_order_acq_rel)) {
+            kick_hart(i);
+            return;
+        }
+    }
+}
+
+void set_idle(bool idle) {
+    g_idle[hart_index()].store(idle ? 1 : 0, std::memory_order_release);
 }
 
 void note_code_mapped() {

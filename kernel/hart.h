@@ -19,12 +19,11 @@ struct Hart {
     Context scheduler_ctx;
     uint64_t code_gen_seen; // see note_code_mapped()
     uint64_t user_root;     // root table loaded for user mode, 0 while in the kernel
+    uint32_t fp_owner;      // id of the thread whose FP state the registers hold (0: none)
 };
 
 Hart& this_hart();
 uint32_t hart_index(); // from tp
-Hart& hart_at(uint32_t index);
-uint32_t harts_online();
 
 // The kernel runs under one lock: taken on every entry from user mode and
 // by the scheduler, released on the way back to user mode and when idle.
@@ -32,7 +31,7 @@ uint32_t harts_online();
 // except while idle without it).
 void kernel_lock();
 void kernel_unlock();
-bool kernel_lock_held_here();
+bool kernel_lock_held_here(); // assertions: block(), make_ready()
 
 // Watchdog. The kernel runs with interrupts off, so a hart that stays in it
 // (looping, holding the kernel lock, or waiting for it) takes no timer
@@ -49,6 +48,15 @@ void harts_init_boot(uint32_t boot_hart_id);
 // Starts every other hart the device tree shows as usable (okay, MMU, Sv39)
 // through SBI HSM; reports and skips any that fail.
 void harts_start_others(const MachineInfo& m);
+
+// Inter-processor interrupts (SBI IPI: a supervisor software interrupt on
+// the target). kick_hart makes the hart at `index` enter the kernel (from
+// user mode) or leave wfi; wake_idle_hart wakes one hart that waits in the
+// scheduler with nothing to run (called by a hart that returns to user mode
+// while threads are ready).
+void kick_hart(uint32_t index);
+void wake_idle_hart();
+void set_idle(bool idle); // this hart, from the scheduler
 
 // After a mapping was removed or narrowed in the table at `root`: flush this
 // hart's TLB and, via SBI RFENCE, that of every other hart running user code

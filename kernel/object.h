@@ -72,12 +72,13 @@ struct Context {
 };
 
 enum class ThreadState : uint8_t {
-    Inactive,     // created, not started (or suspended)
-    Ready,        // in the run queue or running
-    BlockedCall,  // waiting in an endpoint's send queue
-    BlockedRecv,  // waiting in an endpoint's receive queue
-    BlockedReply, // delivered its call, waiting for the reply
-    Sleeping,     // in the sleep list until wake_tick
+    Inactive,       // created, not started (or suspended)
+    Ready,          // in the run queue or running
+    BlockedCall,    // waiting in an endpoint's send queue
+    BlockedRecv,    // waiting in an endpoint's receive queue
+    BlockedReply,   // delivered its call, waiting for the reply
+    Sleeping,       // in the sleep list until wake_tick
+    BlockedSuspend, // waits for suspend_target to leave the hart it runs on
 };
 
 // A thread: the trapframe first (the page is mapped at TRAPFRAME in its
@@ -103,6 +104,18 @@ struct Thread {
     uint64_t call_badge; // badge of the cap the pending call was made through
     uint64_t msg[4];     // message being sent by a blocked caller
     uint64_t wake_tick;  // Sleeping: the tick at which it becomes ready
+    Thread* owed_head;   // callers whose calls it received and owes a reply
+    Thread* owed_prev;   // BlockedReply: its place in its replier's owed list
+    Thread* owed_next;
+    Thread* suspend_waiter; // suspended while on a hart: who waits for it to leave
+    Thread* suspend_target; // BlockedSuspend: the thread it waits for
+    // Floating point (kernel/trap.cpp): off until the thread's first FP
+    // instruction; then its registers live here whenever it is in the kernel.
+    uint64_t fp[33]; // f0..f31, fcsr (arch/riscv64/fpu.S)
+    bool fp_on;      // the thread uses the FPU (user mode runs with FS != Off)
+    uint8_t fp_pad[3];
+    int32_t fp_hart; // the hart whose FP registers hold fp[] (with that hart's
+                     // fp_owner == id), or -1
 };
 static_assert(sizeof(Thread) <= kPageSize);
 static_assert(offsetof(Thread, tf) == 0, "the trapframe starts the page");

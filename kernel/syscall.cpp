@@ -99,19 +99,30 @@ int64_t sys_console_read(Thread& t, uint64_t buf, uint64_t len) {
     return static_cast<int64_t>(n);
 }
 
+// A console write prints at most kWriteChunk bytes per call and returns how
+// many: the UART is polled with the lock held and interrupts off, so one call
+// must not keep every other hart out for long (libsys's write loops). The
+// whole buffer (up to kWriteMax) is checked first, so a buffer that is not
+// all the caller's fails before anything is printed.
 int64_t sys_debug_write(Thread& t, uint64_t fd, uint64_t buf, uint64_t len) {
     if (fd != 1 && fd != 2) return abi::error_return(Errno::Inval);
     if (len > abi::kWriteMax) len = abi::kWriteMax;
     if (len == 0) return 0;
     if (!check_user(t, buf, len, Perm::R).ok()) return abi::error_return(Errno::Fault);
     char chunk[abi::kWriteChunk];
-    for (uint64_t done = 0; done < len;) {
-        uint64_t n = len - done < sizeof chunk ? len - done : sizeof chunk;
-        copy_user(t, chunk, buf + done, n, false);
-        console_write(chunk, n);
-        done += n;
-    }
-    return static_cast<int64_t>(len);
+    uint64_t n = len < sizeof chunk ? len : sizeof chunk;
+    copy_user(t, chunk, buf, n, false);
+    console_write(chunk, n);
+    return static_cast<int64_t>(n);
+}
+
+// Thread capabilities: W to change or run the thread (configure, stack,
+// registers, start, suspend, a deferred reply), R to read its registers
+// (the source of ThreadCopyRegs).
+Result<Thread*> thread_cap(Thread& t, uint64_t slot, uint8_t need) {
+    Cap* c = TRY(lookup(t, slot, ObjType::Thread));
+    if (!c->has(need)) return Error::Permission;
+    return phys_to<Thread>(c->object);
 }
 
 #ifdef CAPFRAME_TEST_KERNEL
@@ -163,6 +174,13 @@ Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unkno
              arch::read_time() < end;) {
         }
         return 0;
+#else
+        break;
+#endif
+
+    case Sys::DebugOnHartRefusals:
+#ifdef CAPFRAME_TEST_KERNEL
+        return static_cast<int64_t>(thread_on_hart_refusals());
 #else
         break;
 #endif
@@ -248,7 +266,7 @@ Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unkno
     }
 
     case Sys::ThreadConfigure: {
-        Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
+        Thread* target = TRY(thread_cap(t, a[0], abi::kRightWrite));
         Cap* as = TRY(lookup(t, a[1], ObjType::AddressSpace));
         CapTableRef table = TRY(table_of(t, a[2]));
         if (a[2] == 0) return Error::InvalidArgument; // name the table explicitly
@@ -259,13 +277,12 @@ Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unkno
             ep = phys_to<Endpoint>(e->object);
             badge = e->badge;
         }
-        TRY(thread_configure(phys_to<Thread>(th->object), as_of(as->object), table, ep, badge));
+        TRY(thread_configure(target, as_of(as->object), table, ep, badge));
         return 0;
     }
     case Sys::ThreadSetStack: {
-        Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
+        Thread* target = TRY(thread_cap(t, a[0], abi::kRightWrite));
         Cap* f = TRY(lookup(t, a[1], ObjType::Frame));
-        Thread* target = phys_to<Thread>(th->object);
         if (target->kstack_cap) return Error::Busy;
         uint64_t slot = TRY(kstack_install(f));
         target->kstack_cap = f;
@@ -273,9 +290,16 @@ Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unkno
         return static_cast<int64_t>(slot);
     }
     case Sys::ThreadWriteRegs: {
-        Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
-        Thread* target = phys_to<Thread>(th->object);
-        if (target->state != ThreadState::Inactive) return Error::Busy;
+        Thread* target = TRY(thread_cap(t, a[0], abi::kRightWrite));
+        if (!thread_detached(target)) return Error::Busy;
+        // A new register set (exec): everything else zero, the FPU off and
+        // clean, so nothing of the old image shows through.
+        for (uint64_t& r : target->tf.regs)
+            r = 0;
+        for (uint64_t& r : target->fp)
+            r = 0;
+        target->fp_on = false;
+        target->fp_hart = -1;
         target->tf.epc = a[1];
         target->tf.regs[arch::sp] = a[2];
         target->tf.regs[arch::a0] = a[3];
@@ -283,30 +307,33 @@ Result<int64_t> dispatch(Thread& t, uint64_t n, const uint64_t a[6], bool& unkno
         return 0;
     }
     case Sys::ThreadStart: {
-        Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
-        TRY(thread_start(phys_to<Thread>(th->object)));
+        Thread* target = TRY(thread_cap(t, a[0], abi::kRightWrite));
+        TRY(thread_start(target));
         return 0;
     }
     case Sys::ThreadSuspend: {
-        Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
-        thread_suspend(phys_to<Thread>(th->object));
+        Thread* target = TRY(thread_cap(t, a[0], abi::kRightWrite));
+        TRY(thread_suspend(target));
         return 0;
     }
 
     case Sys::ThreadReply: {
-        Cap* th = TRY(lookup(t, a[0], ObjType::Thread));
-        TRY(ipc_reply_to(phys_to<Thread>(th->object), &a[1]));
+        Thread* caller = TRY(thread_cap(t, a[0], abi::kRightWrite));
+        TRY(ipc_reply_to(caller, &a[1]));
         return 0;
     }
     case Sys::ThreadCopyRegs: {
-        Cap* d = TRY(lookup(t, a[0], ObjType::Thread));
-        Cap* s = TRY(lookup(t, a[1], ObjType::Thread));
-        Thread* dst = phys_to<Thread>(d->object);
-        const Thread* src = phys_to<Thread>(s->object);
-        if (dst == src || dst->state != ThreadState::Inactive) return Error::Busy;
-        if (src->state == ThreadState::Ready) return Error::Busy; // registers not saved
+        Thread* dst = TRY(thread_cap(t, a[0], abi::kRightWrite));
+        const Thread* src = TRY(thread_cap(t, a[1], abi::kRightRead));
+        if (dst == src || !thread_detached(dst)) return Error::Busy;
+        // src's registers are saved only while it is in the kernel, off a hart
+        if (src->state == ThreadState::Ready || src->on_hart >= 0) return Error::Busy;
         for (int i = 0; i < 32; ++i)
             dst->tf.regs[i] = src->tf.regs[i];
+        for (int i = 0; i < 33; ++i) // saved whenever src is in the kernel
+            dst->fp[i] = src->fp[i];
+        dst->fp_on = src->fp_on;
+        dst->fp_hart = -1;
         dst->tf.epc = src->tf.epc;
         dst->tf.regs[arch::a0] = a[2];
         dst->tf.regs[arch::a1] = a[3];

@@ -17,7 +17,7 @@ Thread* g_run_tail = nullptr;
 Thread* g_sleep_head = nullptr; // unordered: few sleepers, checked once a tick
 Thread* g_sleep_tail = nullptr;
 uint32_t g_next_id = 1;
-uint32_t g_threads = 0;
+uint64_t g_on_hart_refusals = 0;
 
 void push(Thread*& head, Thread*& tail, Thread* t) {
     t->queue_next = nullptr;
@@ -51,8 +51,34 @@ void unlink(Thread*& head, Thread*& tail, Thread* t) {
     }
 }
 
+// A receiver owes a reply to every caller whose call it took until it
+// answers (deferred replies: mm answers a wait later), not only to the last
+// one (reply_to): all of them are in its owed list, so that destroying it
+// fails every one.
+void owe(Thread* replier, Thread* caller) {
+    caller->replier = replier;
+    caller->owed_prev = nullptr;
+    caller->owed_next = replier->owed_head;
+    if (replier->owed_head) replier->owed_head->owed_prev = caller;
+    replier->owed_head = caller;
+}
+
+void unowe(Thread* caller) {
+    Thread* r = caller->replier;
+    if (!r) return;
+    if (caller->owed_prev)
+        caller->owed_prev->owed_next = caller->owed_next;
+    else
+        r->owed_head = caller->owed_next;
+    if (caller->owed_next) caller->owed_next->owed_prev = caller->owed_prev;
+    caller->owed_prev = caller->owed_next = nullptr;
+    if (r->reply_to == caller) r->reply_to = nullptr;
+    caller->replier = nullptr;
+}
+
 // Switches away from the current thread until something makes it run again.
 void block() {
+    if (!kernel_lock_held_here()) panic("block() without the kernel lock");
     Hart& h = this_hart();
     swtch(&h.current->ctx, &h.scheduler_ctx);
 }
@@ -70,10 +96,14 @@ void detach(Thread* t) {
         unlink(t->queued_on->recv_head, t->queued_on->recv_tail, t);
         break;
     case ThreadState::BlockedReply:
-        if (t->replier && t->replier->reply_to == t) t->replier->reply_to = nullptr;
+        unowe(t);
         break;
     case ThreadState::Sleeping:
         unlink(g_sleep_head, g_sleep_tail, t);
+        break;
+    case ThreadState::BlockedSuspend:
+        t->suspend_target->suspend_waiter = nullptr;
+        t->suspend_target = nullptr;
         break;
     case ThreadState::Inactive:
         break;
@@ -94,7 +124,7 @@ void deliver(Thread* caller, Thread* receiver) {
     receiver->tf.regs[arch::a0] = 0;
     receiver->tf.regs[arch::a5] = caller->call_badge;
     receiver->reply_to = caller;
-    caller->replier = receiver;
+    owe(receiver, caller);
     caller->state = ThreadState::BlockedReply;
 }
 
@@ -119,13 +149,15 @@ extern "C" void thread_first_run() {
 Thread* current_thread() {
     return this_hart().current;
 }
-uint32_t thread_count() {
-    return g_threads;
-}
 
 void make_ready(Thread* t) {
+    if (!kernel_lock_held_here()) panic("make_ready() without the kernel lock");
     t->state = ThreadState::Ready;
     push(g_run_head, g_run_tail, t);
+}
+
+bool threads_waiting() {
+    return g_run_head != nullptr;
 }
 
 void scheduler() {
@@ -135,11 +167,14 @@ void scheduler() {
         Thread* t = pop(g_run_head, g_run_tail);
         if (!t) {
             // Nothing to run: wait for an interrupt with the lock free and
-            // interrupts on (the kernel trap vector takes the tick).
+            // interrupts on (the kernel trap vector takes the tick, and the
+            // IPI make_ready sends to an idle hart).
+            set_idle(true);
             kernel_unlock();
             arch::write_sstatus(arch::read_sstatus() | arch::kSstatusSie);
             arch::wfi();
             arch::interrupts_off();
+            set_idle(false);
             continue;
         }
         Hart& h = this_hart();
@@ -150,6 +185,11 @@ void scheduler() {
         // (possibly having run on other harts in between).
         t->on_hart = -1;
         this_hart().current = nullptr;
+        if (Thread* w = t->suspend_waiter) { // its suspend call may return now
+            t->suspend_waiter = nullptr;
+            w->suspend_target = nullptr;
+            make_ready(w);
+        }
         kernel_unlock();
     }
 }
@@ -169,23 +209,38 @@ void thread_init(Thread* t) {
     t->id = g_next_id++;
     t->state = ThreadState::Inactive;
     t->on_hart = -1;
-    ++g_threads;
+    t->fp_hart = -1;
+}
+
+bool thread_detached(const Thread* t) {
+    if (t->state != ThreadState::Inactive) return false;
+    if (t->on_hart >= 0) ++g_on_hart_refusals; // suspended, not yet off its hart
+    return t->on_hart < 0;
+}
+
+uint64_t thread_on_hart_refusals() {
+    return g_on_hart_refusals;
 }
 
 Result<void> thread_check_destroy(const Thread* t) {
-    // Not itself, and not while it runs on another hart (suspend it and let
-    // it leave that hart first).
-    if (t->on_hart >= 0) return Error::Busy;
+    // Not itself, and not while it runs on another hart (thread_suspend
+    // returns only once it has left).
+    if (t->on_hart >= 0) {
+        if (t->state == ThreadState::Inactive) ++g_on_hart_refusals;
+        return Error::Busy;
+    }
     return {};
 }
 
 void thread_destroy(Thread* t) {
     detach(t);
-    // A caller waiting for this thread's reply would wait forever: fail it.
-    if (Thread* c = t->reply_to) {
-        c->replier = nullptr;
+    // Callers waiting for this thread's reply would wait forever: fail them
+    // all (not only the last one it received).
+    while (Thread* c = t->owed_head) {
+        unowe(c);
         fail_waiter(c);
     }
+    t->reply_to = nullptr;
     if (t->as) as_unbind_trapframe(t->as, t);
     if (t->table.slots) t->table.header()->bound_threads--;
     if (t->fault_ep) t->fault_ep->fault_refs--;
@@ -195,12 +250,11 @@ void thread_destroy(Thread* t) {
         t->kstack_cap->flags &= static_cast<uint8_t>(~abi::kCapDonated);
         t->kstack_cap->donated_as = 0;
     }
-    --g_threads;
 }
 
 Result<void> thread_configure(Thread* t, AddressSpace* as, CapTableRef table, Endpoint* fault_ep,
                               uint64_t fault_badge) {
-    if (t->state != ThreadState::Inactive) return Error::Busy;
+    if (!thread_detached(t)) return Error::Busy;
     if (t->as != as) TRY(as_check_trapframe(as, t));
     if (t->as) { // rebinding a stopped thread (exec): let go of the old set-up
         as_unbind_trapframe(t->as, t);
@@ -219,7 +273,7 @@ Result<void> thread_configure(Thread* t, AddressSpace* as, CapTableRef table, En
 }
 
 Result<void> thread_start(Thread* t) {
-    if (t->state != ThreadState::Inactive) return Error::Busy;
+    if (!thread_detached(t)) return Error::Busy;
     if (!t->as || !t->kstack_cap) return Error::InvalidArgument;
     t->ctx = Context{};
     t->ctx.ra = reinterpret_cast<uint64_t>(&thread_first_run);
@@ -229,15 +283,24 @@ Result<void> thread_start(Thread* t) {
     return {};
 }
 
-void thread_suspend(Thread* t) {
-    if (t->on_hart >= 0 && t != this_hart().current) {
-        // In user mode on another hart: it stops at its next kernel entry
-        // (at the latest the next timer tick) and leaves that hart.
+Result<void> thread_suspend(Thread* t) {
+    Thread* self = this_hart().current;
+    if (t->on_hart >= 0 && t != self) {
+        // Running on another hart (in user mode, or about to take the lock):
+        // marked Inactive, it leaves that hart at its next kernel entry,
+        // which the IPI makes happen now. The caller waits until it has.
+        if (t->suspend_waiter) return Error::Busy;
         t->state = ThreadState::Inactive;
-        return;
+        t->suspend_waiter = self;
+        self->suspend_target = t;
+        self->state = ThreadState::BlockedSuspend;
+        kick_hart(static_cast<uint32_t>(t->on_hart));
+        block();
+        return {};
     }
     detach(t);
-    if (t == this_hart().current) block();
+    if (t == self) block();
+    return {};
 }
 
 void ipc_call(Endpoint* ep, uint64_t badge, const uint64_t msg[4], bool fault) {
@@ -273,7 +336,7 @@ void ipc_recv(Endpoint* ep) {
 
 namespace {
 void finish_reply(Thread* c, const uint64_t msg[4]) {
-    c->replier = nullptr;
+    unowe(c);
     if (c->fault_call) {
         // A fault reply: m0 = 0 resumes the thread at the faulting
         // instruction with its registers untouched; anything else stops it.
@@ -294,8 +357,7 @@ Result<void> ipc_reply(const uint64_t msg[4]) {
     Thread* self = this_hart().current;
     Thread* c = self->reply_to;
     if (!c) return Error::NoCaller;
-    self->reply_to = nullptr;
-    finish_reply(c, msg);
+    finish_reply(c, msg); // clears reply_to
     return {};
 }
 

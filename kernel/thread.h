@@ -12,11 +12,23 @@ Thread* current_thread();
 // The current thread gives up the hart (it stays Ready).
 void yield();
 void make_ready(Thread* t);
+// Ready threads wait in the run queue (read with the lock held).
+bool threads_waiting();
 
 Result<void> thread_configure(Thread* t, AddressSpace* as, CapTableRef table, Endpoint* fault_ep,
                               uint64_t fault_badge);
 Result<void> thread_start(Thread* t);
-void thread_suspend(Thread* t); // blocks the current thread if t is current
+// Stops t. Returns once t is on no hart (docs/architecture.md, "Suspending
+// a thread"): a thread running on another hart is sent an IPI and the caller
+// waits until it has left; Busy if another caller waits for that already.
+// Suspending the current thread blocks it.
+Result<void> thread_suspend(Thread* t);
+// Inactive and on no hart: its registers, trapframe and kernel stack may be
+// changed, it may be started, rebound or destroyed.
+bool thread_detached(const Thread* t);
+// How many times an operation found a suspended thread still on a hart and
+// answered EBUSY (test kernels report it: thread_suspend should leave none).
+uint64_t thread_on_hart_refusals();
 
 // IPC. Each returns only when the current thread runs again; the result is
 // then in the current thread's trapframe (a0 status, a1..a4 message, a5 badge).
@@ -30,7 +42,5 @@ Result<void> ipc_reply_to(Thread* caller, const uint64_t msg[4]);
 // Sleeping on the timer; wake_sleepers runs with the lock held.
 void thread_sleep(uint64_t ticks);
 void wake_sleepers(uint64_t now);
-
-uint32_t thread_count();
 
 } // namespace capframe

@@ -11,6 +11,8 @@
 #include "vmops.h"
 
 extern "C" char kernelvec[], uservec[], userret[], trampoline_start[];
+extern "C" void fp_save(uint64_t* area);
+extern "C" void fp_load(const uint64_t* area);
 
 namespace capframe {
 namespace {
@@ -19,6 +21,7 @@ constexpr uint32_t kMaxHartsHere = kMaxHartsOnline;
 constexpr uint64_t kTrapStackSize = 4096;
 alignas(16) uint8_t g_trap_stacks[kMaxHartsHere][kTrapStackSize];
 
+bool g_have_fpu = false; // sstatus.FS is writable on the boot hart
 uint64_t g_ticks = 0;
 uint64_t g_tick_interval = 0;
 uint64_t g_timebase = 0;
@@ -31,6 +34,10 @@ void on_timer() {
     if (hart_index() == 0) __atomic_fetch_add(&g_ticks, 1, __ATOMIC_RELAXED); // one clock
     arm_timer();
     watchdog_tick();
+}
+
+void clear_ipi() {
+    arch::write_sip(arch::read_sip() & ~arch::kSieSsie); // sip.SSIP: same bit as sie.SSIE
 }
 
 void dump_frame(const arch::KernelFrame& f) {
@@ -51,6 +58,14 @@ void trap_init_hart(uint32_t hart_index_) {
     // User code may read cycle, time and instret (benchmarks; rdtime traps
     // to the firmware on the JH7110, which is slow but correct).
     asm volatile("csrw scounteren, %0" ::"r"(uint64_t{7}));
+    // The firmware leaves sstatus.FS on: the kernel runs with it Off (it is
+    // built without F/D, so an FP instruction in it is a bug and traps).
+    // FS reads as 0 whatever is written on a hart without an FPU.
+    uint64_t s = arch::read_sstatus() & ~arch::kSstatusFs;
+    arch::write_sstatus(s | arch::kFsInitial);
+    bool fpu = (arch::read_sstatus() & arch::kSstatusFs) != 0;
+    arch::write_sstatus(s);
+    if (hart_index_ == 0) g_have_fpu = fpu;
 }
 
 void timer_init(uint64_t timebase_hz) {
@@ -61,7 +76,8 @@ void timer_init(uint64_t timebase_hz) {
 }
 
 void timer_start_this_hart() {
-    arch::write_sie(arch::read_sie() | arch::kSieStie);
+    // The timer, and IPIs (kick_hart: leave user mode or wfi now).
+    arch::write_sie(arch::read_sie() | arch::kSieStie | arch::kSieSsie);
     arm_timer();
 }
 
@@ -79,6 +95,10 @@ extern "C" void kernel_trap(arch::KernelFrame* f) {
     uint64_t scause = arch::read_scause(), stval = arch::read_stval();
     if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorTimer))) {
         on_timer();
+        return;
+    }
+    if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorSoftware))) {
+        clear_ipi(); // an idle hart woken for a thread that became ready
         return;
     }
     uint64_t slot = 0;
@@ -105,7 +125,20 @@ extern "C" [[noreturn]] void user_trap() {
     Thread* t = current_thread();
     t->tf.epc = arch::read_sepc();
     uint64_t scause = arch::read_scause();
+    // The user's FP registers go to the thread if it changed them (FS Dirty);
+    // the kernel runs with FS Off.
+    uint64_t fs = arch::read_sstatus() & arch::kSstatusFs;
+    if (fs == arch::kFsDirty) fp_save(t->fp);
+    arch::write_sstatus(arch::read_sstatus() & ~arch::kSstatusFs);
 
+    if (t->state == ThreadState::Inactive) {
+        // Suspended by another hart while it ran here (the IPI brought it
+        // in): it leaves this hart at once, before it acts on anything. A
+        // system call it made is not done (epc still points at the ecall).
+        if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorSoftware)))
+            clear_ipi();
+        yield();
+    }
     if (scause == static_cast<uint64_t>(arch::Exception::EcallFromU)) {
         t->tf.epc += 4;
         do_syscall(*t);
@@ -113,6 +146,17 @@ extern "C" [[noreturn]] void user_trap() {
         on_timer();
         wake_sleepers(timer_ticks());
         yield();
+    } else if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorSoftware))) {
+        clear_ipi(); // kick_hart: nothing to do for a thread that is not suspended
+    } else if (scause == static_cast<uint64_t>(arch::Exception::IllegalInstruction) &&
+               fs == arch::kFsOff && g_have_fpu && !t->fp_on) {
+        // Its first FP instruction: from now on it has an FPU, starting from
+        // zeroed registers, and runs the instruction again (one that was not
+        // an FP instruction traps again, as a fault).
+        t->fp_on = true;
+        for (uint64_t& r : t->fp)
+            r = 0;
+        t->fp_hart = -1;
     } else {
         // A user fault never brings the kernel down. With a fault endpoint
         // the handler (mm) gets a message on the thread's behalf and decides;
@@ -124,7 +168,7 @@ extern "C" [[noreturn]] void user_trap() {
         } else {
             kprintf("thread %u: %s at 0x%016lx, pc 0x%016lx, no fault handler: stopped\n", t->id,
                     arch::cause_name(scause), stval, t->tf.epc);
-            thread_suspend(t);
+            (void)thread_suspend(t);
         }
     }
     // Suspended by another hart while it ran here: leave this hart.
@@ -147,8 +191,21 @@ void return_to_user() {
     t->tf.kernel_hartid = hart_index();
 
     uint64_t s = arch::read_sstatus();
-    s &= ~arch::kSstatusSpp; // sret to U-mode
-    s |= arch::kSstatusSpie; // with interrupts enabled there
+    s &= ~(arch::kSstatusSpp | arch::kSstatusFs); // sret to U-mode
+    s |= arch::kSstatusSpie;                      // with interrupts enabled there
+    if (t->fp_on) {
+        // Its FP registers, unless this hart's still hold them (Clean: the
+        // next entry saves them only if user code changes them).
+        Hart& h = this_hart();
+        auto me = static_cast<int32_t>(hart_index());
+        if (h.fp_owner != t->id || t->fp_hart != me) {
+            arch::write_sstatus(s | arch::kFsInitial);
+            fp_load(t->fp);
+            h.fp_owner = t->id;
+            t->fp_hart = me;
+        }
+        s |= arch::kFsClean;
+    }
     arch::write_sstatus(s);
     arch::write_sepc(t->tf.epc);
 
@@ -156,7 +213,11 @@ void return_to_user() {
     auto* enter = reinterpret_cast<void (*)(uint64_t)>(tramp + offset(userret));
     uint64_t satp = arch::make_satp_sv39(t->as->root);
     this_hart().user_root = t->as->root; // shootdowns for it must reach this hart now
-    kernel_unlock();                     // nothing below touches shared state
+    // This hart goes back to user mode and leaves ready threads behind: an
+    // idle hart takes them now rather than at its next tick. (A hart that
+    // blocks runs the next one itself: no IPI then.)
+    if (threads_waiting()) wake_idle_hart();
+    kernel_unlock(); // nothing below touches shared state
     enter(satp);
     __builtin_unreachable();
 }

@@ -120,14 +120,14 @@ PageTable& kvm_build(const MachineInfo& m, const KernelImage& k, VmPrint how) {
 
     for (int i = 0; i < m.mmio_count; ++i)
         map_or_panic(t, m.mmio[i].name, id(m.mmio[i].range.base), m.mmio[i].range.base,
-                     m.mmio[i].range.size, Perm::R | Perm::W);
+                     m.mmio[i].range.size, perm::kMmio);
 
     map_or_panic(t, "kernel text", id(k.start), k.start, k.text_end.value() - k.start.value(),
-                 Perm::R | Perm::X);
+                 perm::kKernelText);
     map_or_panic(t, "kernel rodata", id(k.text_end), k.text_end,
-                 k.rodata_end.value() - k.text_end.value(), Perm::R);
+                 k.rodata_end.value() - k.text_end.value(), perm::kKernelRodata);
     map_or_panic(t, "kernel data+bss", id(k.rodata_end), k.rodata_end,
-                 k.end.value() - k.rodata_end.value(), Perm::R | Perm::W);
+                 k.end.value() - k.rodata_end.value(), perm::kKernelData);
 
     // The rest of RAM, minus firmware reservations and the kernel image
     // (mapped above with tighter permissions).
@@ -139,10 +139,10 @@ PageTable& kvm_build(const MachineInfo& m, const KernelImage& k, VmPrint how) {
     (void)rest.subtract(PhysRange{k.start, k.end.value() - k.start.value()});
     rest.trim_to_pages();
     for (int i = 0; i < rest.count(); ++i)
-        map_or_panic(t, "RAM", id(rest[i].base), rest[i].base, rest[i].size, Perm::R | Perm::W);
+        map_or_panic(t, "RAM", id(rest[i].base), rest[i].base, rest[i].size, perm::kKernelData);
 
     map_or_panic(t, "trampoline", VirtAddr(kTrampolineVa), k.trampoline, kPageSize,
-                 Perm::R | Perm::X);
+                 perm::kTrampoline);
 
     if (how == VmPrint::Full) vmprint(console_sink(), g_kmem, t.root());
     if (how != VmPrint::Off) vmprint_summary(console_sink(), g_kmem, t.root());

@@ -4,7 +4,8 @@ below, each with its own time limit, keeps every console log, and prints one
 line per figure (docs/reliability.md):
 
   syscalls fuzzed, panics, frames lost, injected faults survived,
-  exhaustion rounds, isolation attempts blocked, SMP soak, watchdog reports
+  exhaustion rounds, isolation attempts blocked, SMP soak, worst console
+  gap, watchdog reports
 
 Exits 0 only if every run passed and panics, frames lost and watchdog
 reports are all 0. --quick scales every run down (a check of this script).
@@ -20,7 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def runs(quick):
-    # (name, harts, memory, init and its arguments, time limit in seconds)
+    # (name, harts, memory, init and its arguments, time limit in seconds
+    # [, under -icount: repeatable timing])
     q = quick
     return [
         ('fuzz-smp4', 4, '256M', f'fuzz -n {20000 if q else 1000000} -s 12 -j 4', 2400),
@@ -32,14 +34,17 @@ def runs(quick):
         ('exhaust-smp1', 1, '48M', f'stress exhaust {2 if q else 100}', 3600),
         ('exhaust-smp4', 4, '48M', f'stress exhaust {2 if q else 100}', 3600),
         ('fuzz-smp1', 1, '256M', f'fuzz -n {20000 if q else 200000} -s 11 -j 1', 1200),
+        # console writers against uptime(): the worst gap (tick + one chunk)
+        ('console-gap-smp1', 1, '128M', f'kcheck gap {150 if q else 1000} 2', 1800, True),
+        ('console-gap-smp4', 4, '128M', f'kcheck gap {500 if q else 5000} 3', 1800, False),
     ]
 
 
-def boot(kernel, name, smp, mem, init, limit, logdir):
+def boot(kernel, name, smp, mem, init, limit, logdir, icount=False):
     prog, _, args = init.partition(' ')
     append = f'init={prog} vmprint=off' + (f' -- {args}' if args else '')
     cmd = [sys.executable, os.path.join(HERE, 'qemu.py'), '--kernel', kernel, '--smp', str(smp),
-           '--mem', mem, '--append', append]  # qemu.py exits with the guest's status
+           '--mem', mem, '--append', append] + (['--icount'] if icount else [])  # qemu.py exits with the guest's status
     log_path = os.path.join(logdir, name + '.log')
     t0 = time.time()
     with open(log_path, 'wb') as log:
@@ -70,13 +75,15 @@ def main():
     os.makedirs(a.logs, exist_ok=True)
 
     fig = dict(calls=0, fuzz_seconds=0.0, panics=0, lost=0, injected=0, rounds=0, attempts=0,
-               blocked=0, smp_seconds=0, watchdog=0)
+               blocked=0, smp_seconds=0, watchdog=0, gaps=[])
     failed = []
-    for name, smp, mem, init, limit in runs(a.quick):
+    for name, smp, mem, init, limit, *icount in runs(a.quick):
         if a.only and name not in a.only:
             continue
-        print(f'soak: {name}: {smp} hart(s), {mem}, init={init} ...', flush=True)
-        status, text, took, log = boot(a.kernel, name, smp, mem, init, limit, a.logs)
+        icount = bool(icount and icount[0])
+        print(f'soak: {name}: {smp} hart(s), {mem}, init={init}{" (-icount)" if icount else ""} ...',
+              flush=True)
+        status, text, took, log = boot(a.kernel, name, smp, mem, init, limit, a.logs, icount)
         fig['panics'] += len(re.findall(r'PANIC', text))
         fig['watchdog'] += len(re.findall(r'^watchdog: .*(stuck|holds it)', text, re.M))
         m = re.search(r'mm: init exited; free frames ([0-9]+), at start ([0-9]+)', text)
@@ -94,6 +101,9 @@ def main():
             fig['attempts'] += int(m.group(1))
             fig['blocked'] += int(m.group(2))
         fig['smp_seconds'] += number(r'^stress: smp soak seconds: ([0-9]+)', text)
+        m = re.search(r'^kcheck: console gap: worst ([0-9]+) us .* bound ([0-9]+) us', text, re.M)
+        if m:
+            fig['gaps'].append(f'{name} {m.group(1)} us (bound {m.group(2)} us)')
         ok = status == 0 and lost == 0
         why = ('' if ok else f' (status {status}' +
                (', frames lost ' + str(lost) if lost else '') +
@@ -111,6 +121,7 @@ def main():
     print(f"soak: exhaustion rounds: {fig['rounds']}")
     print(f"soak: isolation attempts blocked: {fig['blocked']} of {fig['attempts']}")
     print(f"soak: smp soak: {fig['smp_seconds']} s on 4 harts, 8 workers")
+    print(f"soak: worst console gap: {'; '.join(fig['gaps']) or 'not run'}")
     print(f"soak: watchdog reports: {fig['watchdog']}")
     bad = failed or fig['panics'] or fig['lost'] or fig['watchdog'] or \
         fig['blocked'] != fig['attempts']

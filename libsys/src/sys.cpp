@@ -107,9 +107,25 @@ void shutdown(uint64_t control, int status) {
     }
 }
 
-int64_t write(int fd, const void* buf, size_t len) {
+int64_t write_some(int fd, const void* buf, size_t len) {
     return syscall(Sys::DebugWrite, static_cast<uint64_t>(fd), reinterpret_cast<uint64_t>(buf),
                    len);
+}
+int64_t write(int fd, const void* buf, size_t len) {
+    // The kernel prints a bounded chunk per call. The first call checks the
+    // whole buffer; the rest go a chunk at a time (each checked again).
+    const char* p = static_cast<const char*>(buf);
+    int64_t r = write_some(fd, p, len);
+    if (r <= 0) return r;
+    size_t done = static_cast<size_t>(r);
+    while (done < len) {
+        size_t n = len - done;
+        if (n > capframe::abi::kWriteChunk) n = capframe::abi::kWriteChunk;
+        r = write_some(fd, p + done, n);
+        if (r <= 0) break; // the memory went away meanwhile: what was written
+        done += static_cast<size_t>(r);
+    }
+    return static_cast<int64_t>(done);
 }
 int64_t console_read(void* buf, size_t len) {
     return syscall(Sys::ConsoleRead, reinterpret_cast<uint64_t>(buf), len);

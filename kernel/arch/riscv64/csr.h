@@ -45,6 +45,12 @@ inline constexpr uint64_t kSstatusSie = 1ull << 1;  // interrupts enabled in S-m
 inline constexpr uint64_t kSstatusSpie = 1ull << 5; // SIE before the trap
 inline constexpr uint64_t kSstatusSpp = 1ull << 8;  // previous mode was S
 inline constexpr uint64_t kSstatusSum = 1ull << 18; // S-mode may touch U pages
+// sstatus.FS: the floating-point unit's state (Off: FP instructions trap).
+inline constexpr uint64_t kSstatusFs = 3ull << 13;
+inline constexpr uint64_t kFsOff = 0;
+inline constexpr uint64_t kFsInitial = 1ull << 13;
+inline constexpr uint64_t kFsClean = 2ull << 13;
+inline constexpr uint64_t kFsDirty = 3ull << 13;
 // sie bits
 inline constexpr uint64_t kSieSsie = 1ull << 1;
 inline constexpr uint64_t kSieStie = 1ull << 5;

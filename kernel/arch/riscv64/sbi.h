@@ -17,6 +17,7 @@ inline constexpr uint64_t kExtTime = 0x54494D45;   // "TIME"
 inline constexpr uint64_t kExtHsm = 0x48534D;      // "HSM"
 inline constexpr uint64_t kExtSrst = 0x53525354;   // "SRST"
 inline constexpr uint64_t kExtRfence = 0x52464E43; // "RFNC"
+inline constexpr uint64_t kExtIpi = 0x735049;      // "sPI"
 inline constexpr uint64_t kLegacySetTimer = 0x00;
 inline constexpr uint64_t kLegacyPutchar = 0x01;
 inline constexpr uint64_t kLegacyGetchar = 0x02;

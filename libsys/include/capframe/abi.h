@@ -22,6 +22,8 @@ enum class Sys : uint64_t {
     Sleep = 7,                // (ticks) -> 0 after at least that many timer ticks
     DebugKstackOverflow = 99, // test kernels only: recurse in the kernel until the guard page
     DebugHoldLock = 98,       // test kernels only: (ms) stay in the kernel with the lock held
+    DebugOnHartRefusals = 97, // test kernels only: how often a thread operation found its
+                              // (suspended) thread still on a hart (EBUSY)
 
     // Capabilities. `slot` arguments index the caller's capability table.
     CapInfo = 10,    // (slot) -> type | rights << 8 | order << 16 | flags << 24; a1 = object/pa
@@ -148,7 +150,10 @@ inline constexpr uint64_t kFaultLabel = 0xfa017;
 // the thread (after the handler fixed the cause), anything else suspends it.
 
 // Sizes
-inline constexpr size_t kWriteChunk = 256; // console writes are copied in chunks of this
+// A console write (DebugWrite) prints at most kWriteChunk bytes per call and
+// returns the count (libsys's write loops); it checks up to kWriteMax bytes
+// of the buffer first. ConsoleRead returns at most kWriteChunk bytes.
+inline constexpr size_t kWriteChunk = 256;
 inline constexpr size_t kWriteMax = 1 << 20;
 
 // The user address space that every program sees (docs/memory-layout.md).

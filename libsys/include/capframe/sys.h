@@ -64,7 +64,9 @@ int64_t reply_recv(uint64_t ep, Msg& m); // m: reply in, next message out
 int64_t reply(const Msg& m);
 [[noreturn]] void shutdown(uint64_t control, int status);
 
+// The whole buffer (the kernel prints a bounded chunk per call: this loops).
 int64_t write(int fd, const void* buf, size_t len);
+int64_t write_some(int fd, const void* buf, size_t len); // one call: at most kWriteChunk bytes
 int64_t console_read(void* buf, size_t len); // what is waiting, 0 if nothing; never blocks
 int64_t sleep(uint64_t ticks);
 uint64_t uptime();
