@@ -1,14 +1,58 @@
+// System calls: one table from number to decoder (kernel/syscall.cpp), and
+// one file of decoders per kind of object: capabilities (syscall_cap.cpp,
+// also linked by the host fuzzer tests/fuzz/captable_fuzz.cpp), address
+// spaces (syscall_vm.cpp), threads (syscall_thread.cpp), IPC
+// (syscall_ipc.cpp); the console, time, debug and control calls stay in
+// syscall.cpp. Each decoder checks every capability and argument first (an
+// error returns before any change; seL4's decode/perform split), then
+// performs, and returns a value or an Error that do_syscall turns into a
+// negated errno.
 #pragma once
 
 #include <cstdint>
 
+#include "lib/result.h"
 #include "object.h"
 
 namespace capframe {
 
 // Decodes and performs the system call in t's trapframe (a7 = number,
 // a0..a5 = arguments) and leaves the results there. Never panics on
-// anything user space passes.
+// anything user space passes; an unknown number is ENOSYS.
 void do_syscall(Thread& t);
+
+using SyscallArgs = const uint64_t (&)[6];
+using SyscallHandler = Result<int64_t> (*)(Thread& t, SyscallArgs a);
+
+// Capabilities (syscall_cap.cpp).
+Result<int64_t> sys_cap_info(Thread& t, SyscallArgs a);
+Result<int64_t> sys_cap_copy(Thread& t, SyscallArgs a);
+Result<int64_t> sys_cap_delete(Thread& t, SyscallArgs a);
+Result<int64_t> sys_cap_revoke(Thread& t, SyscallArgs a);
+Result<int64_t> sys_frame_split(Thread& t, SyscallArgs a);
+Result<int64_t> sys_retype(Thread& t, SyscallArgs a);
+
+// Address spaces (syscall_vm.cpp).
+Result<int64_t> sys_map(Thread& t, SyscallArgs a);
+Result<int64_t> sys_unmap(Thread& t, SyscallArgs a);
+Result<int64_t> sys_protect(Thread& t, SyscallArgs a);
+Result<int64_t> sys_map_table(Thread& t, SyscallArgs a);
+Result<int64_t> sys_unmap_table(Thread& t, SyscallArgs a);
+Result<int64_t> sys_vmprint(Thread& t, SyscallArgs a);
+
+// Threads (syscall_thread.cpp).
+Result<int64_t> sys_thread_configure(Thread& t, SyscallArgs a);
+Result<int64_t> sys_thread_set_stack(Thread& t, SyscallArgs a);
+Result<int64_t> sys_thread_write_regs(Thread& t, SyscallArgs a);
+Result<int64_t> sys_thread_start(Thread& t, SyscallArgs a);
+Result<int64_t> sys_thread_suspend(Thread& t, SyscallArgs a);
+Result<int64_t> sys_thread_reply(Thread& t, SyscallArgs a);
+Result<int64_t> sys_thread_copy_regs(Thread& t, SyscallArgs a);
+
+// IPC (syscall_ipc.cpp).
+Result<int64_t> sys_call(Thread& t, SyscallArgs a);
+Result<int64_t> sys_recv(Thread& t, SyscallArgs a);
+Result<int64_t> sys_reply(Thread& t, SyscallArgs a);
+Result<int64_t> sys_reply_recv(Thread& t, SyscallArgs a);
 
 } // namespace capframe

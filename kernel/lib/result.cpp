@@ -42,6 +42,8 @@ const char* error_name(Error e) {
         return "no caller to reply to";
     case Error::Dead:
         return "endpoint deleted";
+    case Error::NoSystemCall:
+        return "no such system call";
     }
     return "unknown error";
 }

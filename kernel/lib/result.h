@@ -22,13 +22,14 @@ enum class Error : uint8_t {
     TooMany,             // a fixed-size table is full
     Fault,               // a user pointer that does not point to user memory
     // Capability outcomes (kernel/cap.cpp, kernel/syscall.cpp)
-    BadSlot,    // the slot is empty
-    BadType,    // the slot holds a capability of another type
-    Permission, // the capability lacks a right
-    Busy,       // in use: has children, mapped, donated, bound to a thread
-    NeedTable,  // a page-table page is missing (the level goes back separately)
-    NoCaller,   // reply with nobody waiting for one
-    Dead,       // the endpoint went away while waiting
+    BadSlot,      // the slot is empty
+    BadType,      // the slot holds a capability of another type
+    Permission,   // the capability lacks a right
+    Busy,         // in use: has children, mapped, donated, bound to a thread
+    NeedTable,    // a page-table page is missing (the level goes back separately)
+    NoCaller,     // reply with nobody waiting for one
+    Dead,         // the endpoint went away while waiting
+    NoSystemCall, // no system call has that number (in this kernel)
 };
 
 const char* error_name(Error e);

@@ -3,9 +3,10 @@
 //
 // "Physical memory" is a host arena, so the identity map the kernel relies on
 // (phys_to<T>(pa)) holds: capability tables made by Retype really live in
-// their frames. The calls are decoded exactly as kernel/syscall.cpp does
-// (lookup, table_of, lookup_empty, then the operation), with slot numbers
-// that are often forged: 0, past the table, huge. Map / Unmap / MapTable keep
+// their frames. Copy, delete, revoke, split and retype go through the
+// kernel's own decoders (kernel/syscall_cap.cpp: lookup, table_of,
+// lookup_empty, then the operation), with slot numbers that are often
+// forged: 0, past the table, huge. Map / Unmap / MapTable keep
 // the capability-side checks of kernel/vmops.cpp; the object hooks
 // (thread_init, *_check_destroy, *_destroy, as_init, frame_unmap) are stubs
 // that track which objects exist and can be made busy.
@@ -32,6 +33,7 @@
 
 #include "cap.h"
 #include "fuzz.h"
+#include "syscalls.h"
 
 using namespace capframe;
 
@@ -163,44 +165,33 @@ std::vector<CapTableRef> tables() {
     return out;
 }
 
-// ---- the system calls, decoded as kernel/syscall.cpp decodes them ----
+// ---- the system calls: the capability calls through the kernel's own
+// decoders (kernel/syscall_cap.cpp), the rest through their capability
+// checks ----
 
-Result<int64_t> syscall(Op op, const uint64_t a[5]) {
+Result<int64_t> syscall(Op op, const uint64_t a5[5]) {
     Thread& t = g_thread;
+    const uint64_t a[6] = {a5[0], a5[1], a5[2], a5[3], a5[4], 0};
     switch (op) {
-    case Op::Copy: {
-        Cap* src = TRY(lookup(t, a[0], ObjType::Null));
-        CapTableRef dst_table = TRY(table_of(t, a[1]));
-        Cap* dst = TRY(lookup_empty(dst_table, a[2]));
-        if (a[3] > 0xff) return Error::InvalidArgument;
-        TRY(cap_copy(src, dst, static_cast<uint8_t>(a[3]), a[4]));
-        return 0;
-    }
-    case Op::Delete: {
-        Cap* c = TRY(lookup(t, a[0], ObjType::Null));
-        TRY(cap_delete(c));
-        return 0;
-    }
-    case Op::Revoke: {
-        Cap* c = TRY(lookup(t, a[0], ObjType::Null));
-        return static_cast<int64_t>(TRY(cap_revoke(c)));
-    }
+    case Op::Copy:
+        return sys_cap_copy(t, a);
+    case Op::Delete:
+        return sys_cap_delete(t, a);
+    case Op::Revoke:
+        return sys_cap_revoke(t, a);
     case Op::Split: {
-        Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
-        Cap* lo = TRY(lookup_empty(t.table, a[1]));
-        Cap* hi = TRY(lookup_empty(t.table, a[2]));
-        bool copy = is_frame_copy(f);
-        TRY(frame_split(f, lo, hi));
-        FUZZ_CHECK(!copy);
+        auto f = lookup(t, a[0], ObjType::Frame);
+        bool copy = f.ok() && is_frame_copy(f.value());
+        TRY(sys_frame_split(t, a));
+        FUZZ_CHECK(!copy); // a copy of a frame never splits
         return 0;
     }
     case Op::Retype: {
-        Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
-        Cap* dst = TRY(lookup_empty(t.table, a[2]));
-        if (a[1] > 0xff) return Error::InvalidArgument;
-        bool copy = is_frame_copy(f);
-        TRY(retype(f, static_cast<ObjType>(a[1]), dst));
-        FUZZ_CHECK(!copy);
+        auto f = lookup(t, a[0], ObjType::Frame);
+        bool copy = f.ok() && is_frame_copy(f.value());
+        TRY(sys_retype(t, a));
+        FUZZ_CHECK(!copy); // a copy of a frame is never donated
+        Cap* dst = lookup(t, a[2], ObjType::Null).value();
         if (dst->type == ObjType::Endpoint) { // retype has no endpoint hook
             FUZZ_CHECK(!g_objects.count(dst->object));
             g_objects[dst->object] = Object{ObjType::Endpoint};
