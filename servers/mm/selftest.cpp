@@ -115,6 +115,20 @@ void selftest() {
           "deleting the endpoint gives back a zeroed, mappable frame");
     (void)sys::unmap(f.slot);
 
+    // Thread capabilities: every thread call needs Write (Read to be the
+    // source of ThreadCopyRegs); a copy with fewer rights gets EPERM.
+    check(sys::retype(f.slot, abi::ObjType::Thread, s1) == 0 &&
+              sys::cap_copy(s1, 0, s2, abi::kRightRead, 0) == 0,
+          "a thread and a read-only copy of its capability");
+    check(sys::thread_start(s2) == err(Errno::Perm) &&
+              sys::thread_suspend(s2) == err(Errno::Perm) &&
+              sys::thread_write_regs(s2, 0x10000, 0, 0, 0) == err(Errno::Perm),
+          "a thread capability without Write cannot start, suspend or set registers");
+    check(sys::cap_delete(s2) == 0 && sys::cap_copy(s1, 0, s2, abi::kRightWrite, 0) == 0 &&
+              sys::thread_copy_regs(s1, s2, 0, 0) == err(Errno::Perm),
+          "a thread capability without Read cannot be the source of ThreadCopyRegs");
+    check(sys::cap_delete(s2) == 0 && sys::cap_delete(s1) == 0, "the thread and its copy go");
+
     Block big = g_book.buddy.alloc(1).value();
     check(sys::frame_split(big.slot, s1, s2) == 0 &&
               sys::map(big.slot, self_as, kTestVa, abi::kRightRead) == err(Errno::Busy),
