@@ -37,6 +37,8 @@ def runs(quick):
         # console writers against uptime(): the worst gap (tick + one chunk)
         ('console-gap-smp1', 1, '128M', f'kcheck gap {150 if q else 1000} 2', 1800, True),
         ('console-gap-smp4', 4, '128M', f'kcheck gap {500 if q else 5000} 3', 1800, False),
+        # kills of busy processes running on other harts (issue 12.1)
+        ('kill-busy-smp4', 4, '128M', f'kcheck kill {40 if q else 400}', 3600),
     ]
 
 
@@ -75,7 +77,7 @@ def main():
     os.makedirs(a.logs, exist_ok=True)
 
     fig = dict(calls=0, fuzz_seconds=0.0, panics=0, lost=0, injected=0, rounds=0, attempts=0,
-               blocked=0, smp_seconds=0, watchdog=0, gaps=[])
+               blocked=0, smp_seconds=0, watchdog=0, gaps=[], kills=0, bugs=0)
     failed = []
     for name, smp, mem, init, limit, *icount in runs(a.quick):
         if a.only and name not in a.only:
@@ -86,6 +88,8 @@ def main():
         status, text, took, log = boot(a.kernel, name, smp, mem, init, limit, a.logs, icount)
         fig['panics'] += len(re.findall(r'PANIC', text))
         fig['watchdog'] += len(re.findall(r'^watchdog: .*(stuck|holds it)', text, re.M))
+        fig['bugs'] += len(re.findall(r'mm: BUG', text))
+        fig['kills'] += number(r'^kcheck: kill: ([0-9]+) rounds', text)
         m = re.search(r'mm: init exited; free frames ([0-9]+), at start ([0-9]+)', text)
         lost = int(m.group(2)) - int(m.group(1)) if m else None
         if lost:
@@ -122,8 +126,10 @@ def main():
     print(f"soak: isolation attempts blocked: {fig['blocked']} of {fig['attempts']}")
     print(f"soak: smp soak: {fig['smp_seconds']} s on 4 harts, 8 workers")
     print(f"soak: worst console gap: {'; '.join(fig['gaps']) or 'not run'}")
+    print(f"soak: kills of busy processes on other harts: {fig['kills']}")
+    print(f"soak: mm: BUG reports: {fig['bugs']}")
     print(f"soak: watchdog reports: {fig['watchdog']}")
-    bad = failed or fig['panics'] or fig['lost'] or fig['watchdog'] or \
+    bad = failed or fig['panics'] or fig['lost'] or fig['watchdog'] or fig['bugs'] or \
         fig['blocked'] != fig['attempts']
     print(f"soak: result: {'FAIL (' + ', '.join(failed) + ')' if bad else 'pass'}")
     return 1 if bad else 0
