@@ -59,6 +59,17 @@ void uncharge(Proc* p, Use use, uint64_t n) {
     if (is_process(p)) group_add(p->group, -static_cast<int64_t>(n));
 }
 
+// Capability slots: a frame taken out of a larger block costs up to two
+// (the halves of each split), a shared page one. Frames handed out or
+// promised must leave enough slots for every promise (sbrk, fork's copies)
+// to be kept, plus a little for mm's own windows and objects.
+constexpr uint64_t kSlotsPerFrame = 2, kSlotHeadroom = 64;
+
+bool slots_fit(uint64_t n) {
+    uint64_t free = g_slots.count() - g_slots.used();
+    return free >= kSlotsPerFrame * (g_book.reserved + n) + kSlotHeadroom;
+}
+
 bool injected_failure() {
     if (g_book.fail_after == 0 || g_book.serving_pid != g_book.fail_pid) return false;
     return --g_book.fail_after == 0;
@@ -99,6 +110,7 @@ Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from) {
     } else {
         if (available() < n) return Error::NoMemory;
         if (is_process(p) && !group_fits(p->group, n)) return Error::NoMemory;
+        if (is_process(p) && !slots_fit(n)) return Error::NoMemory;
     }
     Block b = TRY(g_book.buddy.alloc(order));
     if (from_reserve) {
@@ -118,7 +130,8 @@ void free_frames(Proc* p, Use use, Block b) {
 }
 
 Result<void> reserve(Proc* p, uint64_t n) {
-    if (injected_failure() || available() < n || !group_fits(p->group, n)) return Error::NoMemory;
+    if (injected_failure() || available() < n || !group_fits(p->group, n) || !slots_fit(n))
+        return Error::NoMemory;
     p->reserved += n, g_book.reserved += n;
     charge(p, Use::Shared, n);
     return {};
@@ -148,7 +161,8 @@ void transfer_charge(Proc* from, Proc* to, Use use, uint64_t n) {
 
 Result<void> reserve_cow(Proc* p, uint64_t n) {
     if (n == 0) return {};
-    if (injected_failure() || available() < n || !group_fits(p->group, n)) return Error::NoMemory;
+    if (injected_failure() || available() < n || !group_fits(p->group, n) || !slots_fit(n))
+        return Error::NoMemory;
     p->cow_reserved += n, g_book.reserved += n;
     charge(p, Use::Shared, n);
     return {};

@@ -305,6 +305,26 @@ TEST(Mm, SbrkGrowAndShrinkGiveEveryPromiseBack) {
     end_and_expect_everything_back();
 }
 
+// Issue 15: with fewer capability slots than frames need (mm's table stops
+// at 262,144 slots, about 455 MiB), sbrk promised pages whose first touch
+// then killed the process for lack of a slot. A promise now counts the
+// slots its frames will need.
+TEST(Mm, SbrkPromisesCountCapabilitySlots) {
+    ASSERT_TRUE(boot(8192, 4096)); // half a slot per frame
+    int64_t pages = 4000;
+    EXPECT_EQ(request(1, mmp::Request::Sbrk, uint64_t(pages) * 4096).r(), E(cabi::Errno::NoMem))
+        << "more than the slots can back";
+    int64_t got = 0;
+    while (request(1, mmp::Request::Sbrk, 16 * 4096).r() > 0)
+        got += 16;
+    EXPECT_GT(got, 500);
+    for (int64_t i = 0; i < got; ++i)
+        ASSERT_TRUE(fault(1, kHeap + uint64_t(i) * 4096, 15))
+            << "promised page " << i << " of " << got;
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+}
+
 TEST(Mm, SbrkBeyondMemoryFailsAndChangesNothing) {
     ASSERT_TRUE(boot(4096));
     uint64_t before = free_frames();
