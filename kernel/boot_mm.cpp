@@ -4,6 +4,7 @@
 #include "cap.h"
 #include "capframe/abi.h"
 #include "console.h"
+#include "mm_sizing.h"
 #include "thread.h"
 #include "vmops.h"
 
@@ -23,19 +24,6 @@ struct EmbeddedImage {
 static_assert(sizeof(EmbeddedImage) == 16 + 4 * 40);
 extern "C" const EmbeddedImage mm_image;
 
-// mm's capability table holds a slot for every frame it hands out or maps
-// and one per shared (copy-on-write) mapping: 2.25 slots per frame (rounded
-// up to a power of two), between 64 pages (4096 slots) and 4096 pages
-// (262144 slots).
-uint8_t mm_table_order(uint64_t frames) {
-    uint8_t order = 6;
-    // A buddy tree split down to single frames holds 2N - 1 capabilities
-    // (the parents stay), and fork's shared pages take a copy each: 2.25
-    // slots per frame. (1.25 ran out under the exhaustion soak on 48 MiB.)
-    while (order < 12 && (abi::kCapSlotsPerPage << order) < 2 * frames + frames / 4)
-        ++order;
-    return order;
-}
 constexpr uint64_t kFirstFrameSlot = 8;
 
 Perm elf_perm(uint64_t flags) {
@@ -82,11 +70,13 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
     KernelMem& kmem = kernel_mem();
     uint64_t before = ram.total_bytes() / kPageSize;
     if (ram.count() == 0) panic("no free RAM left for the memory server");
-    uint64_t window_base = ram[0].base.value();
-    uint64_t window_frames = (ram[ram.count() - 1].end() - window_base) / kPageSize;
-    uint64_t meta_bytes = 0;
-    (void)align_up(window_frames * abi::kMetaBytesPerFrame, kPageSize, meta_bytes);
-    const uint8_t kMmTableOrder = mm_table_order(before);
+    // Table order, metadata window and bytes: kernel/lib/mm_sizing.h (host-tested
+    // per board in tests/host/boards_test.cpp).
+    const MmSizing sizing = mm_sizing(ram);
+    uint64_t window_base = sizing.window_base;
+    uint64_t window_frames = sizing.window_frames;
+    uint64_t meta_bytes = sizing.meta_bytes;
+    const uint8_t kMmTableOrder = sizing.table_order;
 
     // Capability table, address space (order 2), thread, kernel stack.
     uint64_t table_bytes = kPageSize << kMmTableOrder;

@@ -184,9 +184,24 @@ static int t_sbrk_negative(void) {
     return 0;
 }
 
+/* More than mm has free must fail and change nothing, whatever the RAM:
+ * the size comes from freeframes(), so the case means the same on 256 MiB
+ * and on 4 GiB (where a fixed sbrk(0x7fffffff) may simply succeed). */
 static int t_sbrk_huge(void) {
+    CHECK(align_break() == 0, "sbrk to a page boundary failed");
     char* b0 = sbrk(0);
-    CHECK(sbrk(0x7fffffff) == BAD, "sbrk(0x7fffffff) succeeded");
+    long f0 = freeframes();
+    CHECK(f0 > 0, "freeframes() returned %ld", f0);
+    long over[] = {(f0 + 1) * (long)PAGE, 2 * f0 * (long)PAGE, 0x7fffffffL};
+    for (unsigned i = 0; i < sizeof over / sizeof over[0]; ++i) {
+        if (over[i] <= f0 * (long)PAGE) continue; /* 0x7fffffff fits on a big machine */
+        CHECK(sbrk64(over[i]) == BAD, "sbrk(%ld) succeeded with %ld frames free", over[i], f0);
+        CHECK(sbrk(0) == b0, "a failed sbrk(%ld) moved the break from %p to %p", over[i], b0,
+              sbrk(0));
+        long f = freeframes();
+        CHECK(f == f0, "a failed sbrk(%ld) changed the free frames from %ld to %ld", over[i], f0,
+              f);
+    }
     CHECK(sbrk(-0x7fffffff) == BAD, "sbrk(-0x7fffffff) succeeded");
     CHECK(sbrk(INT_MIN) == BAD, "sbrk(INT_MIN) succeeded");
     CHECK(sbrk(0) == b0, "a failed sbrk moved the break from %p to %p", b0, sbrk(0));

@@ -1,13 +1,18 @@
 // The two StarFive boards, from their fixtures: what the kernel discovers,
 // and where booti puts the kernel (RAM base + text_offset 0x200000) — which
 // must be RAM that no reservation claims, or the kernel refuses to boot.
+// The VisionFive 2 at 2, 4 and 8 GiB: how the kernel sizes mm for each
+// (kernel/lib/mm_sizing.h), and how much of it mm's capability table can
+// serve today.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "capframe/abi.h"
 #include "machine.h"
+#include "mm_sizing.h"
 #include "ranges.h"
 
 using namespace capframe;
@@ -54,6 +59,31 @@ bool placement_ok(const MachineInfo& m, PhysRange& at) {
     for (int i = 0; i < m.reserved_count; ++i)
         if (m.reserved[i].overlaps(at)) return false;
     return true;
+}
+
+// The free RAM as bootmem_init (kernel/vm.cpp) computes it: RAM minus the
+// first 2 MiB (firmware), the reservations, the kernel image where booti
+// puts it and the device tree at U-Boot's fdt_addr_r (0x46000000 on the
+// board). The kernel's own page tables (about 10 frames) come out of it
+// before mm is sized; that does not change the table order (clamped) and
+// moves the window by at most those frames, so it is left out here.
+constexpr uint64_t kBoardFdtAddr = 0x46000000;
+constexpr uint64_t kDtbSize = 0x10000;
+
+RangeSet free_ram_at_boot(const MachineInfo& m) {
+    RangeSet ram;
+    for (int i = 0; i < m.memory_count; ++i)
+        EXPECT_TRUE(ram.add(m.memory[i]).ok());
+    RangeSet free = ram;
+    EXPECT_TRUE(free.subtract(PhysRange{ram[0].base, kMegaPageSize}).ok());
+    for (int i = 0; i < m.reserved_count; ++i)
+        EXPECT_TRUE(free.subtract(m.reserved[i]).ok());
+    EXPECT_TRUE(
+        free.subtract(PhysRange{PhysAddr(m.memory[0].base.value() + kTextOffset), kImageSize})
+            .ok());
+    EXPECT_TRUE(free.subtract(PhysRange{PhysAddr(kBoardFdtAddr), kDtbSize}).ok());
+    free.trim_to_pages();
+    return free;
 }
 
 int usable_harts(const MachineInfo& m) {
@@ -117,4 +147,148 @@ TEST(Boards, PlacementRefusedWhenAReservationCoversIt) {
     m.reserved[0] = PhysRange{PhysAddr(0x40000000), 0x400000}; // firmware grew to 4 MiB
     PhysRange at;
     EXPECT_FALSE(placement_ok(m, at));
+}
+
+// ---- The VisionFive 2 at 2, 4 and 8 GiB ----
+
+namespace {
+
+constexpr uint64_t kGiB = uint64_t{1} << 30;
+
+struct Vf2 {
+    const char* fixture;
+    uint64_t ram_bytes;
+};
+constexpr Vf2 kVf2[] = {
+    {"jh7110-visionfive2-2g", 2 * kGiB},
+    {"jh7110-visionfive2", 4 * kGiB},
+    {"jh7110-visionfive2-8g", 8 * kGiB},
+};
+
+// mm's capability table at its largest: 2^12 pages of 64 slots.
+constexpr uint64_t kMaxSlots = capframe::abi::kCapSlotsPerPage << kMmTableMaxOrder;
+
+} // namespace
+
+TEST(Boards, VisionFive2MemoryAt2And4And8GiB) {
+    for (const Vf2& v : kVf2) {
+        SCOPED_TRACE(v.fixture);
+        Board b;
+        discover(v.fixture, b);
+        const MachineInfo& m = b.m;
+        ASSERT_EQ(m.memory_count, 1) << "U-Boot writes one /memory range from the EEPROM";
+        EXPECT_EQ(m.memory[0].base.value(), 0x40000000u);
+        EXPECT_EQ(m.memory[0].size, v.ram_bytes);
+        EXPECT_EQ(m.memory[0].end(), 0x40000000u + v.ram_bytes);
+        EXPECT_EQ(usable_harts(m), 4);
+        PhysRange at;
+        EXPECT_TRUE(placement_ok(m, at));
+        EXPECT_EQ(at.base.value(), 0x40200000u);
+    }
+}
+
+TEST(Boards, VisionFive2At8GiBHasRamPast4GiB) {
+    Board b;
+    discover("jh7110-visionfive2-8g", b);
+    EXPECT_EQ(b.m.memory[0].end(), 0x240000000u) << "a 64-bit size: RAM ends at 9 GiB";
+    RangeSet free = free_ram_at_boot(b.m);
+    ASSERT_GT(free.count(), 0);
+    EXPECT_EQ(free[free.count() - 1].end(), 0x240000000u) << "the free RAM reaches the end";
+}
+
+// The sizing boot_mm.cpp does for each board: the capability table is at
+// its largest (order 12, 262144 slots) on all three, and the metadata
+// window spans the free RAM (80 bytes per frame).
+TEST(Boards, VisionFive2MmSizing) {
+    for (const Vf2& v : kVf2) {
+        SCOPED_TRACE(v.fixture);
+        Board b;
+        discover(v.fixture, b);
+        RangeSet free = free_ram_at_boot(b.m);
+        MmSizing s = mm_sizing(free);
+        uint64_t ram_frames = v.ram_bytes / kPageSize;
+        EXPECT_EQ(s.free_frames, free.total_bytes() / kPageSize);
+        EXPECT_LT(s.free_frames, ram_frames);
+        EXPECT_GT(s.free_frames, ram_frames - 2048) << "firmware, kernel and tree take < 8 MiB";
+        EXPECT_EQ(s.table_order, kMmTableMaxOrder);
+        EXPECT_EQ(s.table_slots, kMaxSlots);
+        EXPECT_EQ(s.window_base, 0x40200000u + kImageSize) << "the first free byte";
+        EXPECT_EQ(s.window_base + s.window_frames * kPageSize, 0x40000000u + v.ram_bytes);
+        EXPECT_EQ(s.meta_bytes, s.window_frames * capframe::abi::kMetaBytesPerFrame);
+        uint64_t table_frames = uint64_t{1} << s.table_order;
+        uint64_t meta_frames = s.meta_bytes / kPageSize;
+        std::printf("[ sizing   ] VisionFive 2 %2lu GiB: %lu free frames; mm's table order %u "
+                    "(%lu slots, %lu frames), metadata %lu frames (%lu MiB) for a window of "
+                    "%lu frames; table + metadata = %.2f%% of RAM\n",
+                    (unsigned long)(v.ram_bytes / kGiB), (unsigned long)s.free_frames,
+                    unsigned(s.table_order), (unsigned long)s.table_slots,
+                    (unsigned long)table_frames, (unsigned long)meta_frames,
+                    (unsigned long)(s.meta_bytes >> 20), (unsigned long)s.window_frames,
+                    100.0 * double(table_frames + meta_frames) / double(ram_frames));
+    }
+}
+
+// THE LIMIT (issue 15): the table stops at order 12, and 2.25 slots per
+// frame serve 116508 frames (455 MiB) of them. Splitting more frames than
+// that down to pages runs mm's table out of slots, whatever the RAM: on every
+// VisionFive 2 most of the memory is beyond what the table can serve. When
+// mm's capability space grows (tables of tables, region grain), this test
+// is the one to change.
+TEST(Boards, VisionFive2MmTableServesAtMost455MiB) {
+    EXPECT_EQ(kMaxSlots, 262144u);
+    const uint64_t served = mm_table_frames_served(kMaxSlots);
+    EXPECT_EQ(served, 116508u);
+    EXPECT_EQ(served * kPageSize >> 20, 455u);
+    for (const Vf2& v : kVf2) {
+        SCOPED_TRACE(v.fixture);
+        Board b;
+        discover(v.fixture, b);
+        MmSizing s = mm_sizing(free_ram_at_boot(b.m));
+        EXPECT_EQ(s.frames_served, served);
+        EXPECT_LT(s.frames_served, s.free_frames) << "the table cannot serve every free frame";
+        std::printf("[ limit    ] VisionFive 2 %2lu GiB: mm's table serves %lu of %lu free "
+                    "frames at page grain (%.1f%%, %lu MiB of %lu MiB)\n",
+                    (unsigned long)(v.ram_bytes / kGiB), (unsigned long)s.frames_served,
+                    (unsigned long)s.free_frames,
+                    100.0 * double(s.frames_served) / double(s.free_frames),
+                    (unsigned long)(s.frames_served * kPageSize >> 20),
+                    (unsigned long)(s.free_frames * kPageSize >> 20));
+    }
+}
+
+TEST(MmSizing, TableOrderGrowsWithFramesAndStopsAt12) {
+    EXPECT_EQ(mm_table_order(0), kMmTableMinOrder);
+    EXPECT_EQ(mm_table_order(1820), 6) << "4096 slots >= 2.25 * 1820";
+    EXPECT_EQ(mm_table_order(1821), 7);
+    EXPECT_EQ(mm_table_order(116508), 12);
+    EXPECT_EQ(mm_table_order(116509), 12) << "clamped: the table does not grow further";
+    EXPECT_EQ(mm_table_order(uint64_t{1} << 21), 12);
+    for (uint64_t f = 1; f < 200000; f += 97) {
+        uint8_t o = mm_table_order(f);
+        uint64_t slots = capframe::abi::kCapSlotsPerPage << o;
+        if (o < kMmTableMaxOrder) {
+            EXPECT_GE(slots, 2 * f + f / 4) << f;
+        }
+        if (o > kMmTableMinOrder) {
+            EXPECT_LT(slots / 2, 2 * f + f / 4) << f << ": the smallest order that fits";
+        }
+    }
+}
+
+TEST(MmSizing, WindowAndMetadataFromTheFreeRanges) {
+    RangeSet free;
+    ASSERT_TRUE(free.add(PhysRange{PhysAddr(0x80400000), 0x100000}).ok());
+    ASSERT_TRUE(free.add(PhysRange{PhysAddr(0x80800000), 0x7800000}).ok());
+    MmSizing s = mm_sizing(free);
+    EXPECT_EQ(s.free_frames, (0x100000u + 0x7800000u) / kPageSize);
+    EXPECT_EQ(s.window_base, 0x80400000u);
+    EXPECT_EQ(s.window_frames, (0x88000000u - 0x80400000u) / kPageSize) << "holes included";
+    EXPECT_EQ(s.meta_bytes % kPageSize, 0u);
+    EXPECT_GE(s.meta_bytes, s.window_frames * capframe::abi::kMetaBytesPerFrame);
+    EXPECT_LT(s.meta_bytes, s.window_frames * capframe::abi::kMetaBytesPerFrame + kPageSize);
+    RangeSet none;
+    MmSizing z = mm_sizing(none);
+    EXPECT_EQ(z.free_frames, 0u);
+    EXPECT_EQ(z.window_frames, 0u);
+    EXPECT_EQ(z.meta_bytes, 0u);
 }
