@@ -99,7 +99,7 @@ def classify(traps, mark):
 
 
 def fmt(x):
-    return f'{x:.0f}' if abs(x - round(x)) < 0.05 or x >= 100 else f'{x:.1f}'
+    return f'{x:.0f}' if x >= 100 else f'{x:.2f}'.rstrip('0').rstrip('.')
 
 
 def entries(a):
@@ -150,6 +150,10 @@ def entries(a):
               f'page faults {fmt(c["page fault"] / runs)}, interrupts {fmt(c["interrupt"] / runs)}'
               f'{", other " + fmt(c["other"] / runs) if c["other"] else ""}; '
               f'SBI/M-mode traps {fmt(c["firmware"] / runs)}; {runs} runs)')
+    if a.check and now_entries.get('null syscall') != 1:
+        print(f'bench: check failed: a null syscall should be exactly 1 kernel entry, not '
+              f'{now_entries.get("null syscall")}', file=sys.stderr)
+        return 1
     # The targets of issue 14 this run measures (the wall-clock ratio with
     # xv6 is tools/xv6_compare.py's).
     for what, target in ENTRY_TARGETS.items():
@@ -255,6 +259,8 @@ def main():
     e = sub.add_parser('entries', help='kernel entries per operation under -icount')
     e.add_argument('--elf', required=True, help='build/user/bench.elf (for bench_mark_ecall)')
     e.add_argument('--keep-log', action='store_true', help='keep the trap log and say where')
+    e.add_argument('--check', action='store_true',
+                   help='tests: fail unless a null syscall counts exactly 1 kernel entry')
     w = sub.add_parser('wall', help='the issue-14 workload on the wall clock')
     w.add_argument('--echo', action='store_true', help='show the console on stderr')
     # Everything after the first "--" goes to qemu.py as it is (it may have
