@@ -53,16 +53,27 @@ uint32_t thread_on(uint32_t index) {
     return t ? t->id : 0;
 }
 
+// How many turns of the lock's wait loop a hart makes in half the
+// watchdog's limit when the host gives it a whole CPU (watchdog_calibrate).
+// On QEMU a hart is a host thread: on a busy host the lock owner's thread can
+// sit descheduled while the wall clock runs, so a wait is reported only when
+// the waiter has itself spun that many turns as well: it has had that much
+// CPU, and the owner (another thread the host shares out fairly) has had its
+// turns too. On hardware the two measures agree.
+uint64_t g_spins_per_limit = 0; // 0: not calibrated (report on time alone)
+
 // A hart spinning for the lock, now and then: has one acquisition held it
 // for the whole limit? (Timed here, not at every acquisition: rdtime traps
 // to the firmware on the JH7110.)
-void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen) {
+void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen, uint64_t& spins_at_start,
+                        uint64_t spins) {
     uint64_t now = arch::read_time(), gen = g_lock_gen.load(std::memory_order_relaxed);
     if (start == 0 || gen != gen_seen) {
-        start = now, gen_seen = gen;
+        start = now, gen_seen = gen, spins_at_start = spins;
         return;
     }
     if (timer_timebase() == 0 || now - start < watchdog_limit()) return;
+    if (spins - spins_at_start < g_spins_per_limit) return; // this hart had less CPU than that
     if (g_lock_reported.exchange(gen) == gen) return;
     int32_t owner = g_lock_owner.load(std::memory_order_relaxed);
     // Printed without the lock: the owner may never let it go.
@@ -85,9 +96,12 @@ Hart& this_hart() {
 }
 
 void kernel_lock() {
-    uint64_t start = 0, gen_seen = 0;
-    for (uint32_t spins = 0; g_lock.exchange(1, std::memory_order_acquire);)
-        if ((++spins & 0xffff) == 0) watchdog_lock_wait(start, gen_seen);
+    uint64_t start = 0, gen_seen = 0, spins_at_start = 0, spins = 0;
+    while (g_lock.exchange(1, std::memory_order_acquire)) {
+        // Wait reading (the line stays in this hart's cache), then try again.
+        while (g_lock.load(std::memory_order_relaxed))
+            if ((++spins & 0xffff) == 0) watchdog_lock_wait(start, gen_seen, spins_at_start, spins);
+    }
     g_lock_owner.store(static_cast<int32_t>(hart_index()), std::memory_order_relaxed);
     g_lock_gen.fetch_add(1, std::memory_order_relaxed);
 }
@@ -102,6 +116,27 @@ void kernel_unlock() {
 
 bool kernel_lock_held_here() {
     return g_lock.load() && g_lock_owner.load() == static_cast<int32_t>(hart_index());
+}
+
+void watchdog_calibrate() {
+    uint64_t window = timer_timebase() / 500; // 2 ms
+    if (window == 0) return;
+    // kernel_lock's wait loop, word for word, on a lock that stays held,
+    // looking at the clock where kernel_lock looks at the watchdog; twice:
+    // the faster run is the one the host interrupted less.
+    std::atomic<uint32_t> held{1};
+    uint64_t best = 0;
+    for (int run = 0; run < 2; ++run) {
+        uint64_t spins = 0, start = arch::read_time(), now = start;
+        while (held.load(std::memory_order_relaxed))
+            if ((++spins & 0xffff) == 0 && (now = arch::read_time()) - start >= window) break;
+        uint64_t per_ms = spins * timer_timebase() / 1000 / (now - start);
+        if (per_ms > best) best = per_ms;
+    }
+    // Half the limit's worth: the waiter has had at least half as much CPU
+    // as a waiter alone on its CPU would have in the whole limit.
+    g_spins_per_limit = best * kWatchdogMillis / 2;
+    kprintf("kernel: the lock's wait loop makes %lu turns per ms (watchdog calibration)\n", best);
 }
 
 void watchdog_tick() {

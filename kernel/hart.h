@@ -40,8 +40,13 @@ bool kernel_lock_held_here(); // assertions: block(), make_ready()
 // finding is reported once per episode (`watchdog: ...`) with the hart, the
 // lock owner and the thread it ran, and again when the hart recovers. It
 // does not stop the system: the report is the diagnosis (tests forbid it).
+// A lock wait counts only when the waiter has also spun the limit's worth of
+// its own loop (watchdog_calibrate): under QEMU on a busy host, the owner's
+// host thread may be descheduled while the wall clock runs, and that is not
+// a long hold.
 inline constexpr uint64_t kWatchdogMillis = 4000;
-void watchdog_tick(); // from the timer interrupt, on every hart
+void watchdog_calibrate(); // boot hart, before the others start
+void watchdog_tick();      // from the timer interrupt, on every hart
 
 // Boot hart: records itself as index 0.
 void harts_init_boot(uint32_t boot_hart_id);

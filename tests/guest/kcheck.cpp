@@ -28,21 +28,14 @@
 
 #include "capframe/sys.h"
 #include "capframe/user.h"
+#include "tap.h"
 
 namespace abi = capframe::abi;
 
 namespace {
 
-int g_tests, g_failed;
-
 void result(bool ok, const char* name, const char* why = "") {
-    ++g_tests;
-    if (ok) {
-        printf("ok %d - %s\n", g_tests, name);
-    } else {
-        ++g_failed;
-        printf("not ok %d - %s # %s\n", g_tests, name, why);
-    }
+    tap_result(ok, name, why);
 }
 
 long number(const char* s, long fallback) {
@@ -347,7 +340,7 @@ int main(int argc, char** argv) {
         return usage();
     }
     if (r) return r;
-    printf("1..%d\n", g_tests);
-    printf("kcheck: %s: %d passed, %d failed\n", cmd, g_tests - g_failed, g_failed);
-    return g_failed ? 1 : 0;
+    char suite[48];
+    snprintf(suite, sizeof suite, "kcheck: %s", cmd);
+    return tap_done(suite);
 }
