@@ -61,6 +61,7 @@ uint32_t thread_on(uint32_t index) {
 // CPU, and the owner (another thread the host shares out fairly) has had its
 // turns too. On hardware the two measures agree.
 uint64_t g_spins_per_limit = 0; // 0: not calibrated (report on time alone)
+uint64_t g_turns_per_ms = 0;
 
 // A hart spinning for the lock, now and then: has one acquisition held it
 // for the whole limit? (Timed here, not at every acquisition: rdtime traps
@@ -135,8 +136,13 @@ void watchdog_calibrate() {
     }
     // Half the limit's worth: the waiter has had at least half as much CPU
     // as a waiter alone on its CPU would have in the whole limit.
+    g_turns_per_ms = best;
     g_spins_per_limit = best * kWatchdogMillis / 2;
     kprintf("kernel: the lock's wait loop makes %lu turns per ms (watchdog calibration)\n", best);
+}
+
+uint64_t lock_wait_turns_per_ms() {
+    return g_turns_per_ms;
 }
 
 void watchdog_tick() {

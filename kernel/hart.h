@@ -45,8 +45,9 @@ bool kernel_lock_held_here(); // assertions: block(), make_ready()
 // host thread may be descheduled while the wall clock runs, and that is not
 // a long hold.
 inline constexpr uint64_t kWatchdogMillis = 4000;
-void watchdog_calibrate(); // boot hart, before the others start
-void watchdog_tick();      // from the timer interrupt, on every hart
+void watchdog_calibrate();         // boot hart, before the others start
+uint64_t lock_wait_turns_per_ms(); // what watchdog_calibrate measured (0: not yet)
+void watchdog_tick();              // from the timer interrupt, on every hart
 
 // Boot hart: records itself as index 0.
 void harts_init_boot(uint32_t boot_hart_id);
