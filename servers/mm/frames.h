@@ -20,6 +20,13 @@ struct KernelFrameOps {
     Result<void> merge(uint32_t parent, uint32_t lower, uint32_t upper);
 };
 
+// While deferred, the two deletes of each merge go into mm's batch (run
+// when it is full and by end_deferred_merges) and their slots are freed
+// only once they ran: a loop that frees many frames (remove_mappings) makes
+// one kernel call per batch. Nothing but frees may happen in between.
+void begin_deferred_merges();
+void end_deferred_merges();
+
 struct Group { // a memory limit on a process tree
     bool used;
     int parent; // enclosing group or -1

@@ -8,6 +8,22 @@
 
 namespace capframe::mm {
 
+Result<void> donate_table(Proc* owner, uint64_t as, uint64_t va) {
+    // Tables for heap pages come out of what sbrk reserved for them.
+    bool heap = owner != &mm_self() && in_heap(owner, va);
+    auto got = heap && owner->table_reserved
+                   ? alloc_frames(owner, Use::PageTable, 0, From::HeapTables)
+                   : alloc_frames(owner, Use::PageTable, 0);
+    if (!got.ok() && owner->reserved) got = alloc_frames(owner, Use::PageTable, 0, From::Heap);
+    Block t = TRY(got);
+    if (kernel::map_table(t.slot, as, va) < 0) {
+        free_frames(owner, Use::PageTable, t);
+        return Error::InvalidArgument;
+    }
+    push_table(owner, t);
+    return {};
+}
+
 Result<void> map_with_tables(Proc* owner, uint64_t frame, uint64_t as, uint64_t va,
                              uint64_t rights) {
     for (int tries = 0; tries < 3; ++tries) {
@@ -15,18 +31,7 @@ Result<void> map_with_tables(Proc* owner, uint64_t frame, uint64_t as, uint64_t 
         int64_t r = kernel::map(frame, as, va, rights, &level);
         if (r >= 0) return {};
         if (r != err(Errno::NeedTable)) return error_of(r);
-        // Tables for heap pages come out of what sbrk reserved for them.
-        bool heap = owner != &mm_self() && in_heap(owner, va);
-        auto got = heap && owner->table_reserved
-                       ? alloc_frames(owner, Use::PageTable, 0, From::HeapTables)
-                       : alloc_frames(owner, Use::PageTable, 0);
-        if (!got.ok() && owner->reserved) got = alloc_frames(owner, Use::PageTable, 0, From::Heap);
-        Block t = TRY(got);
-        if (kernel::map_table(t.slot, as, va) < 0) {
-            free_frames(owner, Use::PageTable, t);
-            return Error::InvalidArgument;
-        }
-        push_table(owner, t);
+        TRY(donate_table(owner, as, va));
     }
     return Error::InvalidArgument;
 }

@@ -22,6 +22,10 @@ inline constexpr uint64_t kHeapTop = abi::kStackGuardVa;
 Result<void> map_with_tables(Proc* owner, uint64_t frame, uint64_t as, uint64_t va,
                              uint64_t rights);
 
+// Donates the page-table page the kernel asks for on the way to va in `as`
+// (a Map failed with NeedTable), charged to owner.
+Result<void> donate_table(Proc* owner, uint64_t as, uint64_t va);
+
 // mm's windows onto a frame: `slot` (a capability that is not mapped
 // anywhere) is mapped at va until unwindow(); null if it cannot be.
 void* window(uint64_t slot, uint64_t va, bool writable);

@@ -122,8 +122,13 @@ void drop_tables(Proc* p) {
 }
 
 void drop_image(Proc* p) {
-    while (p->maps)
-        remove_mapping(p->maps, false, true);
+    while (p->maps) {
+        uint32_t list[abi::kBatchMax];
+        uint64_t n = 0;
+        for (uint32_t i = p->maps; i && n < abi::kBatchMax; i = mapping(i).pnext)
+            list[n++] = i;
+        remove_mappings(list, n, true);
+    }
     unreserve(p, p->reserved);
     unreserve_tables(p, p->table_reserved);
     unreserve_cow(p, p->cow_reserved); // fork's units not yet given to a page
