@@ -101,12 +101,16 @@ Result<void> exec_into(Proc* p, const char* name, const Args& args, bool fresh) 
 
     // Point of no return: switch the thread over, then drop the old image.
     if (!fresh) (void)kernel::thread_suspend(p->thread_obj);
-    if (!configure_thread(p, img->as_obj).ok() ||
-        kernel::thread_write_regs(p->thread_obj, elf.entry, sp, args.argc, argv) < 0)
+    ThreadSetup setup;
+    setup.write_regs = true;
+    setup.pc = elf.entry, setup.sp = sp, setup.a0 = args.argc, setup.a1 = argv;
+    if (!configure_thread(p, img->as_obj, setup).ok())
         return fail(Error::InvalidArgument); // cannot happen: p stays stopped
+    begin_deferred_merges();                 // the old image's frames merge in batches
     drop_image(p);
     drop_tables(p);
     if (p->as_obj) (void)delete_object(p, p->as_obj, p->as_block, Use::KernelObject);
+    end_deferred_merges();
     rekey(img, p);
     p->as_obj = img->as_obj, p->as_block = img->as_block;
     img->as_obj = 0;

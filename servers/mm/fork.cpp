@@ -46,6 +46,7 @@ Result<void> run_shares(Proc* c, Share* items, uint64_t n) {
 Result<void> share_pages(Proc* parent, Proc* c) {
     Share items[abi::kBatchMax / 2];
     uint64_t n = 0;
+    flush_deferred_merges(); // (none: the batch is ours)
     for (uint32_t i = parent->maps; i; i = mapping(i).pnext) {
         Mapping& m = mapping(i);
         uint64_t flags = flags_of(m) & ~kMapReserved;
@@ -104,10 +105,10 @@ Result<Proc*> fork(Proc* parent) {
     // the copy in the child) goes in batches; the books follow each batch
     // for exactly the calls that succeeded.
     if (auto r = share_pages(parent, c); !r.ok()) return fail(r.error());
-    if (auto r = configure_thread(c, c->as_obj); !r.ok()) return fail(r.error());
-    if (kernel::thread_copy_regs(c->thread_obj, parent->thread_obj, 0, 0) < 0 ||
-        kernel::thread_start(c->thread_obj) < 0)
-        return fail(Error::InvalidArgument);
+    ThreadSetup setup;
+    setup.copy_regs_from = parent->thread_obj;
+    setup.start = true;
+    if (auto r = configure_thread(c, c->as_obj, setup); !r.ok()) return fail(r.error());
     return c;
 }
 

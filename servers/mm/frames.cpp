@@ -29,7 +29,7 @@ namespace {
 // The merges queued while deferred: their halves' slots, freed once the
 // batch ran.
 struct Deferred {
-    bool on = false;
+    int depth = 0;
     uint32_t slots[abi::kBatchMax];
     uint64_t n = 0;
 } g_deferred;
@@ -52,16 +52,19 @@ void run_deferred_merges() {
 } // namespace
 
 void begin_deferred_merges() {
-    g_deferred.on = true;
+    ++g_deferred.depth;
 }
 
 void end_deferred_merges() {
+    if (--g_deferred.depth == 0) run_deferred_merges();
+}
+
+void flush_deferred_merges() {
     run_deferred_merges();
-    g_deferred.on = false;
 }
 
 Result<void> KernelFrameOps::merge(uint32_t, uint32_t lower, uint32_t upper) {
-    if (g_deferred.on) {
+    if (g_deferred.depth > 0) {
         if (g_batch.room() < 2) run_deferred_merges();
         g_batch.add(abi::Sys::CapDelete, lower);
         g_batch.add(abi::Sys::CapDelete, upper);

@@ -143,6 +143,7 @@ void remove_mappings(const uint32_t* list, uint64_t n, bool units_later) {
         // The kernel's part for as many as a batch holds, then the books
         // for those it did; the one that failed goes alone, as
         // remove_mapping does it (its error ignored), and the rest again.
+        flush_deferred_merges(); // the batch is this loop's
         uint64_t k = n < abi::kBatchMax ? n : abi::kBatchMax;
         for (uint64_t j = 0; j < k; ++j) {
             const Mapping& m = mapping(list[j]);
