@@ -28,6 +28,7 @@ namespace {
 Result<uint64_t> build_image(Proc* img, const ElfImage& elf, std::span<const uint8_t> file,
                              const Args& args, uint64_t& sp_out, uint64_t& argv_out) {
     uint64_t top = 0;
+    PageFiller pages(img); // a kernel call per page
     for (int s = 0; s < elf.segment_count; ++s) {
         const auto& seg = elf.segments[s];
         uint64_t flags = (seg.flags & 2 ? kMapW : 0) | (seg.flags & 1 ? kMapX : 0);
@@ -44,7 +45,7 @@ Result<uint64_t> build_image(Proc* img, const ElfImage& elf, std::span<const uin
                 src = file.data() + seg.offset + (lo - seg.vaddr);
                 len = hi - lo;
             }
-            TRY(new_page(img, va, flags, src, len, lo - va));
+            TRY(pages.add(va, flags, src, len, lo - va));
         }
         if (end > top) top = end;
     }
@@ -62,7 +63,8 @@ Result<uint64_t> build_image(Proc* img, const ElfImage& elf, std::span<const uin
         for (int b = 0; b < 8; ++b)
             page[vec + k * 8 + b] = static_cast<uint8_t>(ptr >> (8 * b));
     }
-    TRY(new_page(img, page_va, kMapW, page, kPage));
+    TRY(pages.add(page_va, kMapW, page, kPage));
+    TRY(pages.finish());
     sp_out = page_va + vec;
     argv_out = page_va + vec;
     return top;

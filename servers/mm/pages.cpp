@@ -1,5 +1,6 @@
 #include "pages.h"
 
+#include "batch.h"
 #include "errors.h"
 #include "frames.h"
 #include "kernel.h"
@@ -90,20 +91,6 @@ void copy_bytes(uint8_t* to, const uint8_t* from, uint64_t n) {
         to[i] = from[i];
 }
 
-// Fills a fresh frame (its own capability, not mapped): `len` bytes of src
-// at offset `at`, zeroes elsewhere.
-Result<void> fill_frame(uint32_t block_slot, const uint8_t* src, uint64_t len, uint64_t at) {
-    auto* dst = static_cast<uint64_t*>(window(block_slot, kScratchVa, true));
-    if (!dst) return Error::NoMemory;
-    if (at > kPage) at = kPage;
-    if (len > kPage - at) len = kPage - at;
-    for (uint64_t i = 0; i < kPage / 8; ++i)
-        dst[i] = 0;
-    copy_bytes(reinterpret_cast<uint8_t*>(dst) + at, src, len);
-    unwindow(block_slot);
-    return {};
-}
-
 // Maps frame b (fresh, owned by p from now on) at va in p and records it;
 // through_copy: through a copy of its capability. On error nothing is left
 // mapped or recorded, and b stays the caller's to free.
@@ -139,13 +126,95 @@ uint64_t rights_of(uint64_t flags) {
     return r;
 }
 
+PageFiller::~PageFiller() {
+    if (!pending_) return;
+    unwindow(b_.slot);
+    free_frames(p_, Use::User, b_);
+}
+
+// The batch that places the pending page (its window goes, it is mapped in
+// p through its own capability or a new copy), then maps `next`'s window
+// if next.slot (window_ok_ says whether it did). The books follow exactly
+// what the kernel did; a page not placed goes back.
+Result<void> PageFiller::run(Block next) {
+    flush_deferred_merges(); // (none: the batch is ours)
+    uint32_t slot = 0;
+    uint64_t map_at = 0, window_at = 0;
+    if (pending_) {
+        slot = b_.slot;
+        if (through_copy_) {
+            auto s = g_slots.alloc();
+            if (!s.ok()) return s.error();
+            slot = s.value();
+        }
+        g_batch.add(abi::Sys::Unmap, b_.slot);
+        if (through_copy_)
+            g_batch.add(abi::Sys::CapCopy, b_.slot, 0, slot, abi::kRightsAll & ~abi::kRightDonate,
+                        0);
+        map_at = g_batch.size();
+        g_batch.add(abi::Sys::Map, slot, p_->as_obj, va_, rights_of(flags_));
+    }
+    if (next.slot) {
+        window_at = g_batch.size();
+        g_batch.add(abi::Sys::Map, next.slot, abi::kSlotSelfAs, kScratchVa,
+                    abi::kRightRead | abi::kRightWrite);
+    }
+    BatchRun run = g_batch.run(p_);
+    window_ok_ = next.slot && window_at < run.done;
+    Result<void> window = Result<void>{};
+    if (next.slot && !window_ok_) window = run.ok() ? Error::NoMemory : run.error;
+    if (!pending_) return window;
+    pending_ = false;
+    uint64_t idx = frame_index(b_.pa);
+    bool mapped = map_at < run.done;
+    Result<void> out = run.error;
+    if (mapped) {
+        frame_info(idx) = FrameInfo{b_.slot, 0, static_cast<uint16_t>(slot_of(p_) + 1), kNone, 0};
+        if (record_mapping(p_, va_, flags_, idx, slot).ok()) return window;
+        frame_info(idx) = FrameInfo{};
+        out = Error::NoMemory;
+    }
+    // Not placed: the copy (and the mapping it made) goes, then the frame.
+    if (through_copy_) {
+        if (map_at - 1 < run.done) (void)kernel::cap_delete(slot);
+        g_slots.free(slot);
+    } else if (mapped) {
+        (void)kernel::unmap(slot);
+    }
+    if (run.done == 0) unwindow(b_.slot); // its window is still there
+    free_frames(p_, Use::User, b_);
+    return out;
+}
+
+Result<void> PageFiller::add(uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
+                             uint64_t at) {
+    Block nb = TRY(alloc_frames(p_, Use::User, 0, from_reserve_ ? From::Heap : From::Free));
+    auto r = run(nb);
+    if (!r.ok()) {
+        if (window_ok_) unwindow(nb.slot);
+        free_frames(p_, Use::User, nb);
+        return r;
+    }
+    auto* dst = static_cast<uint64_t*>(kernel::view(kScratchVa));
+    if (at > kPage) at = kPage;
+    if (len > kPage - at) len = kPage - at;
+    for (uint64_t i = 0; i < kPage / 8; ++i)
+        dst[i] = 0;
+    copy_bytes(reinterpret_cast<uint8_t*>(dst) + at, src, len);
+    pending_ = true, b_ = nb, va_ = va, flags_ = flags;
+    return {};
+}
+
+Result<void> PageFiller::finish() {
+    if (!pending_) return {};
+    return run(Block{});
+}
+
 Result<void> new_page(Proc* p, uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
                       uint64_t at, bool from_reserve, bool through_copy) {
-    Block b = TRY(alloc_frames(p, Use::User, 0, from_reserve ? From::Heap : From::Free));
-    auto r = fill_frame(b.slot, src, len, at);
-    if (r.ok()) r = map_fresh(p, va, flags, b, through_copy);
-    if (!r.ok()) free_frames(p, Use::User, b);
-    return r;
+    PageFiller f(p, from_reserve, through_copy);
+    TRY(f.add(va, flags, src, len, at));
+    return f.finish();
 }
 
 Result<void> share_page(Proc* p, uint64_t va, uint64_t flags, uint64_t idx) {
