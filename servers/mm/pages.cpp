@@ -49,25 +49,34 @@ void unwindow(uint64_t slot) {
 
 namespace {
 
-// A temporary copy of a frame's capability (to window a frame that is
-// mapped elsewhere already).
-struct TempCap {
+// A temporary copy of a frame's capability mapped as a window at va (to
+// read or write a frame that is mapped elsewhere already): the copy and its
+// mapping in one kernel call; deleting the copy (one more) takes the
+// window down. page is null if it could not be made.
+struct TempWindow {
     uint32_t slot = 0;
-    explicit TempCap(uint32_t of) {
+    void* page = nullptr;
+    TempWindow(uint32_t of, uint64_t va, bool writable) {
         auto s = g_slots.alloc();
         if (!s.ok()) return;
-        if (kernel::cap_copy(of, 0, s.value(), abi::kRightRead | abi::kRightWrite | abi::kRightMap,
-                             0) < 0) {
+        flush_deferred_merges(); // (none: the batch is ours)
+        g_batch.add(abi::Sys::CapCopy, of, 0, s.value(),
+                    abi::kRightRead | abi::kRightWrite | abi::kRightMap, 0);
+        g_batch.add(abi::Sys::Map, s.value(), abi::kSlotSelfAs, va,
+                    abi::kRightRead | (writable ? abi::kRightWrite : 0));
+        uint64_t done = g_batch.run(&mm_self()).done;
+        if (done == 0) {
             g_slots.free(s.value());
             return;
         }
         slot = s.value();
+        if (done == 2) page = kernel::view(va);
     }
-    ~TempCap() {
+    ~TempWindow() {
         if (slot) (void)kernel::cap_delete(slot), g_slots.free(slot);
     }
-    TempCap(const TempCap&) = delete;
-    TempCap& operator=(const TempCap&) = delete;
+    TempWindow(const TempWindow&) = delete;
+    TempWindow& operator=(const TempWindow&) = delete;
 };
 
 // By words where both sides allow it (ELF bytes in the cpio archive are
@@ -253,21 +262,40 @@ Result<void> break_cow(Proc* p, uint32_t i) {
         else
             free_frames(p, Use::User, b);
     };
-    {
-        TempCap src(f.block_slot); // its window goes with it
-        auto* from = src.slot ? static_cast<const uint64_t*>(window(src.slot, kScratchSrcVa, false))
-                              : nullptr;
-        auto* to = from ? static_cast<uint64_t*>(window(b.slot, kScratchVa, true)) : nullptr;
-        if (!to) {
-            undo();
-            return Error::NoMemory;
-        }
-        for (uint64_t w = 0; w < kPage / 8; ++w)
-            to[w] = from[w];
-        unwindow(b.slot);
+    // The source through a temporary copy, the copy through mm's window;
+    // then one batch takes both windows down, removes the old mapping and
+    // maps the copy in its place.
+    TempWindow src(f.block_slot, kScratchSrcVa, false);
+    auto* from = static_cast<const uint64_t*>(src.page);
+    uint64_t* to = from ? static_cast<uint64_t*>(window(b.slot, kScratchVa, true)) : nullptr;
+    if (!to) {
+        undo();
+        return Error::NoMemory;
     }
+    for (uint64_t w = 0; w < kPage / 8; ++w)
+        to[w] = from[w];
+    uint32_t src_slot = src.slot;
+    src.slot = 0;            // deleted by the batch below
+    flush_deferred_merges(); // (none: the batch is ours)
+    g_batch.add(abi::Sys::Unmap, b.slot);
+    g_batch.add(abi::Sys::CapDelete, src_slot);
+    g_batch.add(m.slot == f.block_slot ? abi::Sys::Unmap : abi::Sys::CapDelete, m.slot);
+    g_batch.add(abi::Sys::Map, b.slot, p->as_obj, va, rights_of(flags));
+    uint64_t done = g_batch.run(p).done;
+    if (done < 1) unwindow(b.slot);
+    if (done < 2) (void)kernel::cap_delete(src_slot);
+    g_slots.free(src_slot);
     if (holder) mapping(holder_map).key &= ~kMapReserved; // its unit is this copy
-    remove_mapping(i); // the page-table entry is free now; its tables stay
+    remove_mapping(i, done >= 3); // the page-table entry is free now; its tables stay
+    if (done >= 4) {
+        uint64_t idx = frame_index(b.pa);
+        frame_info(idx) = FrameInfo{b.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), kNone, 0};
+        if (record_mapping(p, va, flags, idx, b.slot).ok()) return {};
+        frame_info(idx) = FrameInfo{};
+        (void)kernel::unmap(b.slot);
+        free_frames(p, Use::User, b); // the page is gone: the fault kills p
+        return Error::NoMemory;
+    }
     auto r = map_fresh(p, va, flags, b, false);
     if (!r.ok()) free_frames(p, Use::User, b); // the page is gone: the fault kills p
     return r;
@@ -311,11 +339,10 @@ Result<void> each_page(Proc* p, uint64_t va, uint64_t n, bool write, F&& visit) 
     while (n) {
         uint64_t off = va & (kPage - 1), chunk = kPage - off < n ? kPage - off : n;
         uint32_t i = TRY(touch(p, va, write));
-        TempCap cap(frame_info(mapping(i).frame).block_slot);
-        auto* page =
-            cap.slot ? static_cast<uint8_t*>(window(cap.slot, kScratchSrcVa, write)) : nullptr;
+        TempWindow w(frame_info(mapping(i).frame).block_slot, kScratchSrcVa, write);
+        auto* page = static_cast<uint8_t*>(w.page);
         if (!page) return Error::NoMemory;
-        bool more = visit(page + off, chunk); // the window goes with cap
+        bool more = visit(page + off, chunk); // the window goes with w
         if (!more) return {};
         va += chunk, n -= chunk;
     }

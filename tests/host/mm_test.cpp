@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "mm/mm_harness.h"
 
@@ -568,6 +569,40 @@ TEST(Mm, ACallFailingInTheMiddleOfABatchLeavesTheBooksExact) {
     ASSERT_GE(request(1, mmp::Request::Sbrk, -static_cast<int64_t>(kPages * 4096)).r(), 0);
     EXPECT_EQ(fk.fail_after, 0u);
     EXPECT_EQ(free_frames(), before + kPages);
+    end_and_expect_everything_back();
+}
+
+// Copy-on-write in batches (break_cow): a call of its last batch refused
+// (the window's unmap, the temporary copy's delete, the old mapping's
+// removal, the new page's map) is done again alone; the page is copied
+// either way and the books stay exact.
+TEST(Mm, CopyOnWriteSurvivesARefusedCallInItsBatch) {
+    ASSERT_TRUE(boot(4096));
+    ASSERT_TRUE(poke(1, kData, 5));
+    auto& fk = fakek::fake();
+    // (the n-th call of its kind in the fault: the batch's)
+    const std::pair<cabi::Sys, uint64_t> refusals[] = {{cabi::Sys::Unmap, 1},
+                                                       {cabi::Sys::CapDelete, 1},
+                                                       {cabi::Sys::CapDelete, 2},
+                                                       {cabi::Sys::Map, 3}};
+    for (auto [s, n] : refusals) {
+        int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+        ASSERT_GT(child, 1);
+        uint64_t before = free_frames();
+        fk.fail_sys = s, fk.fail_after = n;
+        bool ok = fault(child, kData, 15);
+        EXPECT_EQ(fk.fail_after, 0u) << "the refusal happened";
+        fk.fail_after = 0;
+        ASSERT_TRUE(ok) << int(s) << " " << n;
+        EXPECT_EQ(free_frames(), before - 1) << "one copy";
+        ASSERT_TRUE(poke(child, kData, 6));
+        uint64_t v = 0;
+        ASSERT_TRUE(peek(1, kData, v));
+        EXPECT_EQ(v, 5u) << "the parent keeps its page";
+        ASSERT_EQ(check_books(), "") << int(s) << " " << n;
+        EXPECT_FALSE(request(child, mmp::Request::Exit, 0).replied);
+        EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
+    }
     end_and_expect_everything_back();
 }
 
