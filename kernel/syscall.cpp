@@ -19,7 +19,9 @@ namespace {
 using abi::Errno;
 using abi::Sys;
 
-int64_t errno_of(Error e) {
+} // namespace
+
+int64_t syscall_errno(Error e) {
     switch (e) {
     case Error::BadSlot:
         return abi::error_return(Errno::BadSlot);
@@ -50,6 +52,8 @@ int64_t errno_of(Error e) {
         return abi::error_return(Errno::Inval);
     }
 }
+
+namespace {
 
 // Reads a user table without ever allocating (the kernel walks it only).
 struct NoAllocTables {
@@ -228,6 +232,7 @@ constexpr Entry kEntries[] = {
     {Sys::Reply, sys_reply},
     {Sys::ReplyRecv, sys_reply_recv},
     {Sys::Shutdown, sys_shutdown},
+    {Sys::Batch, sys_batch},
 };
 
 constexpr uint64_t table_size() {
@@ -263,7 +268,7 @@ void do_syscall(Thread& t) {
         a[i] = t.tf.regs[arch::a0 + i];
     SyscallHandler h = n < sizeof kTable.at / sizeof kTable.at[0] ? kTable.at[n] : nullptr;
     Result<int64_t> r = h ? h(t, a) : Result<int64_t>(Error::NoSystemCall);
-    t.tf.regs[arch::a0] = static_cast<uint64_t>(r.ok() ? r.value() : errno_of(r.error()));
+    t.tf.regs[arch::a0] = static_cast<uint64_t>(r.ok() ? r.value() : syscall_errno(r.error()));
 }
 
 } // namespace capframe

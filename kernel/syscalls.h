@@ -2,11 +2,10 @@
 // one file of decoders per kind of object: capabilities (syscall_cap.cpp,
 // also linked by the host fuzzer tests/fuzz/captable_fuzz.cpp), address
 // spaces (syscall_vm.cpp), threads (syscall_thread.cpp), IPC
-// (syscall_ipc.cpp); the console, time, debug and control calls stay in
-// syscall.cpp. Each decoder checks every capability and argument first (an
-// error returns before any change; seL4's decode/perform split), then
-// performs, and returns a value or an Error that do_syscall turns into a
-// negated errno.
+// (syscall_ipc.cpp), batches of them (syscall_batch.cpp); the console, time, debug and control
+// calls stay in syscall.cpp. Each decoder checks every capability and argument first (an error
+// returns before any change; seL4's decode/perform split), then performs, and returns a value or an
+// Error that do_syscall turns into a negated errno.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +22,9 @@ void do_syscall(Thread& t);
 
 using SyscallArgs = const uint64_t (&)[6];
 using SyscallHandler = Result<int64_t> (*)(Thread& t, SyscallArgs a);
+
+// An Error as the negated errno user space gets (syscall.cpp).
+int64_t syscall_errno(Error e);
 
 // Capabilities (syscall_cap.cpp).
 Result<int64_t> sys_cap_info(Thread& t, SyscallArgs a);
@@ -54,5 +56,8 @@ Result<int64_t> sys_call(Thread& t, SyscallArgs a);
 Result<int64_t> sys_recv(Thread& t, SyscallArgs a);
 Result<int64_t> sys_reply(Thread& t, SyscallArgs a);
 Result<int64_t> sys_reply_recv(Thread& t, SyscallArgs a);
+
+// Batches (syscall_batch.cpp): a list of the calls above in one entry.
+Result<int64_t> sys_batch(Thread& t, SyscallArgs a);
 
 } // namespace capframe

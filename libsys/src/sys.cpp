@@ -52,6 +52,13 @@ int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need
     if (need_level) *need_level = static_cast<int>(m.w[0]);
     return r;
 }
+int64_t batch(uint64_t frame, uint64_t count, uint64_t* second) {
+    Msg m;
+    m.w[0] = count;
+    int64_t r = syscall_msg(Sys::Batch, frame, m);
+    if (second) *second = m.w[0];
+    return r;
+}
 int64_t unmap(uint64_t frame) {
     return syscall(Sys::Unmap, frame);
 }

@@ -1,5 +1,6 @@
 #include "frames.h"
 
+#include "batch.h"
 #include "errors.h"
 #include "kernel.h"
 #include "slots.h"
@@ -23,7 +24,54 @@ Result<SplitSlots> KernelFrameOps::split(uint32_t slot, uint8_t) {
     return SplitSlots{lo, hi.value()};
 }
 
+namespace {
+
+// The merges queued while deferred: their halves' slots, freed once the
+// batch ran.
+struct Deferred {
+    int depth = 0;
+    uint32_t slots[abi::kBatchMax];
+    uint64_t n = 0;
+} g_deferred;
+
+void run_deferred_merges() {
+    if (!g_deferred.n) return;
+    uint64_t done = g_batch.run().done;
+    for (uint64_t i = 0; i < g_deferred.n; ++i) {
+        // Cannot fail (the halves are free, unmapped and without copies);
+        // if one does, it is tried alone and its slot kept if it fails again.
+        if (i >= done && kernel::cap_delete(g_deferred.slots[i]) < 0) {
+            kernel::log("mm: BUG: merge delete of slot %u refused\n", g_deferred.slots[i]);
+            continue;
+        }
+        g_slots.free(g_deferred.slots[i]);
+    }
+    g_deferred.n = 0;
+}
+
+} // namespace
+
+void begin_deferred_merges() {
+    ++g_deferred.depth;
+}
+
+void end_deferred_merges() {
+    if (--g_deferred.depth == 0) run_deferred_merges();
+}
+
+void flush_deferred_merges() {
+    run_deferred_merges();
+}
+
 Result<void> KernelFrameOps::merge(uint32_t, uint32_t lower, uint32_t upper) {
+    if (g_deferred.depth > 0) {
+        if (g_batch.room() < 2) run_deferred_merges();
+        g_batch.add(abi::Sys::CapDelete, lower);
+        g_batch.add(abi::Sys::CapDelete, upper);
+        g_deferred.slots[g_deferred.n++] = lower;
+        g_deferred.slots[g_deferred.n++] = upper;
+        return {};
+    }
     if (kernel::cap_delete(lower) < 0) return Error::Busy;
     if (kernel::cap_delete(upper) < 0) return Error::Busy; // lower is gone: cannot happen
     g_slots.free(lower), g_slots.free(upper);

@@ -20,6 +20,16 @@ struct KernelFrameOps {
     Result<void> merge(uint32_t parent, uint32_t lower, uint32_t upper);
 };
 
+// While deferred, the two deletes of each merge go into mm's batch (run
+// when it is full, by flush_deferred_merges and by the outermost
+// end_deferred_merges) and their slots are freed only once they ran: a
+// process's teardown makes a kernel call per batch of merges instead of two
+// per merge. In between nothing may allocate frames or slots, and whoever
+// queues other calls in mm's batch flushes the merges first.
+void begin_deferred_merges();
+void end_deferred_merges();
+void flush_deferred_merges();
+
 struct Group { // a memory limit on a process tree
     bool used;
     int parent; // enclosing group or -1

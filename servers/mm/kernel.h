@@ -38,6 +38,13 @@ int64_t map_table(uint64_t frame, uint64_t as, uint64_t va);
 int64_t unmap_table(uint64_t frame);
 int64_t vmprint(uint64_t as);
 
+// Batches (abi::Sys::Batch): `count` abi::BatchEntry records in the first
+// page of `frame` (mm's batch page, mapped in mm) run in order in one kernel
+// entry; the kernel stops at the first that fails and writes each result
+// back. Returns how many succeeded (or a negated errno for the batch
+// itself); *second: the a1 value of the last entry run (Map's level).
+int64_t batch(uint64_t frame, uint64_t count, uint64_t* second = nullptr);
+
 // Threads.
 int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep);
 int64_t thread_set_stack(uint64_t thread, uint64_t frame);

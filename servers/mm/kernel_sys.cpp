@@ -30,6 +30,9 @@ int64_t retype(uint64_t frame, abi::ObjType type, uint64_t dst) {
 int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level) {
     return sys::map(frame, as, va, rights, need_level);
 }
+int64_t batch(uint64_t frame, uint64_t count, uint64_t* second) {
+    return sys::batch(frame, count, second);
+}
 int64_t unmap(uint64_t frame) {
     return sys::unmap(frame);
 }

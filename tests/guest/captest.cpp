@@ -85,6 +85,13 @@ int main() {
     check(sys::syscall(Sys::DebugKstackOverflow) == err(Errno::NoSys),
           "the kernel-stack test call does not exist in a normal kernel");
 
+    // Batches (the frame checks that need real frames are in mm's self-test).
+    check(sys::batch(0, 1) == err(Errno::Range), "a batch in slot 0 is refused");
+    check(sys::batch(9, 1) == err(Errno::BadSlot), "a batch in an empty slot is refused");
+    check(sys::batch(ep, 1) == err(Errno::BadType), "a batch needs a frame, not an endpoint");
+    check(sys::batch(uint64_t{1} << 40, 1) == err(Errno::Range),
+          "a batch in a huge slot number is out of range");
+
     check(sys::getpid() == 1, "mm still answers: getpid is 1");
     check(free_frames() == free_before, "the free-frame count is where it started");
     (void)tap_done("captest");

@@ -166,6 +166,10 @@ int FakeKernel::object_of(uint64_t slot) const {
     return slot < caps_.size() ? caps_[slot].obj : -1;
 }
 
+bool FakeKernel::injected(abi::Sys s) {
+    return fail_after && s == fail_sys && --fail_after == 0;
+}
+
 Cap* FakeKernel::cap(uint64_t slot, ObjType type) {
     if (slot >= caps_.size() || caps_[slot].type == ObjType::Null) return nullptr;
     if (type != ObjType::Null && caps_[slot].type != type) return nullptr;
@@ -207,6 +211,7 @@ int64_t FakeKernel::cap_info(uint64_t slot, uint64_t* pa) {
 int64_t FakeKernel::cap_copy(uint64_t src, uint64_t dst_table, uint64_t dst, uint64_t rights,
                              uint64_t badge) {
     ++calls;
+    if (injected(abi::Sys::CapCopy)) return e(Errno::Busy);
     Cap* s = cap(src, ObjType::Null);
     if (!s) return e(Errno::BadSlot);
     if (rights & ~uint64_t(s->rights)) return e(Errno::Perm);
@@ -248,6 +253,7 @@ void FakeKernel::remove_cap(uint64_t slot) {
 
 int64_t FakeKernel::cap_delete(uint64_t slot) {
     ++calls;
+    if (injected(abi::Sys::CapDelete)) return e(Errno::Busy);
     Cap* c = cap(slot, ObjType::Null);
     if (!c) return e(Errno::BadSlot);
     if (c->children) return e(Errno::Busy);
@@ -366,6 +372,7 @@ int64_t FakeKernel::retype(uint64_t frame, ObjType type, uint64_t dst) {
 int64_t FakeKernel::map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights,
                         int* need_level) {
     ++calls;
+    if (injected(abi::Sys::Map)) return e(Errno::Busy);
     Cap* f = cap(frame, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     Object* a = object(as, ObjType::AddressSpace);
@@ -394,6 +401,7 @@ int64_t FakeKernel::map(uint64_t frame, uint64_t as, uint64_t va, uint64_t right
 
 int64_t FakeKernel::unmap(uint64_t frame) {
     ++calls;
+    if (injected(abi::Sys::Unmap)) return e(Errno::Busy);
     Cap* f = cap(frame, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     if (!f->mapped) return e(Errno::Inval);
@@ -404,6 +412,7 @@ int64_t FakeKernel::unmap(uint64_t frame) {
 
 int64_t FakeKernel::protect(uint64_t frame, uint64_t rights) {
     ++calls;
+    if (injected(abi::Sys::Protect)) return e(Errno::Busy);
     Cap* f = cap(frame, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     if (!f->mapped) return e(Errno::Inval);
@@ -452,6 +461,91 @@ int64_t FakeKernel::unmap_table(uint64_t frame) {
     std::memset(page(caps_[frame].pa), 0, kPage);
     tables_.erase(it);
     return 0;
+}
+
+int64_t FakeKernel::batch_frame_ok(uint64_t slot) {
+    if (slot >= caps_.size()) return e(Errno::Range);
+    Cap* f = cap(slot, ObjType::Null);
+    if (!f) return e(Errno::BadSlot);
+    if (f->type != ObjType::Frame) return e(Errno::BadType);
+    if ((f->rights & (abi::kRightRead | abi::kRightWrite)) != (abi::kRightRead | abi::kRightWrite))
+        return e(Errno::Perm);
+    if (f->donated || f->split || f->children) return e(Errno::Busy);
+    if (f->mapped && f->map_as != uint64_t(caps_[abi::kSlotSelfAs].obj)) return e(Errno::Busy);
+    return 0;
+}
+
+int64_t FakeKernel::batch_entry(const abi::BatchEntry& b, uint64_t* second) {
+    using abi::Sys;
+    const uint64_t* a = b.args;
+    switch (static_cast<Sys>(b.number)) {
+    case Sys::CapInfo:
+        return cap_info(a[0], second);
+    case Sys::CapCopy:
+        return cap_copy(a[0], a[1], a[2], a[3], a[4]);
+    case Sys::CapDelete:
+        return cap_delete(a[0]);
+    case Sys::CapRevoke:
+        return cap_revoke(a[0]);
+    case Sys::FrameSplit:
+        return frame_split(a[0], a[1], a[2]);
+    case Sys::Retype:
+        return retype(a[0], ObjType(a[1]), a[2]);
+    case Sys::Map: {
+        int level = 0;
+        int64_t r = map(a[0], a[1], a[2], a[3], &level);
+        *second = uint64_t(level);
+        return r;
+    }
+    case Sys::Unmap:
+        return unmap(a[0]);
+    case Sys::Protect:
+        return protect(a[0], a[1]);
+    case Sys::MapTable:
+        return map_table(a[0], a[1], a[2]);
+    case Sys::UnmapTable:
+        return unmap_table(a[0]);
+    case Sys::ThreadConfigure:
+        return thread_configure(a[0], a[1], a[2], a[3]);
+    case Sys::ThreadSetStack:
+        return thread_set_stack(a[0], a[1]);
+    case Sys::ThreadWriteRegs:
+        return thread_write_regs(a[0], a[1], a[2], a[3], a[4]);
+    case Sys::ThreadStart:
+        return thread_start(a[0]);
+    case Sys::ThreadCopyRegs:
+        return thread_copy_regs(a[0], a[1]);
+    default:
+        return e(Errno::NoSys);
+    }
+}
+
+int64_t FakeKernel::batch(uint64_t frame, uint64_t count, uint64_t* second) {
+    uint64_t calls_before = calls;
+    ++batches;
+    calls = calls_before + 1;
+    if (int64_t r = batch_frame_ok(frame); r < 0) return r;
+    if (count > abi::kBatchMax) return e(Errno::Inval);
+    uint64_t pa = caps_[frame].pa;
+    auto* entries = reinterpret_cast<abi::BatchEntry*>(page(pa));
+    uint64_t done = 0, last = 0;
+    for (uint64_t i = 0; i < count; ++i) {
+        abi::BatchEntry one;
+        std::memcpy(&one, &entries[i], sizeof one);
+        last = 0;
+        int64_t r = batch_entry(one, &last);
+        calls = calls_before + 1;
+        // Its own frame deleted or donated: nothing more is written.
+        if (batch_frame_ok(frame) < 0 || caps_[frame].pa != pa) {
+            done += r >= 0;
+            break;
+        }
+        entries[i].result = r;
+        if (r < 0) break;
+        ++done;
+    }
+    if (second) *second = last;
+    return int64_t(done);
 }
 
 int64_t FakeKernel::thread_configure(uint64_t thread, uint64_t as, uint64_t table,
@@ -563,6 +657,9 @@ int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need
 }
 int64_t unmap(uint64_t frame) {
     return fake().unmap(frame);
+}
+int64_t batch(uint64_t frame, uint64_t count, uint64_t* second) {
+    return fake().batch(frame, count, second);
 }
 int64_t protect(uint64_t frame, uint64_t rights) {
     return fake().protect(frame, rights);
