@@ -14,11 +14,12 @@
 extern "C" char secondary_entry[], _start[];
 
 namespace capframe {
-namespace {
 
 Hart g_harts[kMaxHartsOnline];
-std::atomic<uint32_t> g_lock{0};
-std::atomic<int32_t> g_lock_owner{-1};
+constinit KernelLock g_kernel_lock;
+
+namespace {
+
 std::atomic<uint64_t> g_code_gen{1};
 std::atomic<uint32_t> g_online{1};
 std::atomic<uint32_t> g_idle[kMaxHartsOnline]; // waiting in the scheduler with nothing to run
@@ -35,8 +36,6 @@ void for_each_window(const HartMasks<kMaxHartsOnline>& m, Call call) {
 // lock.
 std::atomic<uint64_t> g_last_tick[kMaxHartsOnline];
 std::atomic<uint32_t> g_silent[kMaxHartsOnline]; // 1: reported silent
-std::atomic<uint64_t> g_lock_gen{0};             // acquisitions so far (an episode's name)
-std::atomic<uint64_t> g_lock_reported{0};        // the acquisition reported as held too long
 
 uint64_t millis(uint64_t ticks) {
     uint64_t hz = timer_timebase();
@@ -57,14 +56,14 @@ uint32_t thread_on(uint32_t index) {
 // for the whole limit? (Timed here, not at every acquisition: rdtime traps
 // to the firmware on the JH7110.)
 void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen) {
-    uint64_t now = arch::read_time(), gen = g_lock_gen.load(std::memory_order_relaxed);
+    uint64_t now = arch::read_time(), gen = g_kernel_lock.gen.load(std::memory_order_relaxed);
     if (start == 0 || gen != gen_seen) {
         start = now, gen_seen = gen;
         return;
     }
     if (timer_timebase() == 0 || now - start < watchdog_limit()) return;
-    if (g_lock_reported.exchange(gen) == gen) return;
-    int32_t owner = g_lock_owner.load(std::memory_order_relaxed);
+    if (g_kernel_lock.reported.exchange(gen) == gen) return;
+    int32_t owner = g_kernel_lock.owner.load(std::memory_order_relaxed);
     // Printed without the lock: the owner may never let it go.
     kprintf("watchdog: hart %u has waited %lu ms for the kernel lock; hart %u holds it with "
             "interrupts off (thread %u)\n",
@@ -75,33 +74,25 @@ void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen) {
 
 } // namespace
 
-uint32_t hart_index() {
-    uint64_t tp;
-    asm volatile("mv %0, tp" : "=r"(tp));
-    return static_cast<uint32_t>(tp);
-}
-Hart& this_hart() {
-    return g_harts[hart_index()];
-}
-
-void kernel_lock() {
+// The lock was taken: spin until it is free (test-and-test-and-set), and
+// every 64k spins let the watchdog look at how long its owner has held it.
+void kernel_lock_wait() {
     uint64_t start = 0, gen_seen = 0;
-    for (uint32_t spins = 0; g_lock.exchange(1, std::memory_order_acquire);)
+    for (uint32_t spins = 0;;) {
+        if (g_kernel_lock.word.load(std::memory_order_relaxed) == 0 &&
+            g_kernel_lock.word.exchange(1, std::memory_order_acquire) == 0)
+            return;
         if ((++spins & 0xffff) == 0) watchdog_lock_wait(start, gen_seen);
-    g_lock_owner.store(static_cast<int32_t>(hart_index()), std::memory_order_relaxed);
-    g_lock_gen.fetch_add(1, std::memory_order_relaxed);
+    }
 }
 
-void kernel_unlock() {
-    if (g_lock_reported.load(std::memory_order_relaxed) ==
-        g_lock_gen.load(std::memory_order_relaxed))
-        kprintf("watchdog: hart %u lets the kernel lock go\n", this_hart().hart_id);
-    g_lock_owner.store(-1, std::memory_order_relaxed);
-    g_lock.store(0, std::memory_order_release);
+void kernel_unlock_report() {
+    kprintf("watchdog: hart %u lets the kernel lock go\n", this_hart().hart_id);
 }
 
 bool kernel_lock_held_here() {
-    return g_lock.load() && g_lock_owner.load() == static_cast<int32_t>(hart_index());
+    return g_kernel_lock.word.load() &&
+           g_kernel_lock.owner.load() == static_cast<int32_t>(hart_index());
 }
 
 void watchdog_tick() {
@@ -116,7 +107,7 @@ void watchdog_tick() {
         if (i == me || last == 0 || last >= now || now - last < watchdog_limit()) continue;
         if (g_silent[i].exchange(1)) continue; // reported already
         // Printed without the lock: the silent hart may hold it.
-        int32_t owner = g_lock_owner.load(std::memory_order_relaxed);
+        int32_t owner = g_kernel_lock.owner.load(std::memory_order_relaxed);
         kprintf("watchdog: hart %u has taken no timer tick for %lu ms: stuck with interrupts off "
                 "(thread %u; kernel lock %s)\n",
                 g_harts[i].hart_id, millis(now - last), thread_on(i),

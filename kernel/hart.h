@@ -3,6 +3,7 @@
 // starting the other harts, and cross-hart TLB and I-cache maintenance.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "lib/machine.h"
@@ -22,15 +23,48 @@ struct Hart {
     uint32_t fp_owner;      // id of the thread whose FP state the registers hold (0: none)
 };
 
-Hart& this_hart();
-uint32_t hart_index(); // from tp
+// Per-hart state and the lock word are reached inline: every kernel entry
+// uses them several times (issue 14: out-of-line helpers cost ~100
+// instructions per system call).
+extern Hart g_harts[kMaxHartsOnline];
+
+inline uint32_t hart_index() { // from tp
+    uint64_t tp;
+    asm volatile("mv %0, tp" : "=r"(tp));
+    return static_cast<uint32_t>(tp);
+}
+inline Hart& this_hart() {
+    return g_harts[hart_index()];
+}
 
 // The kernel runs under one lock: taken on every entry from user mode and
 // by the scheduler, released on the way back to user mode and when idle.
 // Interrupts are off whenever it is held (the kernel never enables them
-// except while idle without it).
-void kernel_lock();
-void kernel_unlock();
+// except while idle without it). The uncontended acquire and the release
+// are inline; waiting and the watchdog's report are out of line.
+struct KernelLock {
+    std::atomic<uint32_t> word{0};
+    std::atomic<int32_t> owner{-1};    // hart index, -1 when free
+    std::atomic<uint64_t> gen{0};      // acquisitions so far (an episode's name)
+    std::atomic<uint64_t> reported{0}; // the acquisition reported as held too long
+};
+extern KernelLock g_kernel_lock;
+void kernel_lock_wait();     // spins (with the watchdog) until the lock is ours
+void kernel_unlock_report(); // the watchdog had reported this acquisition
+
+inline void kernel_lock() {
+    if (g_kernel_lock.word.exchange(1, std::memory_order_acquire)) kernel_lock_wait();
+    g_kernel_lock.owner.store(static_cast<int32_t>(hart_index()), std::memory_order_relaxed);
+    g_kernel_lock.gen.store(g_kernel_lock.gen.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed); // only the holder writes it
+}
+inline void kernel_unlock() {
+    if (g_kernel_lock.reported.load(std::memory_order_relaxed) ==
+        g_kernel_lock.gen.load(std::memory_order_relaxed)) [[unlikely]]
+        kernel_unlock_report();
+    g_kernel_lock.owner.store(-1, std::memory_order_relaxed);
+    g_kernel_lock.word.store(0, std::memory_order_release);
+}
 bool kernel_lock_held_here(); // assertions: block(), make_ready()
 
 // Watchdog. The kernel runs with interrupts off, so a hart that stays in it

@@ -146,10 +146,6 @@ extern "C" void thread_first_run() {
 
 } // namespace
 
-Thread* current_thread() {
-    return this_hart().current;
-}
-
 void make_ready(Thread* t) {
     if (!kernel_lock_held_here()) panic("make_ready() without the kernel lock");
     t->state = ThreadState::Ready;

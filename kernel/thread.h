@@ -1,12 +1,15 @@
 // Threads, the scheduler and synchronous IPC (one hart for now).
 #pragma once
 
+#include "hart.h"
 #include "lib/result.h"
 #include "object.h"
 
 namespace capframe {
 
-Thread* current_thread();
+inline Thread* current_thread() {
+    return this_hart().current;
+}
 // Runs the scheduler loop on the boot stack; never returns.
 [[noreturn]] void scheduler();
 // The current thread gives up the hart (it stays Ready).
