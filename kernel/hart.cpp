@@ -17,10 +17,10 @@ namespace capframe {
 
 Hart g_harts[kMaxHartsOnline];
 constinit KernelLock g_kernel_lock;
+std::atomic<uint64_t> g_code_gen{1};
 
 namespace {
 
-std::atomic<uint64_t> g_code_gen{1};
 std::atomic<uint32_t> g_online{1};
 std::atomic<uint32_t> g_idle[kMaxHartsOnline]; // waiting in the scheduler with nothing to run
 
@@ -56,14 +56,14 @@ uint32_t thread_on(uint32_t index) {
 // for the whole limit? (Timed here, not at every acquisition: rdtime traps
 // to the firmware on the JH7110.)
 void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen) {
-    uint64_t now = arch::read_time(), gen = g_kernel_lock.gen.load(std::memory_order_relaxed);
+    uint64_t now = arch::read_time(), gen = __atomic_load_n(&g_kernel_lock.gen, __ATOMIC_RELAXED);
     if (start == 0 || gen != gen_seen) {
         start = now, gen_seen = gen;
         return;
     }
     if (timer_timebase() == 0 || now - start < watchdog_limit()) return;
     if (g_kernel_lock.reported.exchange(gen) == gen) return;
-    int32_t owner = g_kernel_lock.owner.load(std::memory_order_relaxed);
+    int32_t owner = kernel_lock_owner();
     // Printed without the lock: the owner may never let it go.
     kprintf("watchdog: hart %u has waited %lu ms for the kernel lock; hart %u holds it with "
             "interrupts off (thread %u)\n",
@@ -79,8 +79,10 @@ void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen) {
 void kernel_lock_wait() {
     uint64_t start = 0, gen_seen = 0;
     for (uint32_t spins = 0;;) {
+        uint32_t expected = 0;
         if (g_kernel_lock.word.load(std::memory_order_relaxed) == 0 &&
-            g_kernel_lock.word.exchange(1, std::memory_order_acquire) == 0)
+            g_kernel_lock.word.compare_exchange_strong(
+                expected, hart_index() + 1, std::memory_order_acquire, std::memory_order_relaxed))
             return;
         if ((++spins & 0xffff) == 0) watchdog_lock_wait(start, gen_seen);
     }
@@ -91,8 +93,7 @@ void kernel_unlock_report() {
 }
 
 bool kernel_lock_held_here() {
-    return g_kernel_lock.word.load() &&
-           g_kernel_lock.owner.load() == static_cast<int32_t>(hart_index());
+    return kernel_lock_owner() == static_cast<int32_t>(hart_index());
 }
 
 void watchdog_tick() {
@@ -107,7 +108,7 @@ void watchdog_tick() {
         if (i == me || last == 0 || last >= now || now - last < watchdog_limit()) continue;
         if (g_silent[i].exchange(1)) continue; // reported already
         // Printed without the lock: the silent hart may hold it.
-        int32_t owner = g_kernel_lock.owner.load(std::memory_order_relaxed);
+        int32_t owner = kernel_lock_owner();
         kprintf("watchdog: hart %u has taken no timer tick for %lu ms: stuck with interrupts off "
                 "(thread %u; kernel lock %s)\n",
                 g_harts[i].hart_id, millis(now - last), thread_on(i),
@@ -236,15 +237,6 @@ void set_idle(bool idle) {
 
 void note_code_mapped() {
     g_code_gen.fetch_add(1);
-}
-
-void sync_icache_before_user() {
-    Hart& h = this_hart();
-    uint64_t gen = g_code_gen.load();
-    if (h.code_gen_seen != gen) {
-        arch::fence_i();
-        h.code_gen_seen = gen;
-    }
 }
 
 uint32_t probe_asid_bits() {

@@ -13,14 +13,16 @@ namespace capframe {
 
 inline constexpr uint32_t kMaxHartsOnline = 8;
 
-struct Hart {
+// 256 bytes each (aligned), so that this_hart() is a shift and an add.
+struct alignas(256) Hart {
     uint32_t hart_id;
     bool online;
     Thread* current;
     Context scheduler_ctx;
-    uint64_t code_gen_seen; // see note_code_mapped()
-    uint64_t user_root;     // root table loaded for user mode, 0 while in the kernel
-    uint32_t fp_owner;      // id of the thread whose FP state the registers hold (0: none)
+    uint64_t code_gen_seen;  // see note_code_mapped()
+    uint64_t user_root;      // root table loaded for user mode, 0 while in the kernel
+    uint32_t fp_owner;       // id of the thread whose FP state the registers hold (0: none)
+    uint64_t trap_stack_top; // kernelvec's stack (sscratch while in the kernel)
 };
 
 // Per-hart state and the lock word are reached inline: every kernel entry
@@ -28,24 +30,29 @@ struct Hart {
 // instructions per system call).
 extern Hart g_harts[kMaxHartsOnline];
 
-inline uint32_t hart_index() { // from tp
+inline uint64_t tp_value() {
     uint64_t tp;
     asm volatile("mv %0, tp" : "=r"(tp));
-    return static_cast<uint32_t>(tp);
+    return tp;
+}
+inline uint32_t hart_index() { // from tp
+    return static_cast<uint32_t>(tp_value());
 }
 inline Hart& this_hart() {
-    return g_harts[hart_index()];
+    return g_harts[tp_value()]; // tp holds the index, below kMaxHartsOnline
 }
 
 // The kernel runs under one lock: taken on every entry from user mode and
 // by the scheduler, released on the way back to user mode and when idle.
 // Interrupts are off whenever it is held (the kernel never enables them
 // except while idle without it). The uncontended acquire and the release
-// are inline; waiting and the watchdog's report are out of line.
+// are inline; waiting and the watchdog's report are out of line. The lock
+// word holds the owner's hart index + 1 (0: free), so taking it names the
+// owner in the same atomic operation.
 struct KernelLock {
     std::atomic<uint32_t> word{0};
-    std::atomic<int32_t> owner{-1};    // hart index, -1 when free
-    std::atomic<uint64_t> gen{0};      // acquisitions so far (an episode's name)
+    uint32_t pad = 0;
+    uint64_t gen = 0;                  // acquisitions so far (an episode's name); holder writes
     std::atomic<uint64_t> reported{0}; // the acquisition reported as held too long
 };
 extern KernelLock g_kernel_lock;
@@ -53,17 +60,21 @@ void kernel_lock_wait();     // spins (with the watchdog) until the lock is ours
 void kernel_unlock_report(); // the watchdog had reported this acquisition
 
 inline void kernel_lock() {
-    if (g_kernel_lock.word.exchange(1, std::memory_order_acquire)) kernel_lock_wait();
-    g_kernel_lock.owner.store(static_cast<int32_t>(hart_index()), std::memory_order_relaxed);
-    g_kernel_lock.gen.store(g_kernel_lock.gen.load(std::memory_order_relaxed) + 1,
-                            std::memory_order_relaxed); // only the holder writes it
+    uint32_t expected = 0;
+    if (!g_kernel_lock.word.compare_exchange_strong(
+            expected, hart_index() + 1, std::memory_order_acquire, std::memory_order_relaxed))
+        [[unlikely]]
+        kernel_lock_wait();
+    __atomic_store_n(&g_kernel_lock.gen, g_kernel_lock.gen + 1, __ATOMIC_RELAXED);
 }
 inline void kernel_unlock() {
-    if (g_kernel_lock.reported.load(std::memory_order_relaxed) ==
-        g_kernel_lock.gen.load(std::memory_order_relaxed)) [[unlikely]]
+    if (g_kernel_lock.reported.load(std::memory_order_relaxed) == g_kernel_lock.gen) [[unlikely]]
         kernel_unlock_report();
-    g_kernel_lock.owner.store(-1, std::memory_order_relaxed);
     g_kernel_lock.word.store(0, std::memory_order_release);
+}
+// The index of the hart that holds the lock, -1 if it is free.
+inline int32_t kernel_lock_owner() {
+    return static_cast<int32_t>(g_kernel_lock.word.load(std::memory_order_relaxed)) - 1;
 }
 bool kernel_lock_held_here(); // assertions: block(), make_ready()
 
@@ -100,7 +111,15 @@ void tlb_shootdown(uint64_t root);
 // Code became executable somewhere: every hart runs fence.i before it next
 // enters user mode (the U74 I-cache does not see stores).
 void note_code_mapped();
-void sync_icache_before_user();
+extern std::atomic<uint64_t> g_code_gen;
+inline void sync_icache_before_user() {
+    Hart& h = this_hart();
+    uint64_t gen = g_code_gen.load(std::memory_order_relaxed);
+    if (h.code_gen_seen != gen) [[unlikely]] {
+        asm volatile("fence.i" ::: "memory");
+        h.code_gen_seen = gen;
+    }
+}
 
 // The ASID width satp accepts (0 on the JH7110; Capframe uses ASID 0 and
 // full flushes either way).

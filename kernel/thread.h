@@ -33,11 +33,19 @@ bool thread_detached(const Thread* t);
 // answered EBUSY (test kernels report it: thread_suspend should leave none).
 uint64_t thread_on_hart_refusals();
 
-// IPC. Each returns only when the current thread runs again; the result is
-// then in the current thread's trapframe (a0 status, a1..a4 message, a5 badge).
-void ipc_call(Endpoint* ep, uint64_t badge, const uint64_t msg[4], bool fault);
-void ipc_recv(Endpoint* ep);
+// IPC. A call, and a receive that finds no caller, block the current
+// thread with nothing left for it to do in the kernel: they never return;
+// the thread goes back to user mode when it runs again, with the result in
+// its trapframe (a0 status, a1..a4 message, a5 badge). A receive that finds
+// a caller returns with the message in the trapframe. `woken` (a thread
+// ipc_reply_take answered, or null) runs next on this hart if the receive
+// blocks (the IPC fast path), else it is made ready.
+[[noreturn]] void ipc_call(Endpoint* ep, uint64_t badge, const uint64_t msg[4], bool fault);
+void ipc_recv(Endpoint* ep, Thread* woken = nullptr);
 Result<void> ipc_reply(const uint64_t msg[4]);
+// The reply without making the caller ready: returns it (null if a fault
+// reply left it stopped), for ipc_recv's `woken`.
+Result<Thread*> ipc_reply_take(const uint64_t msg[4]);
 // A deferred reply: answers `caller`'s pending call, which the current
 // thread received earlier (NoCaller if it is not waiting for us).
 Result<void> ipc_reply_to(Thread* caller, const uint64_t msg[4]);

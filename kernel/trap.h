@@ -12,6 +12,13 @@ void timer_start_this_hart();
 uint64_t timer_ticks();
 uint64_t timer_timebase();
 
+struct Thread;
+// The trapframe's constants (trampoline.S): kernel satp, stack, entry points
+// and the light mask when a thread is started; the hart's index and trap
+// stack when it is put on a hart.
+void trapframe_init(Thread* t);
+void trapframe_on_hart(Thread* t, uint32_t index);
+
 // Returns to user mode in the current thread; never returns.
 [[noreturn]] void return_to_user();
 

@@ -33,3 +33,14 @@ swtch:
     ld s10, 96(a1)
     ld s11, 104(a1)
     ret
+
+# run_on_stack(sp, fn): continues at fn() on the kernel stack whose top is
+# sp, dropping the current one; fn never returns (the IPC fast path:
+# kernel/thread.cpp, switch_direct).
+    .globl run_on_stack
+    .balign 4
+run_on_stack:
+    mv sp, a0
+    mv s0, zero                     # no frame above this one
+    mv ra, zero
+    jr a1
