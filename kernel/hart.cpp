@@ -56,7 +56,7 @@ uint32_t thread_on(uint32_t index) {
 // for the whole limit? (Timed here, not at every acquisition: rdtime traps
 // to the firmware on the JH7110.)
 void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen) {
-    uint64_t now = arch::read_time(), gen = __atomic_load_n(&g_kernel_lock.gen, __ATOMIC_RELAXED);
+    uint64_t now = arch::read_time(), gen = g_kernel_lock.gen;
     if (start == 0 || gen != gen_seen) {
         start = now, gen_seen = gen;
         return;

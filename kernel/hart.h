@@ -52,7 +52,7 @@ inline Hart& this_hart() {
 struct KernelLock {
     std::atomic<uint32_t> word{0};
     uint32_t pad = 0;
-    uint64_t gen = 0;                  // acquisitions so far (an episode's name); holder writes
+    volatile uint64_t gen = 0;         // acquisitions so far (an episode's name); holder writes
     std::atomic<uint64_t> reported{0}; // the acquisition reported as held too long
 };
 extern KernelLock g_kernel_lock;
@@ -65,11 +65,16 @@ inline void kernel_lock() {
             expected, hart_index() + 1, std::memory_order_acquire, std::memory_order_relaxed))
         [[unlikely]]
         kernel_lock_wait();
-    __atomic_store_n(&g_kernel_lock.gen, g_kernel_lock.gen + 1, __ATOMIC_RELAXED);
+    g_kernel_lock.gen = g_kernel_lock.gen + 1; // a plain store: only the holder writes it
 }
-inline void kernel_unlock() {
+// The watchdog's note before the lock goes (kernel_unlock, and the
+// return to user mode, which lets it go in assembly: trap.cpp).
+inline void kernel_unlock_note() {
     if (g_kernel_lock.reported.load(std::memory_order_relaxed) == g_kernel_lock.gen) [[unlikely]]
         kernel_unlock_report();
+}
+inline void kernel_unlock() {
+    kernel_unlock_note();
     g_kernel_lock.word.store(0, std::memory_order_release);
 }
 // The index of the hart that holds the lock, -1 if it is free.

@@ -8,12 +8,13 @@
 #include "vmops.h"
 
 extern "C" void swtch(capframe::Context* from, capframe::Context* to);
-extern "C" [[noreturn]] void run_on_stack(uint64_t sp, void (*fn)());
 
 namespace capframe {
-namespace {
 
 Thread* g_run_head = nullptr;
+
+namespace {
+
 Thread* g_run_tail = nullptr;
 Thread* g_sleep_head = nullptr; // unordered: few sleepers, checked once a tick
 Thread* g_sleep_tail = nullptr;
@@ -146,9 +147,9 @@ extern "C" void thread_first_run() {
     return_to_user();
 }
 
-// The context that starts t at thread_first_run on an empty kernel stack.
+// The context that starts t at thread_first_run on an empty kernel stack
+// (the other callee-saved registers do not matter there).
 void set_fresh(Thread* t) {
-    t->ctx = Context{};
     t->ctx.ra = reinterpret_cast<uint64_t>(&thread_first_run);
     t->ctx.sp = t->tf.kernel_sp;
 }
@@ -177,23 +178,29 @@ void left_hart(Thread* t) {
     }
 }
 
-// The IPC fast path: the current thread has just blocked as block_to_user()
-// would, and `next` (taken out of an IPC wait, which it entered by
-// block_to_user, so its kernel stack holds nothing) runs on this hart at
-// once: no run queue, no scheduler, the lock held throughout. The switch
-// to next's kernel stack happens before anything else runs, so no other
-// hart can start the current thread while this hart still uses its stack.
-[[noreturn]] void switch_direct(Thread* next) {
+// Puts next on this hart in self's place (self has blocked as
+// block_to_user() would) and goes to user mode in it, still on self's
+// kernel stack: enter_user lets the lock go only at the jump to the
+// trampoline, so no other hart starts self while its stack is in use.
+[[noreturn]] void switch_to(Thread* self, Thread* next) {
     Hart& h = this_hart();
-    Thread* self = h.current;
     set_fresh(self);
     left_hart(self);
-    uint32_t me = hart_index();
+    auto me = static_cast<uint32_t>(tp_value());
     next->state = ThreadState::Ready;
     next->on_hart = static_cast<int32_t>(me);
-    trapframe_on_hart(next, me);
+    next->tf.kernel_hartid = me;
+    next->tf.kernel_scratch = h.trap_stack_top;
     h.current = next;
-    run_on_stack(next->tf.kernel_sp, &thread_first_run);
+    enter_user(next);
+}
+
+// A direct switch (IPC): the current thread has just blocked as
+// block_to_user() would, and `next` (taken out of an IPC wait, which it
+// entered by block_to_user, so its kernel stack holds nothing) runs on this
+// hart at once: no run queue, no scheduler, the lock held throughout.
+[[noreturn]] void switch_direct(Thread* next) {
+    switch_to(this_hart().current, next);
 }
 
 } // namespace
@@ -202,10 +209,6 @@ void make_ready(Thread* t) {
     if (!kernel_lock_held_here()) panic("make_ready() without the kernel lock");
     t->state = ThreadState::Ready;
     push(g_run_head, g_run_tail, t);
-}
-
-bool threads_waiting() {
-    return g_run_head != nullptr;
 }
 
 void scheduler() {
@@ -412,6 +415,64 @@ Result<Thread*> ipc_reply_take(const uint64_t msg[4]) {
     Thread* c = self->reply_to;
     if (!c) return Error::NoCaller;
     return finish_reply(c, msg); // clears reply_to
+}
+
+namespace {
+// The endpoint behind slot in t's table if the capability has `right`;
+// null for anything else (the generic path then reports the error).
+Cap* fast_endpoint(const Thread* t, uint64_t slot, uint8_t right) {
+    if (slot == 0 || slot >= t->table.count) return nullptr;
+    Cap* c = &t->table.slots[slot];
+    if (c->type != ObjType::Endpoint || !c->has(right)) return nullptr;
+    return c;
+}
+
+void copy_msg(Thread* to, const Thread* from) {
+    for (int i = arch::a1; i <= arch::a4; ++i)
+        to->tf.regs[i] = from->tf.regs[i];
+}
+} // namespace
+
+void ipc_fastpath(Thread* self) {
+    uint64_t n = self->tf.regs[arch::a7];
+    if (n == static_cast<uint64_t>(abi::Sys::Call)) {
+        Cap* c = fast_endpoint(self, self->tf.regs[arch::a0], abi::kRightWrite);
+        if (!c) return;
+        auto* ep = phys_to<Endpoint>(c->object);
+        Thread* r = ep->recv_head;
+        if (!r) return;
+        // As ipc_call + deliver, with the message copied register to register.
+        ep->recv_head = r->queue_next;
+        if (!ep->recv_head) ep->recv_tail = nullptr;
+        r->queue_next = nullptr;
+        r->queued_on = nullptr;
+        copy_msg(r, self);
+        r->tf.regs[arch::a0] = 0;
+        r->tf.regs[arch::a5] = c->badge;
+        self->call_badge = c->badge;
+        self->fault_call = false;
+        r->reply_to = self;
+        owe(r, self);
+        self->state = ThreadState::BlockedReply;
+        switch_to(self, r);
+    }
+    if (n == static_cast<uint64_t>(abi::Sys::ReplyRecv)) {
+        Cap* c = fast_endpoint(self, self->tf.regs[arch::a0], abi::kRightRead);
+        if (!c) return;
+        auto* ep = phys_to<Endpoint>(c->object);
+        Thread* caller = self->reply_to;
+        // A fault reply, or a caller already queued (the receive returns at
+        // once): the generic path.
+        if (!caller || caller->fault_call || ep->send_head) return;
+        // As finish_reply + ipc_recv blocking + switch_direct.
+        unowe(caller);
+        caller->tf.regs[arch::a0] = 0;
+        copy_msg(caller, self);
+        self->state = ThreadState::BlockedRecv;
+        self->queued_on = ep;
+        push(ep->recv_head, ep->recv_tail, self);
+        switch_to(self, caller);
+    }
 }
 
 Result<void> ipc_reply_to(Thread* c, const uint64_t msg[4]) {

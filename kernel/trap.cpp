@@ -13,6 +13,8 @@
 extern "C" char kernelvec[], userret[], trampoline_start[];
 extern "C" void fp_save(uint64_t* area);
 extern "C" void fp_load(const uint64_t* area);
+extern "C" [[noreturn]] void unlock_and_enter(uint64_t satp, void (*userret)(uint64_t),
+                                              std::atomic<uint32_t>* lock);
 
 namespace capframe {
 namespace {
@@ -223,6 +225,7 @@ extern "C" [[noreturn]] void user_trap() {
     }
     if (scause == static_cast<uint64_t>(arch::Exception::EcallFromU)) {
         t->tf.epc += 4;
+        ipc_fastpath(t); // returns only if it does not apply
         do_syscall(*t);
     } else if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorTimer))) {
         on_timer();
@@ -259,8 +262,11 @@ extern "C" [[noreturn]] void user_trap() {
 }
 
 void return_to_user() {
-    Thread* t = current_thread();
     arch::interrupts_off();
+    enter_user(current_thread());
+}
+
+void enter_user(Thread* t) {
     uint64_t s = arch::read_sstatus();
     s &= ~(arch::kSstatusSpp | arch::kSstatusFs); // sret to U-mode
     s |= arch::kSstatusSpie;                      // with interrupts enabled there
@@ -291,9 +297,8 @@ void return_to_user() {
     // idle hart takes them now rather than at its next tick. (A hart that
     // blocks runs the next one itself: no IPI then.)
     if (threads_waiting()) wake_idle_hart();
-    kernel_unlock(); // nothing below touches shared state
-    enter(satp);
-    __builtin_unreachable();
+    kernel_unlock_note();
+    unlock_and_enter(satp, enter, &g_kernel_lock.word);
 }
 
 } // namespace capframe

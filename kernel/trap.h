@@ -21,5 +21,8 @@ void trapframe_on_hart(Thread* t, uint32_t index);
 
 // Returns to user mode in the current thread; never returns.
 [[noreturn]] void return_to_user();
+// The same for t, which the caller has just made this hart's current
+// thread (interrupts off, the kernel lock held; the lock goes on the way).
+[[noreturn]] void enter_user(Thread* t);
 
 } // namespace capframe

@@ -34,13 +34,14 @@ swtch:
     ld s11, 104(a1)
     ret
 
-# run_on_stack(sp, fn): continues at fn() on the kernel stack whose top is
-# sp, dropping the current one; fn never returns (the IPC fast path:
-# kernel/thread.cpp, switch_direct).
-    .globl run_on_stack
+# unlock_and_enter(satp, userret, &lock word): lets the kernel lock go and
+# jumps to userret (at the trampoline's address) with a0 = satp, touching no
+# memory in between: after the IPC fast path this hart still runs on the
+# kernel stack of the thread that blocked, which another hart may start as
+# soon as the lock is free (kernel/trap.cpp, enter_user).
+    .globl unlock_and_enter
     .balign 4
-run_on_stack:
-    mv sp, a0
-    mv s0, zero                     # no frame above this one
-    mv ra, zero
+unlock_and_enter:
+    fence rw, w
+    sw zero, 0(a2)
     jr a1
