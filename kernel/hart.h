@@ -117,8 +117,7 @@ void tlb_shootdown(uint64_t root);
 // enters user mode (the U74 I-cache does not see stores).
 void note_code_mapped();
 extern std::atomic<uint64_t> g_code_gen;
-inline void sync_icache_before_user() {
-    Hart& h = this_hart();
+inline void sync_icache_before_user(Hart& h) { // h: this hart
     uint64_t gen = g_code_gen.load(std::memory_order_relaxed);
     if (h.code_gen_seen != gen) [[unlikely]] {
         asm volatile("fence.i" ::: "memory");

@@ -17,6 +17,10 @@ extern "C" [[noreturn]] void unlock_and_enter(uint64_t satp, void (*userret)(uin
                                               std::atomic<uint32_t>* lock);
 
 namespace capframe {
+
+uint64_t g_ticks = 0;
+uint64_t g_userret_va = 0; // userret at the trampoline's address (set once at boot)
+
 namespace {
 
 constexpr uint32_t kMaxHartsHere = kMaxHartsOnline;
@@ -24,7 +28,6 @@ constexpr uint64_t kTrapStackSize = 4096;
 alignas(16) uint8_t g_trap_stacks[kMaxHartsHere][kTrapStackSize];
 
 bool g_have_fpu = false; // sstatus.FS is writable on the boot hart
-uint64_t g_ticks = 0;
 uint64_t g_tick_interval = 0;
 uint64_t g_timebase = 0;
 
@@ -70,7 +73,11 @@ void trap_init_hart(uint32_t hart_index_) {
     arch::write_sstatus(s | arch::kFsInitial);
     bool fpu = (arch::read_sstatus() & arch::kSstatusFs) != 0;
     arch::write_sstatus(s);
-    if (hart_index_ == 0) g_have_fpu = fpu;
+    if (hart_index_ == 0) {
+        g_have_fpu = fpu;
+        g_userret_va = kTrampolineVa + (reinterpret_cast<uint64_t>(userret) -
+                                        reinterpret_cast<uint64_t>(trampoline_start));
+    }
 }
 
 void timer_init(uint64_t timebase_hz) {
@@ -84,10 +91,6 @@ void timer_start_this_hart() {
     // The timer, and IPIs (kick_hart: leave user mode or wfi now).
     arch::write_sie(arch::read_sie() | arch::kSieStie | arch::kSieSsie);
     arm_timer();
-}
-
-uint64_t timer_ticks() {
-    return __atomic_load_n(&g_ticks, __ATOMIC_RELAXED);
 }
 
 uint64_t timer_timebase() {
@@ -129,7 +132,8 @@ extern "C" void kernel_trap(arch::KernelFrame* f) {
 // runs here before the return), and the user pc stays in sepc. Returns the
 // satp to go back with; uservec restores the rest from the trapframe.
 extern "C" uint64_t user_syscall_light() {
-    Thread* t = current_thread();
+    Hart& h = this_hart();
+    Thread* t = h.current;
     kernel_lock();
     // Suspended by another hart while it ran here: the call is not done
     // (sepc still points at the ecall); the IPI that hart sent brings the
@@ -138,7 +142,7 @@ extern "C" uint64_t user_syscall_light() {
         arch::write_sepc(arch::read_sepc() + 4);
         do_syscall(*t);
     }
-    sync_icache_before_user();
+    sync_icache_before_user(h);
     kernel_unlock();
     return t->tf.user_satp;
 }
@@ -205,15 +209,16 @@ void trapframe_on_hart(Thread* t, uint32_t index) {
 // thread's kernel stack and with the kernel page table.
 extern "C" [[noreturn]] void user_trap() {
     kernel_lock();
-    this_hart().user_root = 0; // back in the kernel (uservec flushed the TLB)
-    Thread* t = current_thread();
+    Hart& h = this_hart();
+    h.user_root = 0; // back in the kernel (uservec flushed the TLB)
+    Thread* t = h.current;
     t->tf.epc = arch::read_sepc();
     uint64_t scause = arch::read_scause();
     // The user's FP registers go to the thread if it changed them (FS Dirty);
     // the kernel runs with FS Off.
     uint64_t fs = arch::read_sstatus() & arch::kSstatusFs;
     if (fs == arch::kFsDirty) fp_save(t->fp);
-    arch::write_sstatus(arch::read_sstatus() & ~arch::kSstatusFs);
+    asm volatile("csrc sstatus, %0" ::"r"(arch::kSstatusFs) : "memory");
 
     if (t->state == ThreadState::Inactive) {
         // Suspended by another hart while it ran here (the IPI brought it
@@ -270,10 +275,10 @@ void enter_user(Thread* t) {
     uint64_t s = arch::read_sstatus();
     s &= ~(arch::kSstatusSpp | arch::kSstatusFs); // sret to U-mode
     s |= arch::kSstatusSpie;                      // with interrupts enabled there
+    Hart& h = this_hart();
     if (t->fp_on) {
         // Its FP registers, unless this hart's still hold them (Clean: the
         // next entry saves them only if user code changes them).
-        Hart& h = this_hart();
         auto me = static_cast<int32_t>(hart_index());
         if (h.fp_owner != t->id || t->fp_hart != me) {
             arch::write_sstatus(s | arch::kFsInitial);
@@ -286,13 +291,11 @@ void enter_user(Thread* t) {
     arch::write_sstatus(s);
     arch::write_sepc(t->tf.epc);
 
-    sync_icache_before_user();
+    sync_icache_before_user(h);
     // userret sets stvec = uservec itself (at the trampoline's address).
-    auto* enter = reinterpret_cast<void (*)(uint64_t)>(
-        kTrampolineVa +
-        (reinterpret_cast<uint64_t>(userret) - reinterpret_cast<uint64_t>(trampoline_start)));
+    auto* enter = reinterpret_cast<void (*)(uint64_t)>(g_userret_va);
     uint64_t satp = t->tf.user_satp;
-    this_hart().user_root = t->as->root; // shootdowns for it must reach this hart now
+    h.user_root = t->as->root; // shootdowns for it must reach this hart now
     // This hart goes back to user mode and leaves ready threads behind: an
     // idle hart takes them now rather than at its next tick. (A hart that
     // blocks runs the next one itself: no IPI then.)

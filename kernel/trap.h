@@ -9,7 +9,10 @@ namespace capframe {
 void trap_init_hart(uint32_t hart_index);
 void timer_init(uint64_t timebase_hz); // boot hart: records the rate, starts its timer
 void timer_start_this_hart();
-uint64_t timer_ticks();
+extern uint64_t g_ticks;
+inline uint64_t timer_ticks() {
+    return __atomic_load_n(&g_ticks, __ATOMIC_RELAXED);
+}
 uint64_t timer_timebase();
 
 struct Thread;

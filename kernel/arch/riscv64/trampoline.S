@@ -23,12 +23,12 @@
     .globl trampoline_start
 trampoline_start:
 
-# stvec while in user mode. All user registers are live; sscratch is free.
+# stvec while in user mode. All user registers are live; sscratch holds
+# TRAPFRAME (userret put it there).
     .globl uservec
     .balign 4
 uservec:
-    csrw sscratch, a0
-    li a0, TRAPFRAME
+    csrrw a0, sscratch, a0
     sd ra, TF_REG(1)(a0)
     sd sp, TF_REG(2)(a0)
     sd tp, TF_REG(4)(a0)
@@ -84,6 +84,7 @@ uservec:
     csrw satp, a0
     sfence.vma zero, zero
     li a0, TRAPFRAME
+    csrw sscratch, a0               # for uservec
     ld ra, TF_REG(1)(a0)
     ld sp, TF_REG(2)(a0)
     ld tp, TF_REG(4)(a0)
@@ -135,6 +136,7 @@ userret:
     csrw satp, a0
     sfence.vma zero, zero
     li a0, TRAPFRAME
+    csrw sscratch, a0               # for uservec
     ld ra, TF_REG(1)(a0)
     ld sp, TF_REG(2)(a0)
     ld gp, TF_REG(3)(a0)
