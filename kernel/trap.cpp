@@ -143,6 +143,9 @@ extern "C" uint64_t user_syscall_light() {
         do_syscall(*t);
     }
     sync_icache_before_user(h);
+    // A reply or a deletion may have made threads ready: an idle hart
+    // takes them now rather than at its next tick (as in enter_user).
+    if (threads_waiting()) wake_idle_hart();
     kernel_unlock();
     return t->tf.user_satp;
 }
