@@ -18,6 +18,7 @@ namespace capframe {
 Hart g_harts[kMaxHartsOnline];
 constinit KernelLock g_kernel_lock;
 std::atomic<uint64_t> g_code_gen{1};
+std::atomic<uint32_t> g_idle_harts{0};
 
 namespace {
 
@@ -219,7 +220,7 @@ void kick_hart(uint32_t index) {
     sbi::call(sbi::kExtIpi, 0, target.window[0].mask, target.window[0].base); // send_ipi
 }
 
-void wake_idle_hart() {
+void wake_idle_hart_scan() {
     uint32_t me = hart_index();
     for (uint32_t i = 0; i < kMaxHartsOnline; ++i) {
         if (i == me || !g_harts[i].online) continue;
@@ -232,7 +233,9 @@ void wake_idle_hart() {
 }
 
 void set_idle(bool idle) {
+    if (idle) g_idle_harts.fetch_add(1, std::memory_order_relaxed);
     g_idle[hart_index()].store(idle ? 1 : 0, std::memory_order_release);
+    if (!idle) g_idle_harts.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void note_code_mapped() {

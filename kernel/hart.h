@@ -105,8 +105,14 @@ void harts_start_others(const MachineInfo& m);
 // scheduler with nothing to run (called by a hart that returns to user mode
 // while threads are ready).
 void kick_hart(uint32_t index);
-void wake_idle_hart();
-void set_idle(bool idle); // this hart, from the scheduler
+// (The count is checked inline: with no hart idle, as on one hart, a
+// return to user mode with threads ready costs a load, not a scan.)
+extern std::atomic<uint32_t> g_idle_harts; // harts between set_idle(true) and set_idle(false)
+void wake_idle_hart_scan();
+inline void wake_idle_hart() {
+    if (g_idle_harts.load(std::memory_order_relaxed) != 0) wake_idle_hart_scan();
+}
+void set_idle(bool idle); // this hart, from the scheduler (idle: with the lock held)
 
 // After a mapping was removed or narrowed in the table at `root`: flush this
 // hart's TLB and, via SBI RFENCE, that of every other hart running user code
