@@ -27,7 +27,7 @@ bool registers_survive_syscall() {
 
 // Every register but a0..a5 (results) keeps its value across a system
 // call: the light path saves only what C code may clobber and leaves gp and
-// s0-s11 live, the full path and the IPC fast path save and restore all 31
+// s0-s11 live, the full path (IPC included) saves and restores all 31
 // (docs/architecture.md, "Traps"). Sets ra, gp, tp, t0-t6, s0-s11 and a6 to
 // known values, makes the call (a7 = number, a0 = argument, a1 = first
 // message word) and counts the registers (a7 included) that changed.
@@ -170,7 +170,7 @@ int main() {
           "every register but a0..a5 survives a full system call (yield)");
     check(registers_changed_by(static_cast<uint64_t>(Sys::Call), capframe::abi::kSlotMmEndpoint,
                                static_cast<uint64_t>(capframe::mmp::Request::Getpid)) == 0,
-          "every register but a0..a5 survives an IPC call to mm (the fast path)");
+          "every register but a0..a5 survives an IPC call to mm (a direct switch each way)");
     check(registers_changed_by(static_cast<uint64_t>(Sys::CapInfo), 0, 0) == 0,
           "every register but a0..a5 survives a light call that fails (CapInfo of slot 0)");
 
