@@ -37,6 +37,10 @@ void for_each_window(const HartMasks<kMaxHartsOnline>& m, Call call) {
 // lock.
 std::atomic<uint64_t> g_last_tick[kMaxHartsOnline];
 std::atomic<uint32_t> g_silent[kMaxHartsOnline]; // 1: reported silent
+// 1 while a hart spins for the kernel lock: the lock watchdog speaks for it
+// (with its CPU-time check), not the silent-hart one, which would report a
+// waiter whose lock owner's host thread is descheduled on a busy host.
+std::atomic<uint32_t> g_waiting[kMaxHartsOnline];
 
 uint64_t millis(uint64_t ticks) {
     uint64_t hz = timer_timebase();
@@ -91,12 +95,16 @@ void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen, uint64_t& spins_at_
 // every 64k spins let the watchdog look at how long its owner has held it.
 void kernel_lock_wait() {
     uint64_t start = 0, gen_seen = 0, spins_at_start = 0;
+    uint32_t me = hart_index();
+    g_waiting[me].store(1, std::memory_order_relaxed);
     for (uint64_t spins = 0;;) {
         uint32_t expected = 0;
         if (g_kernel_lock.word.load(std::memory_order_relaxed) == 0 &&
-            g_kernel_lock.word.compare_exchange_strong(
-                expected, hart_index() + 1, std::memory_order_acquire, std::memory_order_relaxed))
+            g_kernel_lock.word.compare_exchange_strong(expected, me + 1, std::memory_order_acquire,
+                                                       std::memory_order_relaxed)) {
+            g_waiting[me].store(0, std::memory_order_relaxed);
             return;
+        }
         if ((++spins & 0xffff) == 0) watchdog_lock_wait(start, gen_seen, spins_at_start, spins);
     }
 }
@@ -151,7 +159,8 @@ void watchdog_tick() {
         uint64_t last = g_last_tick[i].load(std::memory_order_relaxed);
         // (last may be later than now: that hart ticked since we read the time)
         if (i == me || last == 0 || last >= now || now - last < watchdog_limit()) continue;
-        if (g_silent[i].exchange(1)) continue; // reported already
+        if (g_waiting[i].load(std::memory_order_relaxed)) continue; // the lock watchdog's case
+        if (g_silent[i].exchange(1)) continue;                      // reported already
         // Printed without the lock: the silent hart may hold it.
         int32_t owner = kernel_lock_owner();
         kprintf("watchdog: hart %u has taken no timer tick for %lu ms: stuck with interrupts off "
