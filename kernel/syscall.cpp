@@ -263,9 +263,8 @@ static_assert(numbers_unique(), "two system calls share a number");
 
 void do_syscall(Thread& t) {
     uint64_t n = t.tf.regs[arch::a7];
-    uint64_t a[6];
-    for (int i = 0; i < 6; ++i)
-        a[i] = t.tf.regs[arch::a0 + i];
+    // The arguments where uservec saved them (a0..a5, contiguous).
+    const uint64_t(&a)[6] = *reinterpret_cast<const uint64_t(*)[6]>(&t.tf.regs[arch::a0]);
     SyscallHandler h = n < sizeof kTable.at / sizeof kTable.at[0] ? kTable.at[n] : nullptr;
     Result<int64_t> r = h ? h(t, a) : Result<int64_t>(Error::NoSystemCall);
     t.tf.regs[arch::a0] = static_cast<uint64_t>(r.ok() ? r.value() : syscall_errno(r.error()));

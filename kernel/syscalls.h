@@ -20,6 +20,9 @@ namespace capframe {
 // anything user space passes; an unknown number is ENOSYS.
 void do_syscall(Thread& t);
 
+// The caller's a0..a5 in its trapframe (not a copy): a handler that
+// writes the caller's registers (a second result in a1, a message) reads
+// the arguments it needs first.
 using SyscallArgs = const uint64_t (&)[6];
 using SyscallHandler = Result<int64_t> (*)(Thread& t, SyscallArgs a);
 
