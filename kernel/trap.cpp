@@ -195,11 +195,6 @@ static_assert(light_calls_fit(), "the light mask has 64 bits");
 extern "C" [[noreturn]] void user_trap();
 
 constexpr bool kIpcFastPath = false;
-// The light path is off: with it, kcheck's "FP registers survive preemption
-// by another FP user" failed on 2 harts (3 of 12 runs; 0 of 12 with it off;
-// `init=kcheck vmprint=off -- fp`, --smp 2). Cause not found yet; every
-// system call takes the full path until it is.
-constexpr bool kLightPath = false;
 
 void trapframe_init(Thread* t) {
     t->tf.kernel_satp = kernel_satp();
@@ -207,7 +202,7 @@ void trapframe_init(Thread* t) {
     t->tf.kernel_trap = reinterpret_cast<uint64_t>(&user_trap);
     t->tf.kernel_light = reinterpret_cast<uint64_t>(&user_syscall_light);
     t->tf.kernel_vec = reinterpret_cast<uint64_t>(kernelvec);
-    t->tf.light_mask = kLightPath ? light_mask() : 0;
+    t->tf.light_mask = light_mask();
 }
 
 void trapframe_on_hart(Thread* t, uint32_t index) {
