@@ -190,49 +190,56 @@ Result<int64_t> sys_debug_on_hart_refusals(Thread&, SyscallArgs) {
 }
 #endif
 
-// The system-call table: number -> decoder. A number without an entry (or a
-// debug call in a production kernel) is ENOSYS.
+// The system-call table: number -> decoder, and what the call may do. A
+// number without an entry (or a debug call in a production kernel) is ENOSYS.
+//   kLight: never blocks, yields or switches threads and never reads the
+//     caller's saved registers, so it may take the light trap path
+//     (trampoline.S: only the registers C code may clobber are saved).
+//   kBatchable: may be an entry of a Batch (syscall_batch.cpp): light, and
+//     does not print, wait for another hart or take part in IPC.
+enum : uint8_t { kLight = 1, kBatchable = 2 };
 struct Entry {
     Sys number;
     SyscallHandler handler;
+    uint8_t flags;
 };
 constexpr Entry kEntries[] = {
-    {Sys::DebugWrite, sys_debug_write},
-    {Sys::ConsoleRead, sys_console_read},
-    {Sys::Uptime, sys_uptime},
-    {Sys::Yield, sys_yield},
-    {Sys::Timebase, sys_timebase},
-    {Sys::Sleep, sys_sleep},
+    {Sys::DebugWrite, sys_debug_write, kLight},
+    {Sys::ConsoleRead, sys_console_read, kLight},
+    {Sys::Uptime, sys_uptime, kLight},
+    {Sys::Yield, sys_yield, 0},
+    {Sys::Timebase, sys_timebase, kLight},
+    {Sys::Sleep, sys_sleep, 0},
 #ifdef CAPFRAME_TEST_KERNEL
-    {Sys::DebugKstackOverflow, sys_debug_kstack_overflow},
-    {Sys::DebugHoldLock, sys_debug_hold_lock},
-    {Sys::DebugOnHartRefusals, sys_debug_on_hart_refusals},
+    {Sys::DebugKstackOverflow, sys_debug_kstack_overflow, 0},
+    {Sys::DebugHoldLock, sys_debug_hold_lock, 0},
+    {Sys::DebugOnHartRefusals, sys_debug_on_hart_refusals, 0},
 #endif
-    {Sys::CapInfo, sys_cap_info},
-    {Sys::CapCopy, sys_cap_copy},
-    {Sys::CapDelete, sys_cap_delete},
-    {Sys::CapRevoke, sys_cap_revoke},
-    {Sys::FrameSplit, sys_frame_split},
-    {Sys::Retype, sys_retype},
-    {Sys::Map, sys_map},
-    {Sys::Unmap, sys_unmap},
-    {Sys::Protect, sys_protect},
-    {Sys::MapTable, sys_map_table},
-    {Sys::UnmapTable, sys_unmap_table},
-    {Sys::VmPrint, sys_vmprint},
-    {Sys::ThreadConfigure, sys_thread_configure},
-    {Sys::ThreadSetStack, sys_thread_set_stack},
-    {Sys::ThreadWriteRegs, sys_thread_write_regs},
-    {Sys::ThreadStart, sys_thread_start},
-    {Sys::ThreadSuspend, sys_thread_suspend},
-    {Sys::ThreadReply, sys_thread_reply},
-    {Sys::ThreadCopyRegs, sys_thread_copy_regs},
-    {Sys::Call, sys_call},
-    {Sys::Recv, sys_recv},
-    {Sys::Reply, sys_reply},
-    {Sys::ReplyRecv, sys_reply_recv},
-    {Sys::Shutdown, sys_shutdown},
-    {Sys::Batch, sys_batch},
+    {Sys::CapInfo, sys_cap_info, kLight | kBatchable},
+    {Sys::CapCopy, sys_cap_copy, kLight | kBatchable},
+    {Sys::CapDelete, sys_cap_delete, kLight | kBatchable},
+    {Sys::CapRevoke, sys_cap_revoke, kLight | kBatchable},
+    {Sys::FrameSplit, sys_frame_split, kLight | kBatchable},
+    {Sys::Retype, sys_retype, kLight | kBatchable},
+    {Sys::Map, sys_map, kLight | kBatchable},
+    {Sys::Unmap, sys_unmap, kLight | kBatchable},
+    {Sys::Protect, sys_protect, kLight | kBatchable},
+    {Sys::MapTable, sys_map_table, kLight | kBatchable},
+    {Sys::UnmapTable, sys_unmap_table, kLight | kBatchable},
+    {Sys::VmPrint, sys_vmprint, kLight},
+    {Sys::ThreadConfigure, sys_thread_configure, kLight | kBatchable},
+    {Sys::ThreadSetStack, sys_thread_set_stack, kLight | kBatchable},
+    {Sys::ThreadWriteRegs, sys_thread_write_regs, kLight | kBatchable},
+    {Sys::ThreadStart, sys_thread_start, kLight | kBatchable},
+    {Sys::ThreadSuspend, sys_thread_suspend, 0},
+    {Sys::ThreadReply, sys_thread_reply, kLight},
+    {Sys::ThreadCopyRegs, sys_thread_copy_regs, kLight | kBatchable},
+    {Sys::Call, sys_call, 0},
+    {Sys::Recv, sys_recv, 0},
+    {Sys::Reply, sys_reply, kLight},
+    {Sys::ReplyRecv, sys_reply_recv, 0},
+    {Sys::Shutdown, sys_shutdown, 0},
+    {Sys::Batch, sys_batch, kLight},
 };
 
 constexpr uint64_t table_size() {
@@ -244,9 +251,15 @@ constexpr uint64_t table_size() {
 
 struct Table {
     SyscallHandler at[table_size()] = {};
+    uint8_t flags[table_size()] = {};
+    uint64_t light_mask = 0; // bit n: call n is kLight
     constexpr Table() {
-        for (const Entry& e : kEntries)
-            at[static_cast<uint64_t>(e.number)] = e.handler;
+        for (const Entry& e : kEntries) {
+            auto n = static_cast<uint64_t>(e.number);
+            at[n] = e.handler;
+            flags[n] = e.flags;
+            if (e.flags & kLight) light_mask |= uint64_t{1} << n;
+        }
     }
 };
 constexpr Table kTable;
@@ -260,6 +273,16 @@ constexpr bool numbers_unique() {
 static_assert(numbers_unique(), "two system calls share a number");
 
 } // namespace
+
+uint64_t syscall_light_mask() {
+    return kTable.light_mask;
+}
+
+SyscallHandler batch_handler(uint64_t number) {
+    bool ok =
+        number < sizeof kTable.at / sizeof kTable.at[0] && (kTable.flags[number] & kBatchable);
+    return ok ? kTable.at[number] : nullptr;
+}
 
 void do_syscall(Thread& t) {
     uint64_t n = t.tf.regs[arch::a7];

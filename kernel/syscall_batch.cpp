@@ -1,6 +1,7 @@
 // The batch system call: up to abi::kBatchMax calls from a page the caller
 // names by a frame capability, run in order in one kernel entry through the
-// very decoders single calls use (syscall_cap/vm/thread.cpp). The batch
+// very decoders single calls use (syscall_cap/vm/thread.cpp); the calls it
+// may hold are the kBatchable rows of the system-call table (syscall.cpp). The batch
 // stops at the first entry that fails; that entry changed nothing (every
 // decoder checks before it performs), so the caller knows exactly what
 // happened: the count of successes, and each one's result in its entry.
@@ -20,41 +21,6 @@
 
 namespace capframe {
 namespace {
-
-using abi::Sys;
-
-// The calls a batch may hold: capability, address-space and thread
-// configuration calls, none of which blocks, switches threads or prints.
-// IPC, yield, sleep, the console, VmPrint, ThreadSuspend (may wait for
-// another hart), ThreadReply (IPC), Shutdown and Batch itself are not.
-struct Batchable {
-    Sys number;
-    SyscallHandler handler;
-};
-constexpr Batchable kBatchable[] = {
-    {Sys::CapInfo, sys_cap_info},
-    {Sys::CapCopy, sys_cap_copy},
-    {Sys::CapDelete, sys_cap_delete},
-    {Sys::CapRevoke, sys_cap_revoke},
-    {Sys::FrameSplit, sys_frame_split},
-    {Sys::Retype, sys_retype},
-    {Sys::Map, sys_map},
-    {Sys::Unmap, sys_unmap},
-    {Sys::Protect, sys_protect},
-    {Sys::MapTable, sys_map_table},
-    {Sys::UnmapTable, sys_unmap_table},
-    {Sys::ThreadConfigure, sys_thread_configure},
-    {Sys::ThreadSetStack, sys_thread_set_stack},
-    {Sys::ThreadWriteRegs, sys_thread_write_regs},
-    {Sys::ThreadStart, sys_thread_start},
-    {Sys::ThreadCopyRegs, sys_thread_copy_regs},
-};
-
-SyscallHandler batchable(uint64_t number) {
-    for (const Batchable& b : kBatchable)
-        if (static_cast<uint64_t>(b.number) == number) return b.handler;
-    return nullptr;
-}
 
 // Is `c` (still) a frame whose first page the kernel may read and write on
 // t's behalf? Permission, Busy, or BadType.
@@ -84,8 +50,8 @@ Result<int64_t> sys_batch(Thread& t, SyscallArgs a) {
         uint64_t args[6];
         for (int k = 0; k < 6; ++k)
             args[k] = page[i].args[k];
-        SyscallHandler h = batchable(number);
-        t.tf.regs[arch::a1] = 0; // the second value of this entry, if it sets one
+        SyscallHandler h = batch_handler(number); // kBatchable in syscall.cpp
+        t.tf.regs[arch::a1] = 0;                  // the second value of this entry, if it sets one
         Result<int64_t> r = h ? h(t, args) : Result<int64_t>(Error::NoSystemCall);
         // The entry may have deleted, donated or retyped the page's frame:
         // write nothing more unless the slot still holds that same frame,

@@ -26,6 +26,12 @@ void do_syscall(Thread& t);
 using SyscallArgs = const uint64_t (&)[6];
 using SyscallHandler = Result<int64_t> (*)(Thread& t, SyscallArgs a);
 
+// From the system-call table (syscall.cpp): the calls that may take the light
+// trap path, one bit per number; the decoder of a call a batch may hold, or
+// null.
+uint64_t syscall_light_mask();
+SyscallHandler batch_handler(uint64_t number);
+
 // An Error as the negated errno user space gets (syscall.cpp).
 int64_t syscall_errno(Error e);
 

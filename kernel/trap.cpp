@@ -150,48 +150,6 @@ extern "C" uint64_t user_syscall_light() {
     return t->tf.user_satp;
 }
 
-namespace {
-// The system calls that may take the light path (see user_syscall_light):
-// none of these blocks, yields or switches threads.
-constexpr abi::Sys kLightCalls[] = {
-    abi::Sys::DebugWrite,
-    abi::Sys::ConsoleRead,
-    abi::Sys::Uptime,
-    abi::Sys::Timebase,
-    abi::Sys::CapInfo,
-    abi::Sys::CapCopy,
-    abi::Sys::CapDelete,
-    abi::Sys::CapRevoke,
-    abi::Sys::FrameSplit,
-    abi::Sys::Retype,
-    abi::Sys::Map,
-    abi::Sys::Unmap,
-    abi::Sys::Protect,
-    abi::Sys::MapTable,
-    abi::Sys::UnmapTable,
-    abi::Sys::VmPrint,
-    abi::Sys::ThreadConfigure,
-    abi::Sys::ThreadSetStack,
-    abi::Sys::ThreadWriteRegs,
-    abi::Sys::ThreadStart,
-    abi::Sys::ThreadReply,
-    abi::Sys::ThreadCopyRegs,
-    abi::Sys::Reply,
-};
-constexpr uint64_t light_mask() {
-    uint64_t m = 0;
-    for (abi::Sys n : kLightCalls)
-        m |= uint64_t{1} << static_cast<uint64_t>(n);
-    return m;
-}
-constexpr bool light_calls_fit() {
-    for (abi::Sys n : kLightCalls)
-        if (static_cast<uint64_t>(n) >= 64) return false;
-    return true;
-}
-static_assert(light_calls_fit(), "the light mask has 64 bits");
-} // namespace
-
 extern "C" [[noreturn]] void user_trap();
 
 constexpr bool kIpcFastPath = false;
@@ -202,7 +160,7 @@ void trapframe_init(Thread* t) {
     t->tf.kernel_trap = reinterpret_cast<uint64_t>(&user_trap);
     t->tf.kernel_light = reinterpret_cast<uint64_t>(&user_syscall_light);
     t->tf.kernel_vec = reinterpret_cast<uint64_t>(kernelvec);
-    t->tf.light_mask = light_mask();
+    t->tf.light_mask = syscall_light_mask(); // kLight in syscall.cpp
 }
 
 void trapframe_on_hart(Thread* t, uint32_t index) {
