@@ -129,68 +129,79 @@ def tree_cpu_seconds(pid):
     return total
 
 
-def run_budgeted(cmd, timeout, stdin_data=None):
-    """Runs cmd to its end, or kills it once it and its children have had
-    `timeout` seconds of CPU time or WALL_FACTOR times that of wall clock.
-    Returns (output, exit status or None, finished)."""
+def run_guest(cmd, timeout, stdin_data=None, interactive=False, on_output=None, tree=False):
+    """Runs cmd until it ends, on_output(out, stdin) returns True, or it has
+    had `timeout` seconds of CPU time (with tree: it and every process under
+    it) or WALL_FACTOR times that of wall clock (an idle hang); the budget is
+    checked on every turn, output or not. stdin is a pipe when stdin_data is
+    given (written, then closed) or interactive (left open for on_output).
+    Returns (output, exit status or None if killed for its budget, CPU
+    seconds, wall seconds)."""
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin_data is not None else
-                            subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    piped = stdin_data is not None or interactive
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if piped else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=tree)
+
+    def kill():  # with tree, cmd leads its own group: end the whole tree
+        if tree:
+            os.killpg(proc.pid, 9)
+        else:
+            proc.kill()
+
     if stdin_data is not None:
         proc.stdin.write(stdin_data)
         proc.stdin.close()
-    out, finished = b'', True
+    out, finished, cpu = b'', True, 0.0
     while True:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            out += chunk
-        elif (tree_cpu_seconds(proc.pid) >= timeout or
-              time.monotonic() - start >= timeout * WALL_FACTOR):
+        cpu = (tree_cpu_seconds(proc.pid) if tree else cpu_seconds(proc.pid)) or cpu
+        if cpu >= timeout or time.monotonic() - start >= timeout * WALL_FACTOR:
             finished = False
-            os.killpg(proc.pid, 9)
+            kill()
+            break
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if not ready:
+            continue
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        out += chunk
+        if on_output and on_output(out, proc.stdin):
+            time.sleep(0.2)  # let the last lines arrive
+            try:
+                out += os.read(proc.stdout.fileno(), 65536) if select.select(
+                    [proc.stdout], [], [], 0)[0] else b''
+            except OSError:
+                pass
+            kill()
             break
     rc = proc.wait()
-    return out, (rc if finished else None), finished
+    return out, (rc if finished else None), cpu, time.monotonic() - start
+
+
+def run_budgeted(cmd, timeout, stdin_data=None):
+    """run_guest for callers that need only the output and status: returns
+    (output, exit status or None, finished)."""
+    out, rc, _, _ = run_guest(cmd, timeout, stdin_data, tree=True)
+    return out, rc, rc is not None
 
 
 def run_tap(cmd, a):
-    start = time.monotonic()
     uboot = UbootDriver(a) if a.boot == 'uboot' else None
     shell = ShellDriver(a.type) if a.type else None
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if uboot or shell else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = b''
-    timed_out = False
-    cpu = 0.0
-    while True:
-        cpu = cpu_seconds(proc.pid) or cpu
-        wall = time.monotonic() - start
-        if cpu >= a.timeout or wall >= a.timeout * WALL_FACTOR:
-            timed_out = True
-            proc.kill()
-            break
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            out += chunk
-            if uboot:
-                uboot.feed(out, proc.stdin)
-            if shell:
-                shell.feed(out, proc.stdin)
-            # Only whole lines count: a half-received line must not end the run.
-            whole = out[:out.rfind(b'\n') + 1].decode('utf-8', 'replace')
-            if a.until and re.search(a.until, whole, re.M):
-                time.sleep(0.2)  # let the last lines arrive
-                proc.kill()
-                break
-    proc.wait()
-    wall = time.monotonic() - start
+
+    def on_output(out, stdin):
+        if uboot:
+            uboot.feed(out, stdin)
+        if shell:
+            shell.feed(out, stdin)
+        # Only whole lines count: a half-received line must not end the run.
+        whole = out[:out.rfind(b'\n') + 1].decode('utf-8', 'replace')
+        return bool(a.until and re.search(a.until, whole, re.M))
+
+    out, rc, cpu, wall = run_guest(cmd, a.timeout, interactive=bool(uboot or shell),
+                                   on_output=on_output)
+    timed_out = rc is None
     # NUL bytes are not text (the syscall fuzzer writes some to the console)
     log = out.decode('utf-8', 'replace').replace('\r', '').replace('\0', '')
     sys.stdout.write('# ' + ' '.join(cmd) + '\n')
