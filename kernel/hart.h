@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "arch/riscv64/csr.h"
 #include "lib/machine.h"
 #include "object.h"
 
@@ -54,6 +55,14 @@ struct KernelLock {
     uint32_t pad = 0;
     volatile uint64_t gen = 0;         // acquisitions so far (an episode's name); holder writes
     std::atomic<uint64_t> reported{0}; // the acquisition reported as held too long
+    // The longest hold (LockStats): instructions retired on the holder's
+    // hart between taking and letting go (under QEMU without -icount,
+    // instret follows the host clock instead). Holder writes. A hold let go
+    // on another hart than took it (none is: each hart's scheduler takes
+    // and lets go its own) would compare two harts' counters: not counted.
+    uint64_t taken_at = 0;
+    uint64_t taken_on = 0; // hart index
+    uint64_t longest = 0;
 };
 extern KernelLock g_kernel_lock;
 void kernel_lock_wait();     // spins (with the watchdog) until the lock is ours
@@ -66,10 +75,15 @@ inline void kernel_lock() {
         [[unlikely]]
         kernel_lock_wait();
     g_kernel_lock.gen = g_kernel_lock.gen + 1; // a plain store: only the holder writes it
+    g_kernel_lock.taken_at = arch::read_instret();
+    g_kernel_lock.taken_on = hart_index();
 }
 // The watchdog's note before the lock goes (kernel_unlock, and the
 // return to user mode, which lets it go in assembly: trap.cpp).
 inline void kernel_unlock_note() {
+    uint64_t held = arch::read_instret() - g_kernel_lock.taken_at;
+    if (held > g_kernel_lock.longest && g_kernel_lock.taken_on == hart_index()) [[unlikely]]
+        g_kernel_lock.longest = held;
     if (g_kernel_lock.reported.load(std::memory_order_relaxed) == g_kernel_lock.gen) [[unlikely]]
         kernel_unlock_report();
 }

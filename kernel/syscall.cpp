@@ -131,6 +131,16 @@ Result<int64_t> sys_uptime(Thread&, SyscallArgs) {
     return static_cast<int64_t>(timer_ticks());
 }
 
+// The longest kernel-lock hold so far (hart.h), and optionally a fresh start:
+// benchmarks and soaks read it around a workload.
+Result<int64_t> sys_lock_stats(Thread& t, SyscallArgs a) {
+    if (a[0] > 1) return Error::InvalidArgument;
+    uint64_t longest = g_kernel_lock.longest;
+    t.tf.regs[arch::a1] = g_kernel_lock.gen;
+    if (a[0]) g_kernel_lock.longest = 0;
+    return static_cast<int64_t>(longest);
+}
+
 Result<int64_t> sys_timebase(Thread&, SyscallArgs) {
     return static_cast<int64_t>(timer_timebase());
 }
@@ -210,6 +220,7 @@ constexpr Entry kEntries[] = {
     {Sys::Yield, sys_yield, 0},
     {Sys::Timebase, sys_timebase, kLight},
     {Sys::Sleep, sys_sleep, 0},
+    {Sys::LockStats, sys_lock_stats, kLight},
 #ifdef CAPFRAME_TEST_KERNEL
     {Sys::DebugKstackOverflow, sys_debug_kstack_overflow, 0},
     {Sys::DebugHoldLock, sys_debug_hold_lock, 0},

@@ -56,6 +56,8 @@ FIGURES = [
     ('fork with 8 MiB heap (to return)', 'fork+exit+wait of an 8 MiB process', 700000,
      'fork with 8 MiB heap, to return'),
 ]
+LOCK_HOLD = re.compile(r'^bench: longest kernel-lock hold over the run\s+(\d+) instructions', re.M)
+LOCK_HOLD_TARGET = 100000
 ENTRY_TARGETS = {'fork+exec(true)+wait': 20, 'fork+exit+wait of an 8 MiB process': 40}
 
 
@@ -166,6 +168,13 @@ def entries(a):
             _, target, what = label[name]
             print(f'bench: target instructions, {what:<41} now {ins:>8}  target <= {target:<7} '
                   f'{"met" if ins <= target else "missed"}')
+    # Issue 15's aim for the longest kernel-lock hold (there at 8 GiB under
+    # the soaks; here over this run, at this run's memory size).
+    m = LOCK_HOLD.search(text)
+    if m:
+        held = int(m.group(1))
+        print(f'bench: target longest kernel-lock hold over the run (this size) now {held:>8}  '
+              f'target <= {LOCK_HOLD_TARGET:<7} {"met" if held <= LOCK_HOLD_TARGET else "missed"}')
     return 0
 
 

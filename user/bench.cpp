@@ -176,6 +176,7 @@ int main(int argc, char** argv) {
     g_timebase = timebase();
     if (g_timebase == 0) g_timebase = 1;
     if (argc > 1 && strcmp(argv[1], "wall") == 0) return wall();
+    (void)sys::lock_stats(true); // the longest hold over this run only
     measure("null syscall (uptime)", 2000, [] { (void)sys::syscall(Sys::Uptime); });
     measure("IPC call+reply to mm (getpid)", 1000, [] { (void)sys::getpid(); });
     measure("map+unmap one page via mm", 300, [] {
@@ -186,5 +187,10 @@ int main(int argc, char** argv) {
     measure("fork+exec(true)+wait", 20, fork_exec_wait);
     sbrk_pages();
     fork_big();
+    uint64_t taken = 0;
+    int64_t longest = sys::lock_stats(false, &taken);
+    printf("bench: longest kernel-lock hold over the run  %ld instructions retired (%lu "
+           "acquisitions)\n",
+           static_cast<long>(longest), static_cast<unsigned long>(taken));
     return 0;
 }

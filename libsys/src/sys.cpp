@@ -140,6 +140,12 @@ int64_t console_read(void* buf, size_t len) {
 int64_t sleep(uint64_t ticks) {
     return syscall(Sys::Sleep, ticks);
 }
+int64_t lock_stats(bool reset, uint64_t* acquisitions) {
+    Msg m;
+    int64_t r = syscall_msg(Sys::LockStats, reset ? 1 : 0, m);
+    if (acquisitions) *acquisitions = m.w[0];
+    return r;
+}
 uint64_t uptime() {
     return static_cast<uint64_t>(syscall(Sys::Uptime));
 }

@@ -60,6 +60,17 @@ int main() {
     check(sys::vmprint_cap(ep) == err(Errno::BadType), "vmprint needs an address space or Control");
     check(sys::syscall(Sys::Shutdown, ep, 0) == err(Errno::BadType),
           "shutdown needs the Control capability");
+    check(sys::syscall(Sys::LockStats, 2) == err(Errno::Inval),
+          "lock statistics: a reset flag other than 0 or 1 is refused");
+    {
+        uint64_t before = 0, after = 0;
+        (void)sys::lock_stats(true, &before);
+        int64_t longest = sys::lock_stats(false, &after);
+        // The reset call's own hold is recorded as it lets the lock go.
+        check(longest > 0 && after > before,
+              "lock statistics: after a reset the longest hold is the calls' own, and the "
+              "acquisition count grows");
+    }
     check(sys::syscall(Sys::Shutdown, 4, 0) == err(Errno::BadSlot),
           "shutdown through an empty slot is refused");
     sys::Msg m;

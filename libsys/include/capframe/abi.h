@@ -20,6 +20,8 @@ enum class Sys : uint64_t {
     Yield = 5,                // () -> 0
     Timebase = 6,             // () -> rdtime ticks per second
     Sleep = 7,                // (ticks) -> 0 after at least that many timer ticks
+    LockStats = 8,            // (reset 0/1) -> the longest kernel-lock hold in instructions
+                              // retired since boot or the last reset; a1 = acquisitions
     DebugKstackOverflow = 99, // test kernels only: recurse in the kernel until the guard page
     DebugHoldLock = 98,       // test kernels only: (ms) stay in the kernel with the lock held
     DebugOnHartRefusals = 97, // test kernels only: how often a thread operation found its

@@ -74,6 +74,10 @@ int64_t write_some(int fd, const void* buf, size_t len); // one call: at most kW
 int64_t console_read(void* buf, size_t len); // what is waiting, 0 if nothing; never blocks
 int64_t sleep(uint64_t ticks);
 uint64_t uptime();
+// The longest kernel-lock hold in instructions retired since boot or the
+// last reset (reset: start again after reading); *acquisitions (if given):
+// how often the lock was taken.
+int64_t lock_stats(bool reset, uint64_t* acquisitions = nullptr);
 void yield();
 
 // Memory-server requests (the xv6-style API grows here).
