@@ -207,10 +207,16 @@ void harts_start_others(const MachineInfo& m) {
         ++next;
         // Wait (up to ten seconds: emulated harts on a loaded host are slow)
         // for it to come up, so the log stays in order and the count is right.
+        // The wait sleeps from tick to tick (wfi, the timer runs) instead of
+        // spinning: QEMU under -icount runs all harts on one host thread
+        // and did not switch to the new hart while this one spun.
         for (int attempt = 0; attempt < 2; ++attempt) {
             uint64_t deadline = arch::read_time() + 10 * timer_timebase();
             while (!__atomic_load_n(&g_harts[index].online, __ATOMIC_ACQUIRE) &&
                    arch::read_time() < deadline) {
+                arch::write_sstatus(arch::read_sstatus() | arch::kSstatusSie);
+                arch::wfi();
+                arch::interrupts_off();
             }
             if (__atomic_load_n(&g_harts[index].online, __ATOMIC_ACQUIRE)) break;
             // A hart the firmware sent to the boot entry instead stopped
