@@ -82,6 +82,13 @@ void move_charges(Proc* from, Proc* to);
 // Releases what is still charged to p (a bug if anything); returns it.
 uint64_t release_charges(Proc* p);
 
+// mm's capability space (slots.h) grows inside alloc_frames/reserve; this
+// gives back the empty leaves at its top (all: down to what the promises
+// need; otherwise two leaves' worth stay, so that a process at the edge
+// does not make mm attach and detach a leaf per page).
+void slots_trim(bool all);
+uint64_t leaf_frames(); // frames mm holds as leaves of its space
+
 // Limit groups.
 void group_get(int g);
 void group_put(int g);

@@ -174,9 +174,10 @@ TEST(Mm, ForkSurvivesEveryInjectedAllocationFailure) {
 
 TEST(Mm, SbrkPromisesAreKeptUpToTheLastFrame) {
     ASSERT_TRUE(boot(8192));
-    uint64_t avail = mm::available();
-    // Everything free, less the page tables the growth may need.
-    uint64_t pages = avail - 40;
+    uint64_t avail = available_now();
+    // Everything free, less the page tables the growth may need and the
+    // capability leaves its slots need (a slot per frame, 61 per leaf).
+    uint64_t pages = (avail - 40) * 61 / 62;
     ASSERT_EQ(request(1, mmp::Request::Sbrk, pages * 4096).r(), int64_t(kHeap));
     EXPECT_EQ(request(1, mmp::Request::Sbrk, 64 * 4096).r(), E(cabi::Errno::NoMem));
     // Another process cannot take the promised frames.
@@ -186,9 +187,11 @@ TEST(Mm, SbrkPromisesAreKeptUpToTheLastFrame) {
         ASSERT_TRUE(fault(1, kHeap + i * 4096, 15)) << "page " << i << " of " << pages;
     EXPECT_EQ(check_books(), "");
     // Shrinking gives the pages back.
-    uint64_t before = free_frames();
+    uint64_t before = free_frames(), leaves = mm::leaf_frames();
+    EXPECT_GT(leaves, pages / 64) << "the capability space grew for the promise";
     ASSERT_GE(request(1, mmp::Request::Sbrk, -static_cast<int64_t>(pages * 4096)).r(), 0);
-    EXPECT_EQ(free_frames(), before + pages);
+    EXPECT_EQ(free_frames(), before + pages + (leaves - mm::leaf_frames()));
+    EXPECT_LE(mm::leaf_frames(), leaves);
     end_and_expect_everything_back();
 }
 
@@ -200,16 +203,17 @@ TEST(Mm, CopyOnWriteCopiesAreReservedByFork) {
     ASSERT_EQ(request(1, mmp::Request::Sbrk, kPages * 4096).r(), int64_t(kHeap));
     for (uint64_t i = 0; i < kPages; ++i)
         ASSERT_TRUE(poke(1, kHeap + i * 4096, i));
-    uint64_t before = mm::available();
+    uint64_t before = available_now();
     int child = static_cast<int>(request(1, mmp::Request::Fork).r());
     ASSERT_GT(child, 1);
-    EXPECT_GE(before - mm::available(), kPages) << "the child holds a frame per writable page";
+    EXPECT_GE(before - available_now(), kPages) << "the child holds a frame per writable page";
     // Use up the rest of memory: a grandchild-sized heap nobody touches.
-    uint64_t rest = mm::available();
-    ASSERT_GT(request(child, mmp::Request::Sbrk, (rest - rest / 256 - 16) * 4096).r(), 0);
-    EXPECT_LT(mm::available(), 32u);
-    ASSERT_GT(request(1, mmp::Request::Sbrk, (mm::available() - 4) * 4096).r(), 0);
-    EXPECT_LE(mm::available(), 4u);
+    uint64_t rest = available_now();
+    // (a leaf of the capability space per 61 frames comes out of it too)
+    ASSERT_GT(request(child, mmp::Request::Sbrk, (rest - rest / 55 - 16) * 4096).r(), 0);
+    EXPECT_LT(available_now(), 32u);
+    ASSERT_GT(request(1, mmp::Request::Sbrk, (available_now() - 4) * 4096).r(), 0);
+    EXPECT_LE(available_now(), 4u);
     EXPECT_EQ(request(1, mmp::Request::Fork).r(), E(cabi::Errno::NoMem));
     // Both write every shared page; the parent first for half, the child
     // first for the other half.
@@ -225,8 +229,8 @@ TEST(Mm, CopyOnWriteCopiesAreReservedByFork) {
     EXPECT_EQ(v, 1u) << "the child kept its own copy";
     ASSERT_TRUE(peek(1, kHeap + 4096, v));
     EXPECT_EQ(v, 1001u);
-    EXPECT_EQ(fakek::fake().live_objects(), 5u + 2 * 3u)
-        << "table, address space and thread of two";
+    EXPECT_EQ(fakek::fake().live_objects(), 5u + 2 * 3u + mm::leaf_frames())
+        << "table, address space and thread of two, and mm's capability leaves";
     request(1, mmp::Request::Kill, child);
     end_and_expect_everything_back();
 }
@@ -263,7 +267,7 @@ TEST(Mm, SharingPagesCannotExhaustTheBooksForOthers) {
 
 TEST(Mm, ForkFailsWhenItsCopiesCannotBeReserved) {
     ASSERT_TRUE(boot(2048));
-    uint64_t pages = mm::available() / 2 + 10;
+    uint64_t pages = available_now() / 2 + 10;
     ASSERT_EQ(request(1, mmp::Request::Sbrk, pages * 4096).r(), int64_t(kHeap));
     for (uint64_t i = 0; i < pages; ++i)
         ASSERT_TRUE(fault(1, kHeap + i * 4096, 15));
@@ -296,10 +300,10 @@ TEST(Mm, SbrkGrowAndShrinkGiveEveryPromiseBack) {
     EXPECT_LE(mm::g_book.acct.task_total(mm::id_of(proc(child))), held + 2)
         << "only the page tables it made stay";
     // A growth across many 2 MiB regions and back gives its promise back too.
-    uint64_t before = mm::available();
+    uint64_t before = available_now();
     ASSERT_GE(request(child, mmp::Request::Sbrk, 150 * 4096).r(), 0);
     ASSERT_GE(request(child, mmp::Request::Sbrk, -int64_t(150 * 4096)).r(), 0);
-    EXPECT_EQ(mm::available(), before);
+    EXPECT_EQ(available_now(), before);
     EXPECT_EQ(check_books(), "");
     request(1, mmp::Request::Kill, child);
     end_and_expect_everything_back();
@@ -328,7 +332,7 @@ TEST(Mm, SbrkPromisesCountCapabilitySlots) {
 TEST(Mm, SbrkBeyondMemoryFailsAndChangesNothing) {
     ASSERT_TRUE(boot(4096));
     uint64_t before = free_frames();
-    EXPECT_EQ(request(1, mmp::Request::Sbrk, (mm::available() + 1) * 4096).r(),
+    EXPECT_EQ(request(1, mmp::Request::Sbrk, (available_now() + 1) * 4096).r(),
               E(cabi::Errno::NoMem));
     EXPECT_EQ(request(1, mmp::Request::Sbrk, uint64_t{1} << 62).r(), E(cabi::Errno::NoMem));
     EXPECT_EQ(request(1, mmp::Request::Sbrk, -int64_t(4096)).r(), E(cabi::Errno::NoMem));
