@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "mm/mm_harness.h"
 
@@ -327,6 +328,52 @@ TEST(Mm, SbrkPromisesCountCapabilitySlots) {
             << "promised page " << i << " of " << got;
     EXPECT_EQ(check_books(), "");
     end_and_expect_everything_back();
+}
+
+// Issue 15 at 16 GiB (4 Mi frames): one process promises 97% of what is
+// free and a sample of the pages (and the last one) is touched; the space
+// grows by leaves of mm's own frames for a slot per promised page, and every
+// leaf goes back. Then a million single frames straight from the allocator,
+// and back.
+TEST(Mm, SixteenGiBSpaceGrowsForEveryPromiseAndShrinks) {
+    constexpr uint64_t kFrames = uint64_t{4} << 20;
+    ASSERT_TRUE(boot(kFrames));
+    EXPECT_EQ(mm::leaf_frames(), 0u);
+    const uint64_t boot_leaves = fakek::fake().attached_leaves();
+    uint64_t avail = available_now(), pages = avail * 97 / 100;
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, pages * 4096).r(), int64_t(kHeap));
+    EXPECT_GE(mm::g_slots.free_slots(), pages) << "a slot for every promised page is there";
+    EXPECT_GE(mm::leaf_frames(), pages / 63);
+    EXPECT_EQ(fakek::fake().attached_leaves(), boot_leaves + mm::leaf_frames());
+    EXPECT_LT(mm::leaf_frames(), pages / 55) << "a leaf per ~61 frames";
+    for (uint64_t i = 0; i < pages; i += 2048)
+        ASSERT_TRUE(fault(1, kHeap + i * 4096, 15)) << "page " << i;
+    ASSERT_TRUE(fault(1, kHeap + (pages - 1) * 4096, 15));
+    EXPECT_EQ(request(1, mmp::Request::Sbrk, (avail - pages) * 4096).r(), E(cabi::Errno::NoMem))
+        << "the leaves' frames come out of what was free";
+    EXPECT_EQ(check_books(), "");
+    ASSERT_GE(request(1, mmp::Request::Sbrk, -static_cast<int64_t>(pages * 4096)).r(), 0);
+    EXPECT_EQ(mm::g_book.reserved, 0u);
+
+    // The allocator and the space directly: a million single frames for mm.
+    uint64_t before = free_frames();
+    std::vector<mm::Block> blocks;
+    for (uint64_t i = 0; i < (uint64_t{1} << 20); ++i) {
+        auto b = mm::alloc_frames(nullptr, mm::Use::User, 0);
+        ASSERT_TRUE(b.ok()) << i;
+        blocks.push_back(b.value());
+    }
+    EXPECT_GE(mm::g_slots.used(), blocks.size());
+    EXPECT_GE(mm::leaf_frames(), blocks.size() / 63);
+    while (!blocks.empty()) {
+        mm::free_frames(nullptr, mm::Use::User, blocks.back());
+        blocks.pop_back();
+    }
+    EXPECT_EQ(free_frames(), before);
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+    EXPECT_EQ(mm::leaf_frames(), 0u) << "every grown leaf went back";
+    EXPECT_EQ(fakek::fake().attached_leaves(), boot_leaves);
 }
 
 TEST(Mm, SbrkBeyondMemoryFailsAndChangesNothing) {

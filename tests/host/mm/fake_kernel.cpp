@@ -109,6 +109,7 @@ void FakeKernel::reset(uint64_t frames, uint64_t slots, Bytes arch) {
     uint64_t dir =
         slots ? (slots + CapSpace::kLeaf - 1) / CapSpace::kLeaf : capframe::mm_dir_entries(frames);
     caps_.reset(dir);
+    leaf_obj_.assign(dir, -1);
     // Boot leaves as kernel/boot_mm.cpp makes them: the frame capabilities
     // (at most 2 per order) and the spare slots.
     uint64_t boot_caps = 8 + 2 * 19 + 64 + capframe::kMmBootSpareSlots;
@@ -446,6 +447,7 @@ int64_t FakeKernel::cap_attach(uint64_t table, uint64_t leaf, uint64_t index) {
     if (caps_.attached(index)) return e(Errno::Exist);
     caps_.attach(index);
     o.attached_at = int64_t(index);
+    leaf_obj_[index] = l->obj;
     return 0;
 }
 
@@ -460,8 +462,8 @@ int64_t FakeKernel::cap_detach(uint64_t table, uint64_t index) {
     for (uint64_t s = 1; s < CapSpace::kLeaf; ++s)
         if (caps_[index * CapSpace::kLeaf + s].type != ObjType::Null) return e(Errno::Busy);
     caps_.detach(index);
-    for (Object& o : objects_)
-        if (o.alive && o.attached_at == int64_t(index)) o.attached_at = -1;
+    if (leaf_obj_[index] >= 0) objects_[size_t(leaf_obj_[index])].attached_at = -1;
+    leaf_obj_[index] = -1;
     return 0;
 }
 

@@ -161,6 +161,7 @@ class FakeKernel {
 
     CapSpace caps_;
     uint64_t boot_leaves_ = 0;
+    std::vector<int> leaf_obj_; // directory index -> the leaf's object (-1: none)
     std::vector<Object> objects_;
     std::map<uint64_t, TableFrame> tables_; // frame slot -> table
     std::map<uint64_t, std::unique_ptr<uint8_t[]>> memory_;
