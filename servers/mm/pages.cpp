@@ -113,7 +113,7 @@ Result<void> map_fresh(Proc* p, uint64_t va, uint64_t flags, Block b, bool throu
     }
     auto r = map_with_tables(p, slot, p->as_obj, va, rights_of(flags));
     uint64_t idx = frame_index(b.pa);
-    frame_info(idx) = FrameInfo{b.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), kNone, 0};
+    frame_info(idx) = FrameInfo{b.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), kNone};
     if (r.ok() && !record_mapping(p, va, flags, idx, slot).ok()) {
         if (!through_copy) (void)kernel::unmap(slot);
         r = Error::NoMemory;

@@ -71,15 +71,26 @@ static int t_four_fifths(void) {
         if (pids[i] == 0) {
             long want = g_free / 5;
             char* p = grow(want);
-            if (p == BAD || !touch(p, want, 7000 * (i + 1))) exit(1);
+            if (p == BAD) {
+                printf("# child %d: sbrk of %ld pages failed, %ld frames free\n", i, want,
+                       freeframes());
+                exit(1);
+            }
+            if (!touch(p, want, 7000 * (i + 1))) {
+                printf("# child %d: its pages did not read back\n", i);
+                exit(2);
+            }
             sleep(50); /* while the others hold theirs */
-            exit(touch(p, want, 9000 * (i + 1)) ? 0 : 2);
+            exit(touch(p, want, 9000 * (i + 1)) ? 0 : 3);
         }
     }
-    int bad = 0;
+    int bad = 0; /* (wait, not wait_for: the four end together) */
     for (int i = 0; i < 4; ++i) {
-        int st = -1;
-        if (wait_for(pids[i], &st) != pids[i] || st != 0) ++bad;
+        int st = -1, pid = wait(&st);
+        if (pid < 0 || st != 0) {
+            printf("# wait: pid %d status %d\n", pid, st);
+            ++bad;
+        }
     }
     return bad;
 }

@@ -195,9 +195,9 @@ TEST(Boards, VisionFive2At8GiBHasRamPast4GiB) {
 
 // The sizing boot_mm.cpp does for each board: a directory for 4 slots per
 // free frame (mm's space grows into it at run time, a slot per frame handed
-// out), the books for it, and the metadata window over the free RAM (80
+// out), the books for it, and the metadata window over the free RAM (68
 // bytes per frame). What mm takes at boot is the metadata plus the directory
-// and the leaf books: under 2% of RAM on every board.
+// and the leaf books: under 1.75% of RAM on every board.
 TEST(Boards, VisionFive2MmSizing) {
     for (const Vf2& v : kVf2) {
         SCOPED_TRACE(v.fixture);
@@ -213,9 +213,10 @@ TEST(Boards, VisionFive2MmSizing) {
         EXPECT_GE(s.max_slots, 3 * s.free_frames) << "the directory never limits mm";
         EXPECT_EQ(s.window_base, 0x40200000u + kImageSize) << "the first free byte";
         EXPECT_EQ(s.window_base + s.window_frames * kPageSize, 0x40000000u + v.ram_bytes);
-        EXPECT_EQ(s.meta_bytes, s.window_frames * capframe::abi::kMetaBytesPerFrame);
+        EXPECT_GE(s.meta_bytes, s.window_frames * capframe::abi::kMetaBytesPerFrame);
+        EXPECT_LT(s.meta_bytes, s.window_frames * capframe::abi::kMetaBytesPerFrame + kPageSize);
         uint64_t books = (s.meta_bytes + s.dir_bytes + s.slot_book_bytes) / kPageSize;
-        EXPECT_LT(100.0 * double(books) / double(ram_frames), 2.0);
+        EXPECT_LT(100.0 * double(books) / double(ram_frames), 1.75);
         std::printf("[ sizing   ] VisionFive 2 %2lu GiB: %lu free frames; directory %lu leaves "
                     "(%lu frames) for up to %lu slots, leaf books %lu frames, metadata %lu "
                     "frames; together %.2f%% of RAM\n",

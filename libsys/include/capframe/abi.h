@@ -175,7 +175,7 @@ inline constexpr uint64_t kMaxArgBytes = 2048;         // exec: argv strings wit
 inline constexpr uint64_t kBootInfoVa = 0x3f00000000;  // mm only: BootInfo, read-only
 inline constexpr uint64_t kBootImageVa = 0x3f00100000; // mm only: the boot archive, read-only
 inline constexpr uint64_t kFrameMetaVa = 0x2000000000; // mm only: per-frame metadata, RW
-inline constexpr uint64_t kMetaBytesPerFrame = 80;     // zeroed RW bytes per window frame
+inline constexpr uint64_t kMetaBytesPerFrame = 68;     // zeroed RW bytes per window frame
 
 // What the kernel tells mm at start (mapped read-only at kBootInfoVa).
 struct BootInfo {
