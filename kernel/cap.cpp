@@ -272,6 +272,21 @@ Result<void> frame_merge(Cap* lo, Cap* hi) {
     return {};
 }
 
+Result<void> cap_move(Cap* src, Cap* dst) {
+    if (src == dst) return Error::InvalidArgument;
+    if (src->type != ObjType::Frame) return Error::BadType;
+    // Nothing outside the MDB may point at the slot: the one capability
+    // the kernel keeps a pointer to is a kernel stack's (Thread::kstack_cap).
+    // Mappings, donated tables and objects, copies and halves name the
+    // memory, not the slot.
+    if ((src->flags & abi::kCapDonated) && src->donated_as == kDonatedKstack) return Error::Busy;
+    *dst = *src; // same place in the MDB: its depth, parent and children stay
+    dst->prev->next = dst;
+    dst->next->prev = dst;
+    *src = Cap{};
+    return {};
+}
+
 Result<void> retype(Cap* frame, ObjType type, Cap* dst) {
     if (!frame->has(abi::kRightDonate)) return Error::Permission;
     if (type == ObjType::CapTable) {

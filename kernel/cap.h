@@ -34,6 +34,10 @@ Result<void> frame_split(Cap* frame, Cap* lo, Cap* hi);
 // one order more; hi's slot is emptied. The inverse of an in-place split.
 Result<void> frame_merge(Cap* lo, Cap* hi);
 inline constexpr uint8_t kMaxFrameOrder = 30;
+// A frame capability (any but a kernel stack's) moves to the empty slot
+// dst, with its place in the MDB, its mapping or donation; src empties.
+// Nothing else changes (mm compacts its space with it).
+Result<void> cap_move(Cap* src, Cap* dst);
 Result<void> retype(Cap* frame, ObjType type, Cap* dst);
 
 bool has_children(const Cap* c);

@@ -1,5 +1,6 @@
 #include "console.h"
 
+#include <atomic>
 #include <cstdint>
 
 #include "arch/riscv64/csr.h"
@@ -48,8 +49,44 @@ void putc_raw(char c) {
     }
 }
 
+void write_raw(const char* s, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        if (s[i] == '\n') putc_raw('\r');
+        putc_raw(s[i]);
+    }
+}
+
+// One message at a time on the UART: a kprintf (some are printed without
+// the kernel lock: the watchdog, a panic) or one console write call is never
+// cut into by another hart's. The wait is bounded, so a hart that dies
+// holding it (a panic inside the UART code) cannot silence the others.
+std::atomic<uint32_t> g_console_lock{0};
+
+struct ConsoleGuard {
+    bool held;
+    ConsoleGuard() {
+        uint32_t spins = 0;
+        while (g_console_lock.exchange(1, std::memory_order_acquire))
+            while (g_console_lock.load(std::memory_order_relaxed))
+                if (++spins == (1u << 24)) {
+                    held = false;
+                    return;
+                }
+        held = true;
+    }
+    ~ConsoleGuard() {
+        if (held) g_console_lock.store(0, std::memory_order_release);
+    }
+    ConsoleGuard(const ConsoleGuard&) = delete;
+    ConsoleGuard& operator=(const ConsoleGuard&) = delete;
+};
+
 void sink_write(void*, const char* s, size_t n) {
     console_write(s, n);
+}
+
+void sink_write_raw(void*, const char* s, size_t n) {
+    write_raw(s, n);
 }
 
 } // namespace
@@ -83,10 +120,8 @@ const char* console_name() {
 }
 
 void console_write(const char* s, size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-        if (s[i] == '\n') putc_raw('\r');
-        putc_raw(s[i]);
-    }
+    ConsoleGuard g;
+    write_raw(s, n);
 }
 
 int console_getc() {
@@ -106,9 +141,10 @@ Sink console_sink() {
 }
 
 void kprintf(const char* fmt, ...) {
+    ConsoleGuard g;
     va_list ap;
     va_start(ap, fmt);
-    vformat(console_sink(), fmt, ap);
+    vformat(Sink{sink_write_raw, nullptr}, fmt, ap);
     va_end(ap);
 }
 
@@ -122,12 +158,15 @@ void shutdown(bool failure) {
 
 void panic(const char* fmt, ...) {
     arch::interrupts_off();
-    kprintf("\nPANIC: ");
-    va_list ap;
-    va_start(ap, fmt);
-    vformat(console_sink(), fmt, ap);
-    va_end(ap);
-    kprintf("\n");
+    {
+        ConsoleGuard g;
+        write_raw("\nPANIC: ", 8);
+        va_list ap;
+        va_start(ap, fmt);
+        vformat(Sink{sink_write_raw, nullptr}, fmt, ap);
+        va_end(ap);
+        write_raw("\n", 1);
+    }
     shutdown(true);
 }
 

@@ -14,12 +14,14 @@
 extern "C" char secondary_entry[], _start[];
 
 namespace capframe {
-namespace {
 
 Hart g_harts[kMaxHartsOnline];
-std::atomic<uint32_t> g_lock{0};
-std::atomic<int32_t> g_lock_owner{-1};
+constinit KernelLock g_kernel_lock;
 std::atomic<uint64_t> g_code_gen{1};
+std::atomic<uint32_t> g_idle_harts{0};
+
+namespace {
+
 std::atomic<uint32_t> g_online{1};
 std::atomic<uint32_t> g_idle[kMaxHartsOnline]; // waiting in the scheduler with nothing to run
 
@@ -35,8 +37,10 @@ void for_each_window(const HartMasks<kMaxHartsOnline>& m, Call call) {
 // lock.
 std::atomic<uint64_t> g_last_tick[kMaxHartsOnline];
 std::atomic<uint32_t> g_silent[kMaxHartsOnline]; // 1: reported silent
-std::atomic<uint64_t> g_lock_gen{0};             // acquisitions so far (an episode's name)
-std::atomic<uint64_t> g_lock_reported{0};        // the acquisition reported as held too long
+// 1 while a hart spins for the kernel lock: the lock watchdog speaks for it
+// (with its CPU-time check), not the silent-hart one, which would report a
+// waiter whose lock owner's host thread is descheduled on a busy host.
+std::atomic<uint32_t> g_waiting[kMaxHartsOnline];
 
 uint64_t millis(uint64_t ticks) {
     uint64_t hz = timer_timebase();
@@ -53,18 +57,30 @@ uint32_t thread_on(uint32_t index) {
     return t ? t->id : 0;
 }
 
+// How many turns of the lock's wait loop a hart makes in half the
+// watchdog's limit when the host gives it a whole CPU (watchdog_calibrate).
+// On QEMU a hart is a host thread: on a busy host the lock owner's thread can
+// sit descheduled while the wall clock runs, so a wait is reported only when
+// the waiter has itself spun that many turns as well: it has had that much
+// CPU, and the owner (another thread the host shares out fairly) has had its
+// turns too. On hardware the two measures agree.
+uint64_t g_spins_per_limit = 0; // 0: not calibrated (report on time alone)
+uint64_t g_turns_per_ms = 0;
+
 // A hart spinning for the lock, now and then: has one acquisition held it
 // for the whole limit? (Timed here, not at every acquisition: rdtime traps
 // to the firmware on the JH7110.)
-void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen) {
-    uint64_t now = arch::read_time(), gen = g_lock_gen.load(std::memory_order_relaxed);
+void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen, uint64_t& spins_at_start,
+                        uint64_t spins) {
+    uint64_t now = arch::read_time(), gen = g_kernel_lock.gen;
     if (start == 0 || gen != gen_seen) {
-        start = now, gen_seen = gen;
+        start = now, gen_seen = gen, spins_at_start = spins;
         return;
     }
     if (timer_timebase() == 0 || now - start < watchdog_limit()) return;
-    if (g_lock_reported.exchange(gen) == gen) return;
-    int32_t owner = g_lock_owner.load(std::memory_order_relaxed);
+    if (spins - spins_at_start < g_spins_per_limit) return; // this hart had less CPU than that
+    if (g_kernel_lock.reported.exchange(gen) == gen) return;
+    int32_t owner = kernel_lock_owner();
     // Printed without the lock: the owner may never let it go.
     kprintf("watchdog: hart %u has waited %lu ms for the kernel lock; hart %u holds it with "
             "interrupts off (thread %u)\n",
@@ -75,33 +91,62 @@ void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen) {
 
 } // namespace
 
-uint32_t hart_index() {
-    uint64_t tp;
-    asm volatile("mv %0, tp" : "=r"(tp));
-    return static_cast<uint32_t>(tp);
-}
-Hart& this_hart() {
-    return g_harts[hart_index()];
+// The lock was taken: spin until it is free (test-and-test-and-set), and
+// every 64k spins let the watchdog look at how long its owner has held it.
+void kernel_lock_wait() {
+    uint64_t start = 0, gen_seen = 0, spins_at_start = 0;
+    uint32_t me = hart_index();
+    g_waiting[me].store(1, std::memory_order_relaxed);
+    for (uint64_t spins = 0;;) {
+        uint32_t expected = 0;
+        if (g_kernel_lock.word.load(std::memory_order_relaxed) == 0 &&
+            g_kernel_lock.word.compare_exchange_strong(expected, me + 1, std::memory_order_acquire,
+                                                       std::memory_order_relaxed)) {
+            g_waiting[me].store(0, std::memory_order_relaxed);
+            return;
+        }
+        if ((++spins & 0xffff) == 0) watchdog_lock_wait(start, gen_seen, spins_at_start, spins);
+    }
 }
 
-void kernel_lock() {
-    uint64_t start = 0, gen_seen = 0;
-    for (uint32_t spins = 0; g_lock.exchange(1, std::memory_order_acquire);)
-        if ((++spins & 0xffff) == 0) watchdog_lock_wait(start, gen_seen);
-    g_lock_owner.store(static_cast<int32_t>(hart_index()), std::memory_order_relaxed);
-    g_lock_gen.fetch_add(1, std::memory_order_relaxed);
-}
-
-void kernel_unlock() {
-    if (g_lock_reported.load(std::memory_order_relaxed) ==
-        g_lock_gen.load(std::memory_order_relaxed))
-        kprintf("watchdog: hart %u lets the kernel lock go\n", this_hart().hart_id);
-    g_lock_owner.store(-1, std::memory_order_relaxed);
-    g_lock.store(0, std::memory_order_release);
+void kernel_unlock_report() {
+    kprintf("watchdog: hart %u lets the kernel lock go\n", this_hart().hart_id);
 }
 
 bool kernel_lock_held_here() {
-    return g_lock.load() && g_lock_owner.load() == static_cast<int32_t>(hart_index());
+    return kernel_lock_owner() == static_cast<int32_t>(hart_index());
+}
+
+void watchdog_calibrate() {
+    uint64_t window = timer_timebase() / 500; // 2 ms
+    if (window == 0) return;
+    // kernel_lock_wait's loop, word for word, on a lock that stays held,
+    // looking at the clock where kernel_lock looks at the watchdog; twice:
+    // the faster run is the one the host interrupted less.
+    std::atomic<uint32_t> held{1};
+    uint64_t best = 0;
+    for (int run = 0; run < 2; ++run) {
+        uint64_t spins = 0, start = arch::read_time(), now = start;
+        for (;;) {
+            uint32_t expected = 0;
+            if (held.load(std::memory_order_relaxed) == 0 &&
+                held.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                             std::memory_order_relaxed))
+                break; // never: it stays held
+            if ((++spins & 0xffff) == 0 && (now = arch::read_time()) - start >= window) break;
+        }
+        uint64_t per_ms = spins * timer_timebase() / 1000 / (now - start);
+        if (per_ms > best) best = per_ms;
+    }
+    // Half the limit's worth: the waiter has had at least half as much CPU
+    // as a waiter alone on its CPU would have in the whole limit.
+    g_turns_per_ms = best;
+    g_spins_per_limit = best * kWatchdogMillis / 2;
+    kprintf("kernel: the lock's wait loop makes %lu turns per ms (watchdog calibration)\n", best);
+}
+
+uint64_t lock_wait_turns_per_ms() {
+    return g_turns_per_ms;
 }
 
 void watchdog_tick() {
@@ -114,9 +159,10 @@ void watchdog_tick() {
         uint64_t last = g_last_tick[i].load(std::memory_order_relaxed);
         // (last may be later than now: that hart ticked since we read the time)
         if (i == me || last == 0 || last >= now || now - last < watchdog_limit()) continue;
-        if (g_silent[i].exchange(1)) continue; // reported already
+        if (g_waiting[i].load(std::memory_order_relaxed)) continue; // the lock watchdog's case
+        if (g_silent[i].exchange(1)) continue;                      // reported already
         // Printed without the lock: the silent hart may hold it.
-        int32_t owner = g_lock_owner.load(std::memory_order_relaxed);
+        int32_t owner = kernel_lock_owner();
         kprintf("watchdog: hart %u has taken no timer tick for %lu ms: stuck with interrupts off "
                 "(thread %u; kernel lock %s)\n",
                 g_harts[i].hart_id, millis(now - last), thread_on(i),
@@ -227,7 +273,7 @@ void kick_hart(uint32_t index) {
     sbi::call(sbi::kExtIpi, 0, target.window[0].mask, target.window[0].base); // send_ipi
 }
 
-void wake_idle_hart() {
+void wake_idle_hart_scan() {
     uint32_t me = hart_index();
     for (uint32_t i = 0; i < kMaxHartsOnline; ++i) {
         if (i == me || !g_harts[i].online) continue;
@@ -240,20 +286,13 @@ void wake_idle_hart() {
 }
 
 void set_idle(bool idle) {
+    if (idle) g_idle_harts.fetch_add(1, std::memory_order_relaxed);
     g_idle[hart_index()].store(idle ? 1 : 0, std::memory_order_release);
+    if (!idle) g_idle_harts.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void note_code_mapped() {
     g_code_gen.fetch_add(1);
-}
-
-void sync_icache_before_user() {
-    Hart& h = this_hart();
-    uint64_t gen = g_code_gen.load();
-    if (h.code_gen_seen != gen) {
-        arch::fence_i();
-        h.code_gen_seen = gen;
-    }
 }
 
 uint32_t probe_asid_bits() {

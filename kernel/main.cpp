@@ -162,6 +162,7 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa, uint64_t r
     plic_disable_s_contexts(m);
     kprintf("asid: %u bits (Capframe uses ASID 0 and flushes everything on a switch)\n",
             probe_asid_bits());
+    watchdog_calibrate();
     harts_start_others(m);
     kprintf("kernel: starting mm\n");
     kernel_lock(); // the other harts' schedulers already look at the run queue

@@ -1,9 +1,12 @@
 #include "syscalls.h"
 
+#include <atomic>
+
 #include "arch/riscv64/csr.h"
 #include "cap.h"
 #include "capframe/abi.h"
 #include "console.h"
+#include "hart.h"
 #include "lib/vmprint.h"
 #include "thread.h"
 #include "trap.h"
@@ -16,7 +19,9 @@ namespace {
 using abi::Errno;
 using abi::Sys;
 
-int64_t errno_of(Error e) {
+} // namespace
+
+int64_t syscall_errno(Error e) {
     switch (e) {
     case Error::BadSlot:
         return abi::error_return(Errno::BadSlot);
@@ -47,6 +52,8 @@ int64_t errno_of(Error e) {
         return abi::error_return(Errno::Inval);
     }
 }
+
+namespace {
 
 // Reads a user table without ever allocating (the kernel walks it only).
 struct NoAllocTables {
@@ -164,12 +171,17 @@ Result<int64_t> sys_debug_kstack_overflow(Thread&, SyscallArgs) {
 }
 
 // Stays in the kernel, lock held and interrupts off, for a0 ms (at most
-// 20 s): what a kernel bug looks like to the watchdog.
+// 20 s): what a kernel bug looks like to the watchdog. a0 ms on the clock
+// and a0 ms worth of the lock's wait loop (watchdog_calibrate): a hold that
+// is long in this hart's own work too, not only because the host left the
+// hart's thread waiting.
 Result<int64_t> sys_debug_hold_lock(Thread&, SyscallArgs a) {
     if (a[0] > 20000) return Error::InvalidArgument;
-    for (uint64_t end = arch::read_time() + a[0] * timer_timebase() / 1000;
-         arch::read_time() < end;) {
-    }
+    std::atomic<uint32_t> held{1};
+    uint64_t end = arch::read_time() + a[0] * timer_timebase() / 1000;
+    uint64_t turns = a[0] * lock_wait_turns_per_ms();
+    for (uint64_t spins = 0; held.load(std::memory_order_relaxed);)
+        if ((++spins & 0xffff) == 0 && spins >= turns && arch::read_time() >= end) break;
     return 0;
 }
 
@@ -178,51 +190,60 @@ Result<int64_t> sys_debug_on_hart_refusals(Thread&, SyscallArgs) {
 }
 #endif
 
-// The system-call table: number -> decoder. A number without an entry (or a
-// debug call in a production kernel) is ENOSYS.
+// The system-call table: number -> decoder, and what the call may do. A
+// number without an entry (or a debug call in a production kernel) is ENOSYS.
+//   kLight: never blocks, yields or switches threads and never reads the
+//     caller's saved registers, so it may take the light trap path
+//     (trampoline.S: only the registers C code may clobber are saved).
+//   kBatchable: may be an entry of a Batch (syscall_batch.cpp): light, and
+//     does not print, wait for another hart or take part in IPC.
+enum : uint8_t { kLight = 1, kBatchable = 2 };
 struct Entry {
     Sys number;
     SyscallHandler handler;
+    uint8_t flags;
 };
 constexpr Entry kEntries[] = {
-    {Sys::DebugWrite, sys_debug_write},
-    {Sys::ConsoleRead, sys_console_read},
-    {Sys::Uptime, sys_uptime},
-    {Sys::Yield, sys_yield},
-    {Sys::Timebase, sys_timebase},
-    {Sys::Sleep, sys_sleep},
+    {Sys::DebugWrite, sys_debug_write, kLight},
+    {Sys::ConsoleRead, sys_console_read, kLight},
+    {Sys::Uptime, sys_uptime, kLight},
+    {Sys::Yield, sys_yield, 0},
+    {Sys::Timebase, sys_timebase, kLight},
+    {Sys::Sleep, sys_sleep, 0},
 #ifdef CAPFRAME_TEST_KERNEL
-    {Sys::DebugKstackOverflow, sys_debug_kstack_overflow},
-    {Sys::DebugHoldLock, sys_debug_hold_lock},
-    {Sys::DebugOnHartRefusals, sys_debug_on_hart_refusals},
+    {Sys::DebugKstackOverflow, sys_debug_kstack_overflow, 0},
+    {Sys::DebugHoldLock, sys_debug_hold_lock, 0},
+    {Sys::DebugOnHartRefusals, sys_debug_on_hart_refusals, 0},
 #endif
-    {Sys::CapInfo, sys_cap_info},
-    {Sys::CapCopy, sys_cap_copy},
-    {Sys::CapDelete, sys_cap_delete},
-    {Sys::CapRevoke, sys_cap_revoke},
-    {Sys::FrameSplit, sys_frame_split},
-    {Sys::Retype, sys_retype},
-    {Sys::CapAttach, sys_cap_attach},
-    {Sys::CapDetach, sys_cap_detach},
-    {Sys::FrameMerge, sys_frame_merge},
-    {Sys::Map, sys_map},
-    {Sys::Unmap, sys_unmap},
-    {Sys::Protect, sys_protect},
-    {Sys::MapTable, sys_map_table},
-    {Sys::UnmapTable, sys_unmap_table},
-    {Sys::VmPrint, sys_vmprint},
-    {Sys::ThreadConfigure, sys_thread_configure},
-    {Sys::ThreadSetStack, sys_thread_set_stack},
-    {Sys::ThreadWriteRegs, sys_thread_write_regs},
-    {Sys::ThreadStart, sys_thread_start},
-    {Sys::ThreadSuspend, sys_thread_suspend},
-    {Sys::ThreadReply, sys_thread_reply},
-    {Sys::ThreadCopyRegs, sys_thread_copy_regs},
-    {Sys::Call, sys_call},
-    {Sys::Recv, sys_recv},
-    {Sys::Reply, sys_reply},
-    {Sys::ReplyRecv, sys_reply_recv},
-    {Sys::Shutdown, sys_shutdown},
+    {Sys::CapInfo, sys_cap_info, kLight | kBatchable},
+    {Sys::CapCopy, sys_cap_copy, kLight | kBatchable},
+    {Sys::CapDelete, sys_cap_delete, kLight | kBatchable},
+    {Sys::CapRevoke, sys_cap_revoke, kLight | kBatchable},
+    {Sys::FrameSplit, sys_frame_split, kLight | kBatchable},
+    {Sys::Retype, sys_retype, kLight | kBatchable},
+    {Sys::CapAttach, sys_cap_attach, kLight | kBatchable},
+    {Sys::CapDetach, sys_cap_detach, kLight | kBatchable},
+    {Sys::FrameMerge, sys_frame_merge, kLight | kBatchable},
+    {Sys::CapMove, sys_cap_move, kLight | kBatchable},
+    {Sys::Map, sys_map, kLight | kBatchable},
+    {Sys::Unmap, sys_unmap, kLight | kBatchable},
+    {Sys::Protect, sys_protect, kLight | kBatchable},
+    {Sys::MapTable, sys_map_table, kLight | kBatchable},
+    {Sys::UnmapTable, sys_unmap_table, kLight | kBatchable},
+    {Sys::VmPrint, sys_vmprint, kLight},
+    {Sys::ThreadConfigure, sys_thread_configure, kLight | kBatchable},
+    {Sys::ThreadSetStack, sys_thread_set_stack, kLight | kBatchable},
+    {Sys::ThreadWriteRegs, sys_thread_write_regs, kLight | kBatchable},
+    {Sys::ThreadStart, sys_thread_start, kLight | kBatchable},
+    {Sys::ThreadSuspend, sys_thread_suspend, 0},
+    {Sys::ThreadReply, sys_thread_reply, kLight},
+    {Sys::ThreadCopyRegs, sys_thread_copy_regs, kLight | kBatchable},
+    {Sys::Call, sys_call, 0},
+    {Sys::Recv, sys_recv, 0},
+    {Sys::Reply, sys_reply, kLight},
+    {Sys::ReplyRecv, sys_reply_recv, 0},
+    {Sys::Shutdown, sys_shutdown, 0},
+    {Sys::Batch, sys_batch, kLight},
 };
 
 constexpr uint64_t table_size() {
@@ -234,9 +255,15 @@ constexpr uint64_t table_size() {
 
 struct Table {
     SyscallHandler at[table_size()] = {};
+    uint8_t flags[table_size()] = {};
+    uint64_t light_mask = 0; // bit n: call n is kLight
     constexpr Table() {
-        for (const Entry& e : kEntries)
-            at[static_cast<uint64_t>(e.number)] = e.handler;
+        for (const Entry& e : kEntries) {
+            auto n = static_cast<uint64_t>(e.number);
+            at[n] = e.handler;
+            flags[n] = e.flags;
+            if (e.flags & kLight) light_mask |= uint64_t{1} << n;
+        }
     }
 };
 constexpr Table kTable;
@@ -251,14 +278,23 @@ static_assert(numbers_unique(), "two system calls share a number");
 
 } // namespace
 
+uint64_t syscall_light_mask() {
+    return kTable.light_mask;
+}
+
+SyscallHandler batch_handler(uint64_t number) {
+    bool ok =
+        number < sizeof kTable.at / sizeof kTable.at[0] && (kTable.flags[number] & kBatchable);
+    return ok ? kTable.at[number] : nullptr;
+}
+
 void do_syscall(Thread& t) {
     uint64_t n = t.tf.regs[arch::a7];
-    uint64_t a[6];
-    for (int i = 0; i < 6; ++i)
-        a[i] = t.tf.regs[arch::a0 + i];
+    // The arguments where uservec saved them (a0..a5, contiguous).
+    const uint64_t(&a)[6] = *reinterpret_cast<const uint64_t(*)[6]>(&t.tf.regs[arch::a0]);
     SyscallHandler h = n < sizeof kTable.at / sizeof kTable.at[0] ? kTable.at[n] : nullptr;
     Result<int64_t> r = h ? h(t, a) : Result<int64_t>(Error::NoSystemCall);
-    t.tf.regs[arch::a0] = static_cast<uint64_t>(r.ok() ? r.value() : errno_of(r.error()));
+    t.tf.regs[arch::a0] = static_cast<uint64_t>(r.ok() ? r.value() : syscall_errno(r.error()));
 }
 
 } // namespace capframe

@@ -48,6 +48,13 @@ Result<int64_t> sys_frame_merge(Thread& t, SyscallArgs a) {
     return 0;
 }
 
+Result<int64_t> sys_cap_move(Thread& t, SyscallArgs a) {
+    Cap* src = TRY(lookup(t, a[0], ObjType::Null));
+    Cap* dst = TRY(lookup_empty(t.table, a[1]));
+    TRY(cap_move(src, dst));
+    return 0;
+}
+
 Result<int64_t> sys_retype(Thread& t, SyscallArgs a) {
     Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
     Cap* dst = TRY(lookup_empty(t.table, a[2]));

@@ -1,5 +1,7 @@
 // IPC system calls on endpoints: call, receive, reply, reply-and-receive.
-// The message travels in registers (kernel/thread.cpp).
+// The message travels in registers (kernel/thread.cpp). Call and a receive
+// that blocks do not return here: the thread goes back to user mode from
+// kernel/thread.cpp when it runs again.
 #include "cap.h"
 #include "syscalls.h"
 #include "thread.h"
@@ -9,8 +11,7 @@ namespace capframe {
 Result<int64_t> sys_call(Thread& t, SyscallArgs a) {
     Cap* e = TRY(lookup(t, a[0], ObjType::Endpoint));
     if (!e->has(abi::kRightWrite)) return Error::Permission;
-    ipc_call(phys_to<Endpoint>(e->object), e->badge, &a[1], false);
-    return static_cast<int64_t>(t.tf.regs[arch::a0]); // set by the replier
+    ipc_call(phys_to<Endpoint>(e->object), e->badge, &a[1], false); // returns to user itself
 }
 
 Result<int64_t> sys_recv(Thread& t, SyscallArgs a) {
@@ -28,8 +29,10 @@ Result<int64_t> sys_reply(Thread&, SyscallArgs a) {
 Result<int64_t> sys_reply_recv(Thread& t, SyscallArgs a) {
     Cap* e = TRY(lookup(t, a[0], ObjType::Endpoint));
     if (!e->has(abi::kRightRead)) return Error::Permission;
-    (void)ipc_reply(&a[1]); // nobody to reply to: just receive
-    ipc_recv(phys_to<Endpoint>(e->object));
+    // Nobody to reply to: just receive. The caller we answer runs on this
+    // hart at once if the receive blocks (the IPC fast path).
+    Result<Thread*> woken = ipc_reply_take(&a[1]);
+    ipc_recv(phys_to<Endpoint>(e->object), woken.ok() ? woken.value() : nullptr);
     return static_cast<int64_t>(t.tf.regs[arch::a0]);
 }
 

@@ -2,11 +2,10 @@
 // one file of decoders per kind of object: capabilities (syscall_cap.cpp,
 // also linked by the host fuzzer tests/fuzz/captable_fuzz.cpp), address
 // spaces (syscall_vm.cpp), threads (syscall_thread.cpp), IPC
-// (syscall_ipc.cpp); the console, time, debug and control calls stay in
-// syscall.cpp. Each decoder checks every capability and argument first (an
-// error returns before any change; seL4's decode/perform split), then
-// performs, and returns a value or an Error that do_syscall turns into a
-// negated errno.
+// (syscall_ipc.cpp), batches of them (syscall_batch.cpp); the console, time, debug and control
+// calls stay in syscall.cpp. Each decoder checks every capability and argument first (an error
+// returns before any change; seL4's decode/perform split), then performs, and returns a value or an
+// Error that do_syscall turns into a negated errno.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +20,20 @@ namespace capframe {
 // anything user space passes; an unknown number is ENOSYS.
 void do_syscall(Thread& t);
 
+// The caller's a0..a5 in its trapframe (not a copy): a handler that
+// writes the caller's registers (a second result in a1, a message) reads
+// the arguments it needs first.
 using SyscallArgs = const uint64_t (&)[6];
 using SyscallHandler = Result<int64_t> (*)(Thread& t, SyscallArgs a);
+
+// From the system-call table (syscall.cpp): the calls that may take the light
+// trap path, one bit per number; the decoder of a call a batch may hold, or
+// null.
+uint64_t syscall_light_mask();
+SyscallHandler batch_handler(uint64_t number);
+
+// An Error as the negated errno user space gets (syscall.cpp).
+int64_t syscall_errno(Error e);
 
 // Capabilities (syscall_cap.cpp).
 Result<int64_t> sys_cap_info(Thread& t, SyscallArgs a);
@@ -34,6 +45,7 @@ Result<int64_t> sys_retype(Thread& t, SyscallArgs a);
 Result<int64_t> sys_cap_attach(Thread& t, SyscallArgs a);
 Result<int64_t> sys_frame_merge(Thread& t, SyscallArgs a);
 Result<int64_t> sys_cap_detach(Thread& t, SyscallArgs a);
+Result<int64_t> sys_cap_move(Thread& t, SyscallArgs a);
 
 // Address spaces (syscall_vm.cpp).
 Result<int64_t> sys_map(Thread& t, SyscallArgs a);
@@ -57,5 +69,8 @@ Result<int64_t> sys_call(Thread& t, SyscallArgs a);
 Result<int64_t> sys_recv(Thread& t, SyscallArgs a);
 Result<int64_t> sys_reply(Thread& t, SyscallArgs a);
 Result<int64_t> sys_reply_recv(Thread& t, SyscallArgs a);
+
+// Batches (syscall_batch.cpp): a list of the calls above in one entry.
+Result<int64_t> sys_batch(Thread& t, SyscallArgs a);
 
 } // namespace capframe

@@ -10,9 +10,11 @@
 extern "C" void swtch(capframe::Context* from, capframe::Context* to);
 
 namespace capframe {
-namespace {
 
 Thread* g_run_head = nullptr;
+
+namespace {
+
 Thread* g_run_tail = nullptr;
 Thread* g_sleep_head = nullptr; // unordered: few sleepers, checked once a tick
 Thread* g_sleep_tail = nullptr;
@@ -139,25 +141,74 @@ void fail_waiter(Thread* t) {
         make_ready(t);
 }
 
-// A new thread's first run: straight out to user mode.
+// A new thread's first run, and every run of a thread whose kernel stack
+// was dropped (block_to_user): straight out to user mode.
 extern "C" void thread_first_run() {
     return_to_user();
 }
 
-} // namespace
-
-Thread* current_thread() {
-    return this_hart().current;
+// The context that starts t at thread_first_run on an empty kernel stack
+// (the other callee-saved registers do not matter there).
+void set_fresh(Thread* t) {
+    t->ctx.ra = reinterpret_cast<uint64_t>(&thread_first_run);
+    t->ctx.sp = t->tf.kernel_sp;
 }
+
+// Blocks the current thread (its state is set, it is queued where it waits)
+// when all that is left for it in the kernel is the way back to user mode:
+// its results go into its trapframe, which holds all its registers (IPC
+// enters by the full path). Its kernel stack is dropped: it runs again
+// from thread_first_run, started by the scheduler or by switch_direct().
+[[noreturn]] void block_to_user() {
+    if (!kernel_lock_held_here()) panic("block_to_user() without the kernel lock");
+    Hart& h = this_hart();
+    set_fresh(h.current);
+    Context dropped;
+    swtch(&dropped, &h.scheduler_ctx);
+    __builtin_unreachable();
+}
+
+// What the scheduler does when a thread leaves the hart.
+void left_hart(Thread* t) {
+    t->on_hart = -1;
+    if (Thread* w = t->suspend_waiter) { // its suspend call may return now
+        t->suspend_waiter = nullptr;
+        w->suspend_target = nullptr;
+        make_ready(w);
+    }
+}
+
+// Puts next on this hart in self's place (self has blocked as
+// block_to_user() would) and goes to user mode in it, still on self's
+// kernel stack: enter_user lets the lock go only at the jump to the
+// trampoline, so no other hart starts self while its stack is in use.
+[[noreturn]] void switch_to(Thread* self, Thread* next) {
+    Hart& h = this_hart();
+    set_fresh(self);
+    left_hart(self);
+    auto me = static_cast<uint32_t>(tp_value());
+    next->state = ThreadState::Ready;
+    next->on_hart = static_cast<int32_t>(me);
+    next->tf.kernel_hartid = me;
+    next->tf.kernel_scratch = h.trap_stack_top;
+    h.current = next;
+    enter_user(next);
+}
+
+// A direct switch (IPC): the current thread has just blocked as
+// block_to_user() would, and `next` (taken out of an IPC wait, which it
+// entered by block_to_user, so its kernel stack holds nothing) runs on this
+// hart at once: no run queue, no scheduler, the lock held throughout.
+[[noreturn]] void switch_direct(Thread* next) {
+    switch_to(this_hart().current, next);
+}
+
+} // namespace
 
 void make_ready(Thread* t) {
     if (!kernel_lock_held_here()) panic("make_ready() without the kernel lock");
     t->state = ThreadState::Ready;
     push(g_run_head, g_run_tail, t);
-}
-
-bool threads_waiting() {
-    return g_run_head != nullptr;
 }
 
 void scheduler() {
@@ -180,16 +231,14 @@ void scheduler() {
         Hart& h = this_hart();
         h.current = t;
         t->on_hart = static_cast<int32_t>(hart_index());
+        trapframe_on_hart(t, hart_index());
         swtch(&h.scheduler_ctx, &t->ctx);
-        // Back here with the lock held: the thread blocked, yielded or left
-        // (possibly having run on other harts in between).
-        t->on_hart = -1;
-        this_hart().current = nullptr;
-        if (Thread* w = t->suspend_waiter) { // its suspend call may return now
-            t->suspend_waiter = nullptr;
-            w->suspend_target = nullptr;
-            make_ready(w);
-        }
+        // Back here with the lock held: the current thread blocked, yielded
+        // or left (possibly having run on other harts in between; after an
+        // IPC fast-path switch it is not the one started above).
+        Thread* left = h.current;
+        h.current = nullptr;
+        left_hart(left);
         kernel_unlock();
     }
 }
@@ -264,6 +313,7 @@ Result<void> thread_configure(Thread* t, AddressSpace* as, CapTableRef table, En
     }
     as_bind_trapframe(as, t);
     t->as = as;
+    t->tf.user_satp = arch::make_satp_sv39(as->root);
     t->table = table;
     table.header()->bound_threads++;
     t->fault_ep = fault_ep;
@@ -275,9 +325,8 @@ Result<void> thread_configure(Thread* t, AddressSpace* as, CapTableRef table, En
 Result<void> thread_start(Thread* t) {
     if (!thread_detached(t)) return Error::Busy;
     if (!t->as || !t->kstack_cap) return Error::InvalidArgument;
-    t->ctx = Context{};
-    t->ctx.ra = reinterpret_cast<uint64_t>(&thread_first_run);
-    t->ctx.sp = kstack_top(t->kstack_slot);
+    trapframe_init(t);
+    set_fresh(t);
     t->fault_call = false;
     make_ready(t);
     return {};
@@ -310,62 +359,126 @@ void ipc_call(Endpoint* ep, uint64_t badge, const uint64_t msg[4], bool fault) {
     self->call_badge = badge;
     self->fault_call = fault;
     if (Thread* r = pop(ep->recv_head, ep->recv_tail)) {
+        // The fast path: the receiver waits; it runs here, now.
         r->queued_on = nullptr;
         deliver(self, r);
-        make_ready(r);
-    } else {
-        self->state = ThreadState::BlockedCall;
-        self->queued_on = ep;
-        push(ep->send_head, ep->send_tail, self);
+        switch_direct(r);
     }
-    block();
+    self->state = ThreadState::BlockedCall;
+    self->queued_on = ep;
+    push(ep->send_head, ep->send_tail, self);
+    block_to_user();
 }
 
-void ipc_recv(Endpoint* ep) {
+void ipc_recv(Endpoint* ep, Thread* woken) {
     Thread* self = this_hart().current;
     if (Thread* c = pop(ep->send_head, ep->send_tail)) {
         c->queued_on = nullptr;
         deliver(c, self);
+        if (woken) make_ready(woken);
         return;
     }
     self->state = ThreadState::BlockedRecv;
     self->queued_on = ep;
     push(ep->recv_head, ep->recv_tail, self);
-    block();
+    if (woken) switch_direct(woken); // the fast path: the caller we answered runs here
+    block_to_user();
 }
 
 namespace {
-void finish_reply(Thread* c, const uint64_t msg[4]) {
+// Answers c; returns it if it is to run again (the caller makes it ready or
+// switches to it), null if it stays stopped.
+Thread* finish_reply(Thread* c, const uint64_t msg[4]) {
     unowe(c);
     if (c->fault_call) {
         // A fault reply: m0 = 0 resumes the thread at the faulting
         // instruction with its registers untouched; anything else stops it.
         c->fault_call = false;
-        if (msg[0] == 0)
-            make_ready(c);
-        else
-            c->state = ThreadState::Inactive;
-        return;
+        if (msg[0] == 0) return c;
+        c->state = ThreadState::Inactive;
+        return nullptr;
     }
     c->tf.regs[arch::a0] = 0;
     set_msg(c, msg);
-    make_ready(c);
+    return c;
 }
 } // namespace
 
 Result<void> ipc_reply(const uint64_t msg[4]) {
+    Thread* c = TRY(ipc_reply_take(msg));
+    if (c) make_ready(c);
+    return {};
+}
+
+Result<Thread*> ipc_reply_take(const uint64_t msg[4]) {
     Thread* self = this_hart().current;
     Thread* c = self->reply_to;
     if (!c) return Error::NoCaller;
-    finish_reply(c, msg); // clears reply_to
-    return {};
+    return finish_reply(c, msg); // clears reply_to
+}
+
+namespace {
+// The endpoint behind slot in t's table if the capability has `right`;
+// null for anything else (the generic path then reports the error).
+Cap* fast_endpoint(const Thread* t, uint64_t slot, uint8_t right) {
+    Cap* c = t->table.slot(slot);
+    if (!c || c->type != ObjType::Endpoint || !c->has(right)) return nullptr;
+    return c;
+}
+
+void copy_msg(Thread* to, const Thread* from) {
+    for (int i = arch::a1; i <= arch::a4; ++i)
+        to->tf.regs[i] = from->tf.regs[i];
+}
+} // namespace
+
+void ipc_fastpath(Thread* self) {
+    uint64_t n = self->tf.regs[arch::a7];
+    if (n == static_cast<uint64_t>(abi::Sys::Call)) {
+        Cap* c = fast_endpoint(self, self->tf.regs[arch::a0], abi::kRightWrite);
+        if (!c) return;
+        auto* ep = phys_to<Endpoint>(c->object);
+        Thread* r = ep->recv_head;
+        if (!r) return;
+        // As ipc_call + deliver, with the message copied register to register.
+        ep->recv_head = r->queue_next;
+        if (!ep->recv_head) ep->recv_tail = nullptr;
+        r->queue_next = nullptr;
+        r->queued_on = nullptr;
+        copy_msg(r, self);
+        r->tf.regs[arch::a0] = 0;
+        r->tf.regs[arch::a5] = c->badge;
+        self->call_badge = c->badge;
+        self->fault_call = false;
+        r->reply_to = self;
+        owe(r, self);
+        self->state = ThreadState::BlockedReply;
+        switch_to(self, r);
+    }
+    if (n == static_cast<uint64_t>(abi::Sys::ReplyRecv)) {
+        Cap* c = fast_endpoint(self, self->tf.regs[arch::a0], abi::kRightRead);
+        if (!c) return;
+        auto* ep = phys_to<Endpoint>(c->object);
+        Thread* caller = self->reply_to;
+        // A fault reply, or a caller already queued (the receive returns at
+        // once): the generic path.
+        if (!caller || caller->fault_call || ep->send_head) return;
+        // As finish_reply + ipc_recv blocking + switch_direct.
+        unowe(caller);
+        caller->tf.regs[arch::a0] = 0;
+        copy_msg(caller, self);
+        self->state = ThreadState::BlockedRecv;
+        self->queued_on = ep;
+        push(ep->recv_head, ep->recv_tail, self);
+        switch_to(self, caller);
+    }
 }
 
 Result<void> ipc_reply_to(Thread* c, const uint64_t msg[4]) {
     Thread* self = this_hart().current;
     if (c->state != ThreadState::BlockedReply || c->replier != self) return Error::NoCaller;
     if (self->reply_to == c) self->reply_to = nullptr;
-    finish_reply(c, msg);
+    if (Thread* r = finish_reply(c, msg)) make_ready(r);
     return {};
 }
 

@@ -1,19 +1,25 @@
 // Threads, the scheduler and synchronous IPC (one hart for now).
 #pragma once
 
+#include "hart.h"
 #include "lib/result.h"
 #include "object.h"
 
 namespace capframe {
 
-Thread* current_thread();
+inline Thread* current_thread() {
+    return this_hart().current;
+}
 // Runs the scheduler loop on the boot stack; never returns.
 [[noreturn]] void scheduler();
 // The current thread gives up the hart (it stays Ready).
 void yield();
 void make_ready(Thread* t);
 // Ready threads wait in the run queue (read with the lock held).
-bool threads_waiting();
+extern Thread* g_run_head;
+inline bool threads_waiting() {
+    return g_run_head != nullptr;
+}
 
 Result<void> thread_configure(Thread* t, AddressSpace* as, CapTableRef table, Endpoint* fault_ep,
                               uint64_t fault_badge);
@@ -30,11 +36,27 @@ bool thread_detached(const Thread* t);
 // answered EBUSY (test kernels report it: thread_suspend should leave none).
 uint64_t thread_on_hart_refusals();
 
-// IPC. Each returns only when the current thread runs again; the result is
-// then in the current thread's trapframe (a0 status, a1..a4 message, a5 badge).
-void ipc_call(Endpoint* ep, uint64_t badge, const uint64_t msg[4], bool fault);
-void ipc_recv(Endpoint* ep);
+// IPC. A call, and a receive that finds no caller, block the current
+// thread with nothing left for it to do in the kernel: they never return;
+// the thread goes back to user mode when it runs again, with the result in
+// its trapframe (a0 status, a1..a4 message, a5 badge). A receive that finds
+// a caller returns with the message in the trapframe. `woken` (a thread
+// ipc_reply_take answered, or null) runs next on this hart if the receive
+// blocks (the IPC fast path), else it is made ready.
+// The IPC fast path, from user_trap for a system call (a7) whose arguments
+// are in t's trapframe: Call when a receiver waits, ReplyRecv when the
+// caller it answers waits (not a fault reply) and no other caller is
+// queued. The current thread blocks and the other runs on this hart at
+// once, without the run queue or the scheduler and with the lock held
+// throughout. Returns (having changed nothing) whenever it does not apply;
+// the generic path then gives the same result the slow way.
+void ipc_fastpath(Thread* t);
+[[noreturn]] void ipc_call(Endpoint* ep, uint64_t badge, const uint64_t msg[4], bool fault);
+void ipc_recv(Endpoint* ep, Thread* woken = nullptr);
 Result<void> ipc_reply(const uint64_t msg[4]);
+// The reply without making the caller ready: returns it (null if a fault
+// reply left it stopped), for ipc_recv's `woken`.
+Result<Thread*> ipc_reply_take(const uint64_t msg[4]);
 // A deferred reply: answers `caller`'s pending call, which the current
 // thread received earlier (NoCaller if it is not waiting for us).
 Result<void> ipc_reply_to(Thread* caller, const uint64_t msg[4]);

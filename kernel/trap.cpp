@@ -10,11 +10,17 @@
 #include "vm.h"
 #include "vmops.h"
 
-extern "C" char kernelvec[], uservec[], userret[], trampoline_start[];
+extern "C" char kernelvec[], userret[], trampoline_start[];
 extern "C" void fp_save(uint64_t* area);
 extern "C" void fp_load(const uint64_t* area);
+extern "C" [[noreturn]] void unlock_and_enter(uint64_t satp, void (*userret)(uint64_t),
+                                              std::atomic<uint32_t>* lock);
 
 namespace capframe {
+
+uint64_t g_ticks = 0;
+uint64_t g_userret_va = 0; // userret at the trampoline's address (set once at boot)
+
 namespace {
 
 constexpr uint32_t kMaxHartsHere = kMaxHartsOnline;
@@ -22,7 +28,6 @@ constexpr uint64_t kTrapStackSize = 4096;
 alignas(16) uint8_t g_trap_stacks[kMaxHartsHere][kTrapStackSize];
 
 bool g_have_fpu = false; // sstatus.FS is writable on the boot hart
-uint64_t g_ticks = 0;
 uint64_t g_tick_interval = 0;
 uint64_t g_timebase = 0;
 
@@ -53,8 +58,11 @@ void dump_frame(const arch::KernelFrame& f) {
 
 void trap_init_hart(uint32_t hart_index_) {
     asm volatile("mv tp, %0" ::"r"(uint64_t{hart_index_}));
+    uint64_t trap_stack_top =
+        reinterpret_cast<uint64_t>(g_trap_stacks[hart_index_] + kTrapStackSize);
+    g_harts[hart_index_].trap_stack_top = trap_stack_top;
     arch::write_stvec(reinterpret_cast<uint64_t>(kernelvec));
-    arch::write_sscratch(reinterpret_cast<uint64_t>(g_trap_stacks[hart_index_] + kTrapStackSize));
+    arch::write_sscratch(trap_stack_top);
     // User code may read cycle, time and instret (benchmarks; rdtime traps
     // to the firmware on the JH7110, which is slow but correct).
     asm volatile("csrw scounteren, %0" ::"r"(uint64_t{7}));
@@ -65,7 +73,11 @@ void trap_init_hart(uint32_t hart_index_) {
     arch::write_sstatus(s | arch::kFsInitial);
     bool fpu = (arch::read_sstatus() & arch::kSstatusFs) != 0;
     arch::write_sstatus(s);
-    if (hart_index_ == 0) g_have_fpu = fpu;
+    if (hart_index_ == 0) {
+        g_have_fpu = fpu;
+        g_userret_va = kTrampolineVa + (reinterpret_cast<uint64_t>(userret) -
+                                        reinterpret_cast<uint64_t>(trampoline_start));
+    }
 }
 
 void timer_init(uint64_t timebase_hz) {
@@ -79,10 +91,6 @@ void timer_start_this_hart() {
     // The timer, and IPIs (kick_hart: leave user mode or wfi now).
     arch::write_sie(arch::read_sie() | arch::kSieStie | arch::kSieSsie);
     arm_timer();
-}
-
-uint64_t timer_ticks() {
-    return __atomic_load_n(&g_ticks, __ATOMIC_RELAXED);
 }
 
 uint64_t timer_timebase() {
@@ -115,21 +123,65 @@ extern "C" void kernel_trap(arch::KernelFrame* f) {
     panic("unexpected trap in the kernel (%s at 0x%lx)", arch::cause_name(scause), f->regs[0]);
 }
 
-// Traps from U-mode arrive here through uservec, on the thread's kernel
-// stack and with the kernel page table.
-extern "C" [[noreturn]] void user_trap() {
-    arch::write_stvec(reinterpret_cast<uint64_t>(kernelvec));
-    arch::write_sscratch(reinterpret_cast<uint64_t>(g_trap_stacks[hart_index()] + kTrapStackSize));
+// The light path (trampoline.S): a system call that never blocks, never
+// switches threads and never reads the caller's saved registers other than
+// a0..a7. uservec saved only the registers C code may clobber and set up
+// stvec, sscratch, sp and tp; s0-s11 and gp still hold the user's values
+// (the C ABI preserves them), sstatus is as the trap left it (SPP = U,
+// SPIE = 1; FS untouched: the kernel has no FP code and no other thread
+// runs here before the return), and the user pc stays in sepc. Returns the
+// satp to go back with; uservec restores the rest from the trapframe.
+extern "C" uint64_t user_syscall_light() {
+    Hart& h = this_hart();
+    Thread* t = h.current;
     kernel_lock();
-    this_hart().user_root = 0; // back in the kernel (uservec flushed the TLB)
-    Thread* t = current_thread();
+    // Suspended by another hart while it ran here: the call is not done
+    // (sepc still points at the ecall); the IPI that hart sent brings the
+    // thread back into the kernel by the full path as soon as it returns.
+    if (t->state != ThreadState::Inactive) [[likely]] {
+        arch::write_sepc(arch::read_sepc() + 4);
+        do_syscall(*t);
+    }
+    sync_icache_before_user(h);
+    // A reply or a deletion may have made threads ready: an idle hart
+    // takes them now rather than at its next tick (as in enter_user).
+    if (threads_waiting()) wake_idle_hart();
+    kernel_unlock();
+    return t->tf.user_satp;
+}
+
+extern "C" [[noreturn]] void user_trap();
+
+constexpr bool kIpcFastPath = false;
+
+void trapframe_init(Thread* t) {
+    t->tf.kernel_satp = kernel_satp();
+    t->tf.kernel_sp = kstack_top(t->kstack_slot);
+    t->tf.kernel_trap = reinterpret_cast<uint64_t>(&user_trap);
+    t->tf.kernel_light = reinterpret_cast<uint64_t>(&user_syscall_light);
+    t->tf.kernel_vec = reinterpret_cast<uint64_t>(kernelvec);
+    t->tf.light_mask = syscall_light_mask(); // kLight in syscall.cpp
+}
+
+void trapframe_on_hart(Thread* t, uint32_t index) {
+    t->tf.kernel_hartid = index;
+    t->tf.kernel_scratch = g_harts[index].trap_stack_top;
+}
+
+// Traps from U-mode arrive here through uservec (the full path), on the
+// thread's kernel stack and with the kernel page table.
+extern "C" [[noreturn]] void user_trap() {
+    kernel_lock();
+    Hart& h = this_hart();
+    h.user_root = 0; // back in the kernel (uservec flushed the TLB)
+    Thread* t = h.current;
     t->tf.epc = arch::read_sepc();
     uint64_t scause = arch::read_scause();
     // The user's FP registers go to the thread if it changed them (FS Dirty);
     // the kernel runs with FS Off.
     uint64_t fs = arch::read_sstatus() & arch::kSstatusFs;
     if (fs == arch::kFsDirty) fp_save(t->fp);
-    arch::write_sstatus(arch::read_sstatus() & ~arch::kSstatusFs);
+    asm volatile("csrc sstatus, %0" ::"r"(arch::kSstatusFs) : "memory");
 
     if (t->state == ThreadState::Inactive) {
         // Suspended by another hart while it ran here (the IPI brought it
@@ -141,6 +193,10 @@ extern "C" [[noreturn]] void user_trap() {
     }
     if (scause == static_cast<uint64_t>(arch::Exception::EcallFromU)) {
         t->tf.epc += 4;
+        // The dedicated IPC fast path is off: with it, usertests on 2 harts
+        // hung in exec-loop after fork-exhaust (cause not found; see
+        // docs/benchmarks.md). The generic path still switches directly.
+        if (kIpcFastPath) ipc_fastpath(t); // returns only if it does not apply
         do_syscall(*t);
     } else if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorTimer))) {
         on_timer();
@@ -177,26 +233,18 @@ extern "C" [[noreturn]] void user_trap() {
 }
 
 void return_to_user() {
-    Thread* t = current_thread();
     arch::interrupts_off();
-    uint64_t tramp = kTrampolineVa;
-    auto offset = [](char* sym) {
-        return reinterpret_cast<uint64_t>(sym) - reinterpret_cast<uint64_t>(trampoline_start);
-    };
-    arch::write_stvec(tramp + offset(uservec));
+    enter_user(current_thread());
+}
 
-    t->tf.kernel_satp = kernel_satp();
-    t->tf.kernel_sp = kstack_top(t->kstack_slot);
-    t->tf.kernel_trap = reinterpret_cast<uint64_t>(&user_trap);
-    t->tf.kernel_hartid = hart_index();
-
+void enter_user(Thread* t) {
     uint64_t s = arch::read_sstatus();
     s &= ~(arch::kSstatusSpp | arch::kSstatusFs); // sret to U-mode
     s |= arch::kSstatusSpie;                      // with interrupts enabled there
+    Hart& h = this_hart();
     if (t->fp_on) {
         // Its FP registers, unless this hart's still hold them (Clean: the
         // next entry saves them only if user code changes them).
-        Hart& h = this_hart();
         auto me = static_cast<int32_t>(hart_index());
         if (h.fp_owner != t->id || t->fp_hart != me) {
             arch::write_sstatus(s | arch::kFsInitial);
@@ -209,17 +257,17 @@ void return_to_user() {
     arch::write_sstatus(s);
     arch::write_sepc(t->tf.epc);
 
-    sync_icache_before_user();
-    auto* enter = reinterpret_cast<void (*)(uint64_t)>(tramp + offset(userret));
-    uint64_t satp = arch::make_satp_sv39(t->as->root);
-    this_hart().user_root = t->as->root; // shootdowns for it must reach this hart now
+    sync_icache_before_user(h);
+    // userret sets stvec = uservec itself (at the trampoline's address).
+    auto* enter = reinterpret_cast<void (*)(uint64_t)>(g_userret_va);
+    uint64_t satp = t->tf.user_satp;
+    h.user_root = t->as->root; // shootdowns for it must reach this hart now
     // This hart goes back to user mode and leaves ready threads behind: an
     // idle hart takes them now rather than at its next tick. (A hart that
     // blocks runs the next one itself: no IPI then.)
     if (threads_waiting()) wake_idle_hart();
-    kernel_unlock(); // nothing below touches shared state
-    enter(satp);
-    __builtin_unreachable();
+    kernel_unlock_note();
+    unlock_and_enter(satp, enter, &g_kernel_lock.word);
 }
 
 } // namespace capframe

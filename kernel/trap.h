@@ -9,10 +9,23 @@ namespace capframe {
 void trap_init_hart(uint32_t hart_index);
 void timer_init(uint64_t timebase_hz); // boot hart: records the rate, starts its timer
 void timer_start_this_hart();
-uint64_t timer_ticks();
+extern uint64_t g_ticks;
+inline uint64_t timer_ticks() {
+    return __atomic_load_n(&g_ticks, __ATOMIC_RELAXED);
+}
 uint64_t timer_timebase();
+
+struct Thread;
+// The trapframe's constants (trampoline.S): kernel satp, stack, entry points
+// and the light mask when a thread is started; the hart's index and trap
+// stack when it is put on a hart.
+void trapframe_init(Thread* t);
+void trapframe_on_hart(Thread* t, uint32_t index);
 
 // Returns to user mode in the current thread; never returns.
 [[noreturn]] void return_to_user();
+// The same for t, which the caller has just made this hart's current
+// thread (interrupts off, the kernel lock held; the lock goes on the way).
+[[noreturn]] void enter_user(Thread* t);
 
 } // namespace capframe

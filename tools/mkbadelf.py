@@ -6,7 +6,7 @@
 GOOD_ELF is a static RISC-V ELF64 executable (e.g. a user program). Each
 case is written to OUTDIR/bad-<case>; OUTDIR/list.txt names them, one per
 line. Every file must be refused by check_elf (servers/mm/elf.h) with
-lowest_va = 0x10000 and top_va = 0x3fffffd000; tests/host/elf_test.cpp
+lowest_va = 0x10000 and top_va = 0x3fffffd000; tests/host/elf_corpus_test.cpp
 builds the same cases from a synthetic file, and checks a directory written
 by this tool when CAPFRAME_BADELF_DIR names it.
 """

@@ -7,6 +7,13 @@ Test (TAP):   qemu.py --kernel ... --tap --timeout 60 --expect REGEX ... [--forb
               Guest lines "ok - ..." / "not ok - ..." become numbered TAP
               results; each --expect / --forbid adds one more result about
               the console log. Prints the plan last; exits 1 on any failure.
+
+The timeout is a budget of the CPU time QEMU gets (user + system, all its
+threads), not of the wall clock: on a host busy with other work a guest gets
+the same budget for the same work, so a test does not fail because the host
+is loaded, and a guest that spins forever still ends at its budget. A guest
+that hangs idle (every hart waiting, QEMU using no CPU) ends at
+WALL_FACTOR times the timeout on the wall clock.
 """
 import argparse
 import os
@@ -20,6 +27,7 @@ import time
 FIRMWARE = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin'
 UBOOT = '/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin'
 UBOOT_LOAD = 0x84000000  # where QEMU's loader puts the Image for U-Boot
+WALL_FACTOR = 6  # an idle hung guest: the wall-clock limit, in timeouts
 
 MACHINES = {
     # name: (qemu -machine value, default RAM, extra arguments)
@@ -91,6 +99,64 @@ class ShellDriver:
             stdin.flush()
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) a process has had so far, all its threads."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    except (OSError, IndexError, ValueError):
+        return 0.0  # not on Linux, or QEMU already gone: the wall limit still holds
+
+
+def tree_cpu_seconds(pid):
+    """CPU time of a process and every process under it (qemu.py run
+    interactively starts QEMU as its child)."""
+    children = {}
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                with open(f'/proc/{d}/stat') as f:
+                    ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += cpu_seconds(p)
+        todo += children.get(p, [])
+    return total
+
+
+def run_budgeted(cmd, timeout, stdin_data=None):
+    """Runs cmd to its end, or kills it once it and its children have had
+    `timeout` seconds of CPU time or WALL_FACTOR times that of wall clock.
+    Returns (output, exit status or None, finished)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin_data is not None else
+                            subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    if stdin_data is not None:
+        proc.stdin.write(stdin_data)
+        proc.stdin.close()
+    out, finished = b'', True
+    while True:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            out += chunk
+        elif (tree_cpu_seconds(proc.pid) >= timeout or
+              time.monotonic() - start >= timeout * WALL_FACTOR):
+            finished = False
+            os.killpg(proc.pid, 9)
+            break
+    rc = proc.wait()
+    return out, (rc if finished else None), finished
+
+
 def run_tap(cmd, a):
     start = time.monotonic()
     uboot = UbootDriver(a) if a.boot == 'uboot' else None
@@ -99,13 +165,15 @@ def run_tap(cmd, a):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = b''
     timed_out = False
+    cpu = 0.0
     while True:
-        left = a.timeout - (time.monotonic() - start)
-        if left <= 0:
+        cpu = cpu_seconds(proc.pid) or cpu
+        wall = time.monotonic() - start
+        if cpu >= a.timeout or wall >= a.timeout * WALL_FACTOR:
             timed_out = True
             proc.kill()
             break
-        ready, _, _ = select.select([proc.stdout], [], [], min(left, 0.5))
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
         if ready:
             chunk = os.read(proc.stdout.fileno(), 65536)
             if not chunk:
@@ -122,6 +190,7 @@ def run_tap(cmd, a):
                 proc.kill()
                 break
     proc.wait()
+    wall = time.monotonic() - start
     # NUL bytes are not text (the syscall fuzzer writes some to the console)
     log = out.decode('utf-8', 'replace').replace('\r', '').replace('\0', '')
     sys.stdout.write('# ' + ' '.join(cmd) + '\n')
@@ -133,7 +202,8 @@ def run_tap(cmd, a):
         m = re.match(r'^(not ok|ok)\b(?:\s+\d+)?\s*-?\s*(.*)$', line)
         if m:
             results.append((m.group(1) == 'ok', 'guest: ' + m.group(2)))
-    results.append((not timed_out, f'guest finished within {a.timeout}s'))
+    results.append((not timed_out, f'guest finished within {a.timeout:g} s of QEMU CPU time '
+                                   f'({cpu:.1f} s CPU, {wall:.1f} s wall)'))
     for rx in a.expect:
         results.append((re.search(rx, log, re.M) is not None, f'console shows /{rx}/'))
     for rx in a.forbid:
@@ -186,7 +256,9 @@ def main():
     p.add_argument('--uboot-go', help='tests: U-Boot "go ADDR" instead of booti')
     p.add_argument('--print', action='store_true', help='print the command, do not run it')
     p.add_argument('--tap', action='store_true')
-    p.add_argument('--timeout', type=float, default=60)
+    p.add_argument('--timeout', type=float, default=60,
+                   help='tests: seconds of QEMU CPU time (the wall-clock limit is '
+                        f'{WALL_FACTOR} times this)')
     p.add_argument('--expect', action='append', default=[])
     p.add_argument('--forbid', action='append', default=[])
     p.add_argument('--until', default=r'^kernel: .*halted',

@@ -54,11 +54,21 @@ int64_t cap_detach(uint64_t space, uint64_t index) {
 int64_t frame_merge(uint64_t lo, uint64_t hi) {
     return syscall(Sys::FrameMerge, lo, hi);
 }
+int64_t cap_move(uint64_t src, uint64_t dst) {
+    return syscall(Sys::CapMove, src, dst);
+}
 int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level) {
     Msg m;
     m.w[0] = as, m.w[1] = va, m.w[2] = rights;
     int64_t r = syscall_msg(Sys::Map, frame, m);
     if (need_level) *need_level = static_cast<int>(m.w[0]);
+    return r;
+}
+int64_t batch(uint64_t frame, uint64_t count, uint64_t* second) {
+    Msg m;
+    m.w[0] = count;
+    int64_t r = syscall_msg(Sys::Batch, frame, m);
+    if (second) *second = m.w[0];
     return r;
 }
 int64_t unmap(uint64_t frame) {

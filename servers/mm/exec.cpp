@@ -28,6 +28,7 @@ namespace {
 Result<uint64_t> build_image(Proc* img, const ElfImage& elf, std::span<const uint8_t> file,
                              const Args& args, uint64_t& sp_out, uint64_t& argv_out) {
     uint64_t top = 0;
+    PageFiller pages(img); // a kernel call per page
     for (int s = 0; s < elf.segment_count; ++s) {
         const auto& seg = elf.segments[s];
         uint64_t flags = (seg.flags & 2 ? kMapW : 0) | (seg.flags & 1 ? kMapX : 0);
@@ -44,7 +45,7 @@ Result<uint64_t> build_image(Proc* img, const ElfImage& elf, std::span<const uin
                 src = file.data() + seg.offset + (lo - seg.vaddr);
                 len = hi - lo;
             }
-            TRY(new_page(img, va, flags, src, len, lo - va));
+            TRY(pages.add(va, flags, src, len, lo - va));
         }
         if (end > top) top = end;
     }
@@ -62,7 +63,8 @@ Result<uint64_t> build_image(Proc* img, const ElfImage& elf, std::span<const uin
         for (int b = 0; b < 8; ++b)
             page[vec + k * 8 + b] = static_cast<uint8_t>(ptr >> (8 * b));
     }
-    TRY(new_page(img, page_va, kMapW, page, kPage));
+    TRY(pages.add(page_va, kMapW, page, kPage));
+    TRY(pages.finish());
     sp_out = page_va + vec;
     argv_out = page_va + vec;
     return top;
@@ -101,12 +103,16 @@ Result<void> exec_into(Proc* p, const char* name, const Args& args, bool fresh) 
 
     // Point of no return: switch the thread over, then drop the old image.
     if (!fresh) (void)kernel::thread_suspend(p->thread_obj);
-    if (!configure_thread(p, img->as_obj).ok() ||
-        kernel::thread_write_regs(p->thread_obj, elf.entry, sp, args.argc, argv) < 0)
+    ThreadSetup setup;
+    setup.write_regs = true;
+    setup.pc = elf.entry, setup.sp = sp, setup.a0 = args.argc, setup.a1 = argv;
+    if (!configure_thread(p, img->as_obj, setup).ok())
         return fail(Error::InvalidArgument); // cannot happen: p stays stopped
+    begin_deferred_merges();                 // the old image's frames merge in batches
     drop_image(p);
     drop_tables(p);
     if (p->as_obj) (void)delete_object(p, p->as_obj, p->as_block, Use::KernelObject);
+    end_deferred_merges();
     rekey(img, p);
     p->as_obj = img->as_obj, p->as_block = img->as_block;
     img->as_obj = 0;

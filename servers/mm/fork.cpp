@@ -1,13 +1,77 @@
 // fork: a child that shares every page of its parent; writable pages become
 // copy-on-write in both (pages.cpp's break_cow copies them on the first write).
+#include "batch.h"
 #include "errors.h"
 #include "frames.h"
 #include "kernel.h"
 #include "mappings.h"
 #include "pages.h"
 #include "server.h"
+#include "slots.h"
 
 namespace capframe::mm {
+
+namespace {
+
+// One page of the parent being shared: its mapping, the child's new slot,
+// the child's flags, and where its calls start in the batch.
+struct Share {
+    uint32_t map, slot;
+    uint64_t flags;
+    uint64_t first;
+    bool protect;
+};
+
+// Runs the queued shares: the parent's pages protected by the batch become
+// copy-on-write in mm's books, the child's pages mapped are recorded; the
+// rest is undone. The first error, if any.
+Result<void> run_shares(Proc* c, Share* items, uint64_t n) {
+    BatchRun run = g_batch.run(c);
+    Result<void> out;
+    for (uint64_t k = 0; k < n; ++k) {
+        Share& s = items[k];
+        Mapping& m = mapping(s.map);
+        uint64_t copy = s.first + (s.protect ? 1 : 0), map = copy + 1;
+        if (s.protect && s.first < run.done) m.key |= kMapCow;
+        if (map < run.done && out.ok() &&
+            record_mapping(c, va_of(m), s.flags, m.frame, s.slot).ok())
+            continue;
+        if (out.ok()) out = map < run.done ? Error::NoMemory : run.error;
+        if (copy < run.done) (void)kernel::cap_delete(s.slot); // and its mapping
+        g_slots.free(s.slot);
+    }
+    return out;
+}
+
+Result<void> share_pages(Proc* parent, Proc* c) {
+    Share items[abi::kBatchMax / 2];
+    uint64_t n = 0;
+    flush_deferred_merges(); // (none: the batch is ours)
+    for (uint32_t i = parent->maps; i; i = mapping(i).pnext) {
+        Mapping& m = mapping(i);
+        uint64_t flags = flags_of(m) & ~kMapReserved;
+        bool protect = (flags & kMapW) && !(flags & kMapCow);
+        if (g_batch.room() < 3) {
+            TRY(run_shares(c, items, n));
+            n = 0;
+        }
+        auto slot = g_slots.alloc();
+        if (!slot.ok()) {
+            TRY(run_shares(c, items, n));
+            return slot.error();
+        }
+        if (protect) flags |= kMapCow;
+        items[n] = Share{i, slot.value(), flags | kMapReserved, g_batch.size(), protect};
+        if (protect) g_batch.add(abi::Sys::Protect, m.slot, rights_of(flags));
+        g_batch.add(abi::Sys::CapCopy, frame_info(m.frame).block_slot, 0, slot.value(),
+                    abi::kRightsAll & ~abi::kRightDonate, 0);
+        g_batch.add(abi::Sys::Map, slot.value(), c->as_obj, va_of(m), rights_of(flags));
+        ++n;
+    }
+    return run_shares(c, items, n);
+}
+
+} // namespace
 
 Result<Proc*> fork(Proc* parent) {
     Proc* c = new_proc(State::Running);
@@ -36,22 +100,15 @@ Result<Proc*> fork(Proc* parent) {
     for (uint32_t i = parent->maps; i; i = mapping(i).pnext)
         ++pages;
     if (auto r = reserve_cow(c, pages); !r.ok()) return fail(r.error());
-    // Share every page: writable ones become copy-on-write in both.
-    for (uint32_t i = parent->maps; i; i = mapping(i).pnext) {
-        Mapping& m = mapping(i);
-        uint64_t flags = flags_of(m) & ~kMapReserved;
-        if ((flags & kMapW) && !(flags & kMapCow)) {
-            if (kernel::protect(m.slot, rights_of(flags | kMapCow)) < 0) return fail(Error::Busy);
-            m.key |= kMapCow;
-            flags |= kMapCow;
-        }
-        flags |= kMapReserved;
-        if (auto r = share_page(c, va_of(m), flags, m.frame); !r.ok()) return fail(r.error());
-    }
-    if (auto r = configure_thread(c, c->as_obj); !r.ok()) return fail(r.error());
-    if (kernel::thread_copy_regs(c->thread_obj, parent->thread_obj, 0, 0) < 0 ||
-        kernel::thread_start(c->thread_obj) < 0)
-        return fail(Error::InvalidArgument);
+    // Share every page: writable ones become copy-on-write in both. The
+    // kernel's part (protect the parent's page, copy the capability, map
+    // the copy in the child) goes in batches; the books follow each batch
+    // for exactly the calls that succeeded.
+    if (auto r = share_pages(parent, c); !r.ok()) return fail(r.error());
+    ThreadSetup setup;
+    setup.copy_regs_from = parent->thread_obj;
+    setup.start = true;
+    if (auto r = configure_thread(c, c->as_obj, setup); !r.ok()) return fail(r.error());
     return c;
 }
 

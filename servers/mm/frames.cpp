@@ -1,7 +1,9 @@
 #include "frames.h"
 
+#include "batch.h"
 #include "errors.h"
 #include "kernel.h"
+#include "mappings.h"
 #include "slots.h"
 
 namespace capframe::mm {
@@ -20,7 +22,56 @@ Result<SplitSlots> KernelFrameOps::split(uint32_t slot, uint8_t) {
     return SplitSlots{slot, hi};
 }
 
+namespace {
+
+// The merges queued while deferred: their halves' slots; the upper one is
+// freed once the batch ran.
+struct Deferred {
+    int depth = 0;
+    struct {
+        uint32_t lower, upper;
+    } merges[abi::kBatchMax];
+    uint64_t n = 0;
+} g_deferred;
+
+void run_deferred_merges() {
+    if (!g_deferred.n) return;
+    uint64_t done = g_batch.run().done;
+    for (uint64_t i = 0; i < g_deferred.n; ++i) {
+        auto [lower, upper] = g_deferred.merges[i];
+        // Cannot fail (the halves are free, unmapped and without copies);
+        // if one does, it is tried alone and the slot kept if it fails again.
+        if (i >= done && kernel::frame_merge(lower, upper) < 0) {
+            kernel::log("mm: BUG: merge of slots %u and %u refused\n", lower, upper);
+            continue;
+        }
+        g_slots.free(upper);
+    }
+    g_deferred.n = 0;
+    if (g_deferred.depth == 0) slots_trim(false); // (skipped while merges were deferred)
+}
+
+} // namespace
+
+void begin_deferred_merges() {
+    ++g_deferred.depth;
+}
+
+void end_deferred_merges() {
+    if (--g_deferred.depth == 0) run_deferred_merges();
+}
+
+void flush_deferred_merges() {
+    run_deferred_merges();
+}
+
 Result<void> KernelFrameOps::merge(uint32_t, uint32_t lower, uint32_t upper) {
+    if (g_deferred.depth > 0) {
+        if (g_batch.room() < 1) run_deferred_merges();
+        g_batch.add(abi::Sys::FrameMerge, lower, upper);
+        g_deferred.merges[g_deferred.n++] = {lower, upper};
+        return {};
+    }
     if (kernel::frame_merge(lower, upper) < 0) return Error::Busy;
     g_slots.free(upper);
     return {};
@@ -117,6 +168,75 @@ bool slots_fit(uint64_t n) {
     return g_slots.free_slots() >= target && available() >= n;
 }
 
+// A slot of the top leaf last found holding a capability that cannot move
+// (0: none): while it does, a partial trim does not look at that leaf again.
+uint32_t g_pinned = 0;
+
+// Moves the capability in slot s of the top leaf to slot `to` below it, and
+// every record of mm's that names s with it. What can move: a free block
+// (only the allocator names it) and, with `live` (between requests, when no
+// slot number is held anywhere else), a page of a process (its FrameInfo,
+// its block in the allocator, the mappings made with it), a copy a shared
+// page's mapping was made with (that mapping), and a page table (its
+// FrameInfo and block). False, nothing changed, for anything else.
+bool move_slot(uint32_t s, uint32_t to, bool live) {
+    uint64_t pa = 0;
+    int64_t info = kernel::cap_info(s, &pa);
+    if (info < 0 || (info & 0xff) != static_cast<int64_t>(abi::ObjType::Frame)) return false;
+    Block b{s, pa, static_cast<uint8_t>(info >> 16)};
+    FrameInfo* f = nullptr;
+    uint32_t copy = kNone; // the mapping made with s, a copy
+    if (!g_book.buddy.is_free(b)) {
+        if (!live || pa < g_maps.window_base || frame_index(pa) >= g_maps.window_frames)
+            return false;
+        f = &frame_info(frame_index(pa));
+        if (f->owner == 0) return false;
+        if (f->block_slot != s) {
+            for (uint32_t i = f->refs ? f->rmap : kNone; i != kNone; i = mapping(i).rnext)
+                if (mapping(i).slot == s) copy = i;
+            if (copy == kNone) return false;
+        } else if (b.order != 0 || !g_book.buddy.is_block(b)) {
+            return false;
+        }
+    }
+    if (kernel::cap_move(s, to) < 0) return false;
+    if (copy != kNone) {
+        mapping(copy).slot = to;
+    } else {
+        (void)g_book.buddy.move_block(b, to);
+        if (f) {
+            f->block_slot = to;
+            for (uint32_t i = f->refs ? f->rmap : kNone; i != kNone; i = mapping(i).rnext)
+                if (mapping(i).slot == s) mapping(i).slot = to;
+        }
+    }
+    return true;
+}
+
+// Moves the capabilities in the top leaf (one mm attached) to free slots
+// below it, so that the leaf can go: a capability that sits there by the
+// chance of when it was made would otherwise keep the leaf (and its frame)
+// and every leaf under it. False, with the moves so far kept, at a slot
+// that cannot move (move_slot) or when no slot below is free.
+bool evacuate_top_leaf(bool live) {
+    constexpr uint64_t kLeaf = SlotAllocator::kLeafSlots;
+    const uint64_t leaf = g_slots.leaves() - 1;
+    if (!live && g_pinned / kLeaf == leaf && g_slots.is_used(g_pinned)) return false;
+    for (uint64_t bit = 1; bit < kLeaf; ++bit) {
+        const auto s = static_cast<uint32_t>(leaf * kLeaf + bit);
+        if (!g_slots.is_used(s)) continue;
+        auto to = g_slots.alloc(); // the lowest free slot
+        if (!to.ok()) return false;
+        if (to.value() / kLeaf >= leaf || !move_slot(s, to.value(), live)) {
+            g_slots.free(to.value());
+            g_pinned = s;
+            return false;
+        }
+        g_slots.free(s);
+    }
+    return true;
+}
+
 bool injected_failure() {
     if (g_book.fail_after == 0 || g_book.serving_pid != g_book.fail_pid) return false;
     return --g_book.fail_after == 0;
@@ -125,11 +245,17 @@ bool injected_failure() {
 } // namespace
 
 void slots_trim(bool all) {
-    if (g_growing) return;
-    // Keep two spare leaves' worth unless asked for everything.
+    // Not from inside a growth or a trim, nor while merges wait in the
+    // batch (their upper slots are still taken; the outermost
+    // end_deferred_merges trims).
+    if (g_growing || g_deferred.depth > 0) return;
+    // Keep two spare leaves' worth unless asked for everything. The top
+    // leaf goes when the slots left without it are enough: the free blocks
+    // in it move down first.
     uint64_t keep = slots_target(0) + (all ? 0 : 2 * SlotAllocator::kLeafSlots);
-    while (g_slots.top_leaf_empty() &&
-           g_slots.free_slots() >= keep + SlotAllocator::kLeafSlots - 1) {
+    while (g_slots.grown() && g_slots.free_slots() >= keep + SlotAllocator::kLeafSlots - 1) {
+        if (!g_slots.top_leaf_empty() && (!evacuate_top_leaf(all) || !g_slots.top_leaf_empty()))
+            return;
         SlotAllocator::Leaf l = g_slots.top_leaf();
         if (kernel::cap_detach(0, g_slots.leaves() - 1) < 0) return;
         g_slots.pop_leaf();

@@ -20,6 +20,16 @@ struct KernelFrameOps {
     Result<void> merge(uint32_t parent, uint32_t lower, uint32_t upper);
 };
 
+// While deferred, the two deletes of each merge go into mm's batch (run
+// when it is full, by flush_deferred_merges and by the outermost
+// end_deferred_merges) and their slots are freed only once they ran: a
+// process's teardown makes a kernel call per batch of merges instead of two
+// per merge. In between nothing may allocate frames or slots, and whoever
+// queues other calls in mm's batch flushes the merges first.
+void begin_deferred_merges();
+void end_deferred_merges();
+void flush_deferred_merges();
+
 struct Group { // a memory limit on a process tree
     bool used;
     int parent; // enclosing group or -1
@@ -83,9 +93,12 @@ void move_charges(Proc* from, Proc* to);
 uint64_t release_charges(Proc* p);
 
 // mm's capability space (slots.h) grows inside alloc_frames/reserve; this
-// gives back the empty leaves at its top (all: down to what the promises
-// need; otherwise two leaves' worth stay, so that a process at the edge
-// does not make mm attach and detach a leaf per page).
+// gives back the leaves at its top, moving the capabilities in them down
+// first (CapMove). all: down to what the promises need, and pages, copies
+// and page tables move too (only between requests: no slot number may be
+// held across the call); otherwise two leaves' worth stay, so that a
+// process at the edge does not make mm attach and detach a leaf per page,
+// and only free blocks move.
 void slots_trim(bool all);
 uint64_t leaf_frames(); // frames mm holds as leaves of its space
 

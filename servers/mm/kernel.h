@@ -35,6 +35,8 @@ int64_t cap_attach(uint64_t table, uint64_t leaf, uint64_t index);
 int64_t cap_detach(uint64_t table, uint64_t index);
 // The inverse of frame_split(slot, slot, hi): hi merges back into lo.
 int64_t frame_merge(uint64_t lo, uint64_t hi);
+// A frame capability free for use moves to an empty slot (compaction).
+int64_t cap_move(uint64_t src, uint64_t dst);
 
 // Address spaces. map: NeedTable with *need_level set when a table is missing.
 int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level = nullptr);
@@ -43,6 +45,13 @@ int64_t protect(uint64_t frame, uint64_t rights);
 int64_t map_table(uint64_t frame, uint64_t as, uint64_t va);
 int64_t unmap_table(uint64_t frame);
 int64_t vmprint(uint64_t as);
+
+// Batches (abi::Sys::Batch): `count` abi::BatchEntry records in the first
+// page of `frame` (mm's batch page, mapped in mm) run in order in one kernel
+// entry; the kernel stops at the first that fails and writes each result
+// back. Returns how many succeeded (or a negated errno for the batch
+// itself); *second: the a1 value of the last entry run (Map's level).
+int64_t batch(uint64_t frame, uint64_t count, uint64_t* second = nullptr);
 
 // Threads.
 int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep);

@@ -36,8 +36,14 @@ int64_t cap_detach(uint64_t table, uint64_t index) {
 int64_t frame_merge(uint64_t lo, uint64_t hi) {
     return sys::frame_merge(lo, hi);
 }
+int64_t cap_move(uint64_t src, uint64_t dst) {
+    return sys::cap_move(src, dst);
+}
 int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level) {
     return sys::map(frame, as, va, rights, need_level);
+}
+int64_t batch(uint64_t frame, uint64_t count, uint64_t* second) {
+    return sys::batch(frame, count, second);
 }
 int64_t unmap(uint64_t frame) {
     return sys::unmap(frame);

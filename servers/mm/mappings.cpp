@@ -1,5 +1,6 @@
 #include "mappings.h"
 
+#include "batch.h"
 #include "frames.h"
 #include "kernel.h"
 #include "slots.h"
@@ -135,6 +136,31 @@ void remove_mapping(uint32_t i, bool cap_gone, bool units_later) {
     m.hnext = g_maps.map_free;
     g_maps.map_free = i;
     --g_maps.maps_in_use;
+}
+
+void remove_mappings(const uint32_t* list, uint64_t n, bool units_later) {
+    while (n) {
+        // The kernel's part for as many as a batch holds, then the books
+        // for those it did; the one that failed goes alone, as
+        // remove_mapping does it (its error ignored), and the rest again.
+        flush_deferred_merges(); // the batch is this loop's
+        uint64_t k = n < abi::kBatchMax ? n : abi::kBatchMax;
+        for (uint64_t j = 0; j < k; ++j) {
+            const Mapping& m = mapping(list[j]);
+            if (m.slot == frame_info(m.frame).block_slot)
+                g_batch.add(abi::Sys::Unmap, m.slot);
+            else
+                g_batch.add(abi::Sys::CapDelete, m.slot);
+        }
+        uint64_t done = g_batch.run().done;
+        // The frames these free merge in the kernel in batches too.
+        begin_deferred_merges();
+        for (uint64_t j = 0; j < done; ++j)
+            remove_mapping(list[j], true, units_later);
+        end_deferred_merges();
+        if (done < k) remove_mapping(list[done++], false, units_later);
+        list += done, n -= done;
+    }
 }
 
 void push_table(Proc* p, Block t) {

@@ -1,5 +1,6 @@
 #include "pages.h"
 
+#include "batch.h"
 #include "errors.h"
 #include "frames.h"
 #include "kernel.h"
@@ -8,6 +9,22 @@
 
 namespace capframe::mm {
 
+Result<void> donate_table(Proc* owner, uint64_t as, uint64_t va) {
+    // Tables for heap pages come out of what sbrk reserved for them.
+    bool heap = owner != &mm_self() && in_heap(owner, va);
+    auto got = heap && owner->table_reserved
+                   ? alloc_frames(owner, Use::PageTable, 0, From::HeapTables)
+                   : alloc_frames(owner, Use::PageTable, 0);
+    if (!got.ok() && owner->reserved) got = alloc_frames(owner, Use::PageTable, 0, From::Heap);
+    Block t = TRY(got);
+    if (kernel::map_table(t.slot, as, va) < 0) {
+        free_frames(owner, Use::PageTable, t);
+        return Error::InvalidArgument;
+    }
+    push_table(owner, t);
+    return {};
+}
+
 Result<void> map_with_tables(Proc* owner, uint64_t frame, uint64_t as, uint64_t va,
                              uint64_t rights) {
     for (int tries = 0; tries < 3; ++tries) {
@@ -15,18 +32,7 @@ Result<void> map_with_tables(Proc* owner, uint64_t frame, uint64_t as, uint64_t 
         int64_t r = kernel::map(frame, as, va, rights, &level);
         if (r >= 0) return {};
         if (r != err(Errno::NeedTable)) return error_of(r);
-        // Tables for heap pages come out of what sbrk reserved for them.
-        bool heap = owner != &mm_self() && in_heap(owner, va);
-        auto got = heap && owner->table_reserved
-                       ? alloc_frames(owner, Use::PageTable, 0, From::HeapTables)
-                       : alloc_frames(owner, Use::PageTable, 0);
-        if (!got.ok() && owner->reserved) got = alloc_frames(owner, Use::PageTable, 0, From::Heap);
-        Block t = TRY(got);
-        if (kernel::map_table(t.slot, as, va) < 0) {
-            free_frames(owner, Use::PageTable, t);
-            return Error::InvalidArgument;
-        }
-        push_table(owner, t);
+        TRY(donate_table(owner, as, va));
     }
     return Error::InvalidArgument;
 }
@@ -43,25 +49,34 @@ void unwindow(uint64_t slot) {
 
 namespace {
 
-// A temporary copy of a frame's capability (to window a frame that is
-// mapped elsewhere already).
-struct TempCap {
+// A temporary copy of a frame's capability mapped as a window at va (to
+// read or write a frame that is mapped elsewhere already): the copy and its
+// mapping in one kernel call; deleting the copy (one more) takes the
+// window down. page is null if it could not be made.
+struct TempWindow {
     uint32_t slot = 0;
-    explicit TempCap(uint32_t of) {
+    void* page = nullptr;
+    TempWindow(uint32_t of, uint64_t va, bool writable) {
         auto s = g_slots.alloc();
         if (!s.ok()) return;
-        if (kernel::cap_copy(of, 0, s.value(), abi::kRightRead | abi::kRightWrite | abi::kRightMap,
-                             0) < 0) {
+        flush_deferred_merges(); // (none: the batch is ours)
+        g_batch.add(abi::Sys::CapCopy, of, 0, s.value(),
+                    abi::kRightRead | abi::kRightWrite | abi::kRightMap, 0);
+        g_batch.add(abi::Sys::Map, s.value(), abi::kSlotSelfAs, va,
+                    abi::kRightRead | (writable ? abi::kRightWrite : 0));
+        uint64_t done = g_batch.run(&mm_self()).done;
+        if (done == 0) {
             g_slots.free(s.value());
             return;
         }
         slot = s.value();
+        if (done == 2) page = kernel::view(va);
     }
-    ~TempCap() {
+    ~TempWindow() {
         if (slot) (void)kernel::cap_delete(slot), g_slots.free(slot);
     }
-    TempCap(const TempCap&) = delete;
-    TempCap& operator=(const TempCap&) = delete;
+    TempWindow(const TempWindow&) = delete;
+    TempWindow& operator=(const TempWindow&) = delete;
 };
 
 // By words where both sides allow it (ELF bytes in the cpio archive are
@@ -83,20 +98,6 @@ void copy_bytes(uint8_t* to, const uint8_t* from, uint64_t n) {
     if (!copy_words<uint64_t>(to, from, n)) (void)copy_words<uint32_t>(to, from, n);
     for (uint64_t i = 0; i < n; ++i)
         to[i] = from[i];
-}
-
-// Fills a fresh frame (its own capability, not mapped): `len` bytes of src
-// at offset `at`, zeroes elsewhere.
-Result<void> fill_frame(uint32_t block_slot, const uint8_t* src, uint64_t len, uint64_t at) {
-    auto* dst = static_cast<uint64_t*>(window(block_slot, kScratchVa, true));
-    if (!dst) return Error::NoMemory;
-    if (at > kPage) at = kPage;
-    if (len > kPage - at) len = kPage - at;
-    for (uint64_t i = 0; i < kPage / 8; ++i)
-        dst[i] = 0;
-    copy_bytes(reinterpret_cast<uint8_t*>(dst) + at, src, len);
-    unwindow(block_slot);
-    return {};
 }
 
 // Maps frame b (fresh, owned by p from now on) at va in p and records it;
@@ -134,13 +135,95 @@ uint64_t rights_of(uint64_t flags) {
     return r;
 }
 
+PageFiller::~PageFiller() {
+    if (!pending_) return;
+    unwindow(b_.slot);
+    free_frames(p_, Use::User, b_);
+}
+
+// The batch that places the pending page (its window goes, it is mapped in
+// p through its own capability or a new copy), then maps `next`'s window
+// if next.slot (window_ok_ says whether it did). The books follow exactly
+// what the kernel did; a page not placed goes back.
+Result<void> PageFiller::run(Block next) {
+    flush_deferred_merges(); // (none: the batch is ours)
+    uint32_t slot = 0;
+    uint64_t map_at = 0, window_at = 0;
+    if (pending_) {
+        slot = b_.slot;
+        if (through_copy_) {
+            auto s = g_slots.alloc();
+            if (!s.ok()) return s.error();
+            slot = s.value();
+        }
+        g_batch.add(abi::Sys::Unmap, b_.slot);
+        if (through_copy_)
+            g_batch.add(abi::Sys::CapCopy, b_.slot, 0, slot, abi::kRightsAll & ~abi::kRightDonate,
+                        0);
+        map_at = g_batch.size();
+        g_batch.add(abi::Sys::Map, slot, p_->as_obj, va_, rights_of(flags_));
+    }
+    if (next.slot) {
+        window_at = g_batch.size();
+        g_batch.add(abi::Sys::Map, next.slot, abi::kSlotSelfAs, kScratchVa,
+                    abi::kRightRead | abi::kRightWrite);
+    }
+    BatchRun run = g_batch.run(p_);
+    window_ok_ = next.slot && window_at < run.done;
+    Result<void> window = Result<void>{};
+    if (next.slot && !window_ok_) window = run.ok() ? Error::NoMemory : run.error;
+    if (!pending_) return window;
+    pending_ = false;
+    uint64_t idx = frame_index(b_.pa);
+    bool mapped = map_at < run.done;
+    Result<void> out = run.error;
+    if (mapped) {
+        frame_info(idx) = FrameInfo{b_.slot, 0, static_cast<uint16_t>(slot_of(p_) + 1), kNone};
+        if (record_mapping(p_, va_, flags_, idx, slot).ok()) return window;
+        frame_info(idx) = FrameInfo{};
+        out = Error::NoMemory;
+    }
+    // Not placed: the copy (and the mapping it made) goes, then the frame.
+    if (through_copy_) {
+        if (map_at - 1 < run.done) (void)kernel::cap_delete(slot);
+        g_slots.free(slot);
+    } else if (mapped) {
+        (void)kernel::unmap(slot);
+    }
+    if (run.done == 0) unwindow(b_.slot); // its window is still there
+    free_frames(p_, Use::User, b_);
+    return out;
+}
+
+Result<void> PageFiller::add(uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
+                             uint64_t at) {
+    Block nb = TRY(alloc_frames(p_, Use::User, 0, from_reserve_ ? From::Heap : From::Free));
+    auto r = run(nb);
+    if (!r.ok()) {
+        if (window_ok_) unwindow(nb.slot);
+        free_frames(p_, Use::User, nb);
+        return r;
+    }
+    auto* dst = static_cast<uint64_t*>(kernel::view(kScratchVa));
+    if (at > kPage) at = kPage;
+    if (len > kPage - at) len = kPage - at;
+    for (uint64_t i = 0; i < kPage / 8; ++i)
+        dst[i] = 0;
+    copy_bytes(reinterpret_cast<uint8_t*>(dst) + at, src, len);
+    pending_ = true, b_ = nb, va_ = va, flags_ = flags;
+    return {};
+}
+
+Result<void> PageFiller::finish() {
+    if (!pending_) return {};
+    return run(Block{});
+}
+
 Result<void> new_page(Proc* p, uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
                       uint64_t at, bool from_reserve, bool through_copy) {
-    Block b = TRY(alloc_frames(p, Use::User, 0, from_reserve ? From::Heap : From::Free));
-    auto r = fill_frame(b.slot, src, len, at);
-    if (r.ok()) r = map_fresh(p, va, flags, b, through_copy);
-    if (!r.ok()) free_frames(p, Use::User, b);
-    return r;
+    PageFiller f(p, from_reserve, through_copy);
+    TRY(f.add(va, flags, src, len, at));
+    return f.finish();
 }
 
 Result<void> share_page(Proc* p, uint64_t va, uint64_t flags, uint64_t idx) {
@@ -179,21 +262,40 @@ Result<void> break_cow(Proc* p, uint32_t i) {
         else
             free_frames(p, Use::User, b);
     };
-    {
-        TempCap src(f.block_slot); // its window goes with it
-        auto* from = src.slot ? static_cast<const uint64_t*>(window(src.slot, kScratchSrcVa, false))
-                              : nullptr;
-        auto* to = from ? static_cast<uint64_t*>(window(b.slot, kScratchVa, true)) : nullptr;
-        if (!to) {
-            undo();
-            return Error::NoMemory;
-        }
-        for (uint64_t w = 0; w < kPage / 8; ++w)
-            to[w] = from[w];
-        unwindow(b.slot);
+    // The source through a temporary copy, the copy through mm's window;
+    // then one batch takes both windows down, removes the old mapping and
+    // maps the copy in its place.
+    TempWindow src(f.block_slot, kScratchSrcVa, false);
+    auto* from = static_cast<const uint64_t*>(src.page);
+    uint64_t* to = from ? static_cast<uint64_t*>(window(b.slot, kScratchVa, true)) : nullptr;
+    if (!to) {
+        undo();
+        return Error::NoMemory;
     }
+    for (uint64_t w = 0; w < kPage / 8; ++w)
+        to[w] = from[w];
+    uint32_t src_slot = src.slot;
+    src.slot = 0;            // deleted by the batch below
+    flush_deferred_merges(); // (none: the batch is ours)
+    g_batch.add(abi::Sys::Unmap, b.slot);
+    g_batch.add(abi::Sys::CapDelete, src_slot);
+    g_batch.add(m.slot == f.block_slot ? abi::Sys::Unmap : abi::Sys::CapDelete, m.slot);
+    g_batch.add(abi::Sys::Map, b.slot, p->as_obj, va, rights_of(flags));
+    uint64_t done = g_batch.run(p).done;
+    if (done < 1) unwindow(b.slot);
+    if (done < 2) (void)kernel::cap_delete(src_slot);
+    g_slots.free(src_slot);
     if (holder) mapping(holder_map).key &= ~kMapReserved; // its unit is this copy
-    remove_mapping(i); // the page-table entry is free now; its tables stay
+    remove_mapping(i, done >= 3); // the page-table entry is free now; its tables stay
+    if (done >= 4) {
+        uint64_t idx = frame_index(b.pa);
+        frame_info(idx) = FrameInfo{b.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), kNone};
+        if (record_mapping(p, va, flags, idx, b.slot).ok()) return {};
+        frame_info(idx) = FrameInfo{};
+        (void)kernel::unmap(b.slot);
+        free_frames(p, Use::User, b); // the page is gone: the fault kills p
+        return Error::NoMemory;
+    }
     auto r = map_fresh(p, va, flags, b, false);
     if (!r.ok()) free_frames(p, Use::User, b); // the page is gone: the fault kills p
     return r;
@@ -237,11 +339,10 @@ Result<void> each_page(Proc* p, uint64_t va, uint64_t n, bool write, F&& visit) 
     while (n) {
         uint64_t off = va & (kPage - 1), chunk = kPage - off < n ? kPage - off : n;
         uint32_t i = TRY(touch(p, va, write));
-        TempCap cap(frame_info(mapping(i).frame).block_slot);
-        auto* page =
-            cap.slot ? static_cast<uint8_t*>(window(cap.slot, kScratchSrcVa, write)) : nullptr;
+        TempWindow w(frame_info(mapping(i).frame).block_slot, kScratchSrcVa, write);
+        auto* page = static_cast<uint8_t*>(w.page);
         if (!page) return Error::NoMemory;
-        bool more = visit(page + off, chunk); // the window goes with cap
+        bool more = visit(page + off, chunk); // the window goes with w
         if (!more) return {};
         va += chunk, n -= chunk;
     }

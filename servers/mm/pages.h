@@ -22,10 +22,40 @@ inline constexpr uint64_t kHeapTop = abi::kStackGuardVa;
 Result<void> map_with_tables(Proc* owner, uint64_t frame, uint64_t as, uint64_t va,
                              uint64_t rights);
 
+// Donates the page-table page the kernel asks for on the way to va in `as`
+// (a Map failed with NeedTable), charged to owner.
+Result<void> donate_table(Proc* owner, uint64_t as, uint64_t va);
+
 // mm's windows onto a frame: `slot` (a capability that is not mapped
 // anywhere) is mapped at va until unwindow(); null if it cannot be.
 void* window(uint64_t slot, uint64_t va, bool writable);
 void unwindow(uint64_t slot);
+
+// Fresh pages for p, filled through mm's window and mapped in p. Each
+// add() is one kernel call (a batch): the previous page's window goes, that
+// page is mapped in p (and recorded), and the new page's window is mapped;
+// finish() places the last one. A page not placed goes back (also when the
+// filler goes out of scope); on error p has exactly the pages placed.
+class PageFiller {
+  public:
+    explicit PageFiller(Proc* p, bool from_reserve = false, bool through_copy = false)
+        : p_(p), from_reserve_(from_reserve), through_copy_(through_copy) {}
+    ~PageFiller();
+    PageFiller(const PageFiller&) = delete;
+    PageFiller& operator=(const PageFiller&) = delete;
+    // A page at va: zeroed, `len` bytes of src at offset `at`.
+    Result<void> add(uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
+                     uint64_t at = 0);
+    Result<void> finish();
+
+  private:
+    Result<void> run(Block next);
+    Proc* p_;
+    bool from_reserve_, through_copy_;
+    bool pending_ = false, window_ok_ = false;
+    Block b_{};
+    uint64_t va_ = 0, flags_ = 0;
+};
 
 // A fresh page at va in p: zeroed, or `len` bytes of src at offset `at`.
 // from_reserve: a frame sbrk promised. through_copy: mapped through a copy

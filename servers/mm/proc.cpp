@@ -1,5 +1,6 @@
 #include "proc.h"
 
+#include "batch.h"
 #include "errors.h"
 #include "frames.h"
 #include "kernel.h"
@@ -72,58 +73,112 @@ bool delete_object(Proc* p, uint32_t& obj, Block& block, Use use) {
 }
 
 Result<void> make_process_objects(Proc* p) {
-    p->table_obj = TRY(make_object(p, abi::ObjType::CapTable, 0, p->table_block));
-    p->as_obj = TRY(make_object(p, abi::ObjType::AddressSpace, 2, p->as_block));
-    p->thread_obj = TRY(make_object(p, abi::ObjType::Thread, 0, p->thread_block));
-    p->kstack_block = TRY(alloc_frames(p, Use::KernelStack, 0));
-    if (kernel::thread_set_stack(p->thread_obj, p->kstack_block.slot) < 0) {
-        free_frames(p, Use::KernelStack, p->kstack_block);
-        p->kstack_block = Block{};
-        return Error::Busy;
+    // The frames and slots first, then every kernel call in one batch.
+    Block table{}, as{}, thread{}, kstack{};
+    uint32_t slots[4] = {};
+    auto undo = [&](Error e) -> Error {
+        for (uint32_t s : slots)
+            if (s) g_slots.free(s);
+        if (table.slot) free_frames(p, Use::KernelObject, table);
+        if (as.slot) free_frames(p, Use::KernelObject, as);
+        if (thread.slot) free_frames(p, Use::KernelObject, thread);
+        if (kstack.slot) free_frames(p, Use::KernelStack, kstack);
+        return e;
+    };
+    auto got = alloc_frames(p, Use::KernelObject, 0);
+    if (!got.ok()) return undo(got.error());
+    table = got.value();
+    if (!(got = alloc_frames(p, Use::KernelObject, 2)).ok()) return undo(got.error());
+    as = got.value();
+    if (!(got = alloc_frames(p, Use::KernelObject, 0)).ok()) return undo(got.error());
+    thread = got.value();
+    if (!(got = alloc_frames(p, Use::KernelStack, 0)).ok()) return undo(got.error());
+    kstack = got.value();
+    for (uint32_t& s : slots) {
+        auto slot = g_slots.alloc();
+        if (!slot.ok()) return undo(Error::NoMemory);
+        s = slot.value();
     }
-    p->badged_ep = TRY(g_slots.alloc());
-    if (kernel::cap_copy(g_pt.endpoint, 0, p->badged_ep, abi::kRightWrite, uint64_t(p->pid)) < 0 ||
-        kernel::cap_copy(p->badged_ep, p->table_obj, abi::kSlotMmEndpoint, abi::kRightWrite, 0) <
-            0) {
-        (void)kernel::cap_delete(p->badged_ep);
-        g_slots.free(p->badged_ep);
-        p->badged_ep = 0;
-        return Error::InvalidArgument;
-    }
-    return {};
+    flush_deferred_merges(); // (none: the batch is ours)
+    g_batch.add(abi::Sys::Retype, table.slot, uint64_t(abi::ObjType::CapTable), slots[0]);
+    g_batch.add(abi::Sys::Retype, as.slot, uint64_t(abi::ObjType::AddressSpace), slots[1]);
+    g_batch.add(abi::Sys::Retype, thread.slot, uint64_t(abi::ObjType::Thread), slots[2]);
+    g_batch.add(abi::Sys::ThreadSetStack, slots[2], kstack.slot);
+    g_batch.add(abi::Sys::CapCopy, g_pt.endpoint, 0, slots[3], abi::kRightWrite, uint64_t(p->pid));
+    g_batch.add(abi::Sys::CapCopy, slots[3], slots[0], abi::kSlotMmEndpoint, abi::kRightWrite, 0);
+    uint64_t done = g_batch.run().done;
+    // What was made is p's (teardown takes it apart); the rest goes back.
+    if (done >= 1) p->table_obj = slots[0], p->table_block = table, slots[0] = 0, table = {};
+    if (done >= 2) p->as_obj = slots[1], p->as_block = as, slots[1] = 0, as = {};
+    if (done >= 3) p->thread_obj = slots[2], p->thread_block = thread, slots[2] = 0, thread = {};
+    if (done >= 4) p->kstack_block = kstack, kstack = {};
+    if (done == 5) (void)kernel::cap_delete(slots[3]); // the copy in p's table failed
+    if (done == 6) p->badged_ep = slots[3], slots[3] = 0;
+    if (done == 6) return {};
+    return undo(done < 3 ? Error::NoMemory : done == 3 ? Error::Busy : Error::InvalidArgument);
 }
 
-Result<void> configure_thread(Proc* p, uint32_t as) {
+Result<void> configure_thread(Proc* p, uint32_t as, const ThreadSetup& then) {
     uint32_t fault_ep = TRY(g_slots.alloc());
-    bool ok = kernel::cap_copy(g_pt.endpoint, 0, fault_ep, abi::kRightWrite,
-                               kFaultBit | uint64_t(p->pid)) == 0 &&
-              kernel::thread_configure(p->thread_obj, as, p->table_obj, fault_ep) == 0;
-    (void)kernel::cap_delete(fault_ep);
+    flush_deferred_merges(); // (none: the batch is ours)
+    g_batch.add(abi::Sys::CapCopy, g_pt.endpoint, 0, fault_ep, abi::kRightWrite,
+                kFaultBit | uint64_t(p->pid));
+    g_batch.add(abi::Sys::ThreadConfigure, p->thread_obj, as, p->table_obj, fault_ep);
+    g_batch.add(abi::Sys::CapDelete, fault_ep);
+    uint64_t calls = 3;
+    if (then.copy_regs_from) {
+        g_batch.add(abi::Sys::ThreadCopyRegs, p->thread_obj, then.copy_regs_from, 0, 0);
+        ++calls;
+    }
+    if (then.write_regs) {
+        g_batch.add(abi::Sys::ThreadWriteRegs, p->thread_obj, then.pc, then.sp, then.a0, then.a1);
+        ++calls;
+    }
+    if (then.start) {
+        g_batch.add(abi::Sys::ThreadStart, p->thread_obj);
+        ++calls;
+    }
+    uint64_t done = g_batch.run().done;
+    if (done == 1 || done == 2) (void)kernel::cap_delete(fault_ep); // the copy stayed
     g_slots.free(fault_ep);
-    return ok ? Result<void>{} : Error::InvalidArgument;
+    return done == calls ? Result<void>{} : Error::InvalidArgument;
 }
 
 void drop_tables(Proc* p) {
-    // Leaf level first: a table can only go once it is empty.
+    // Leaf level first: a table can only go once it is empty. The list is
+    // newest first, so a leaf table mostly comes before the table above it;
+    // one the kernel refuses (Busy) stays for the next pass.
     for (int pass = 0; pass < 3 && p->tables; ++pass)
         for (uint32_t* link = &p->tables; *link;) {
-            uint32_t idx = *link - 1;
-            FrameInfo& f = frame_info(idx);
-            if (kernel::unmap_table(f.block_slot) == 0) {
+            flush_deferred_merges(); // the batch is this loop's
+            uint32_t list[abi::kBatchMax];
+            uint64_t n = 0;
+            for (uint32_t t = *link; t && n < abi::kBatchMax; t = frame_info(t - 1).rmap) {
+                list[n++] = t;
+                g_batch.add(abi::Sys::UnmapTable, frame_info(t - 1).block_slot);
+            }
+            uint64_t done = g_batch.run().done;
+            for (uint64_t j = 0; j < done; ++j) {
+                uint32_t idx = list[j] - 1;
+                FrameInfo& f = frame_info(idx);
                 *link = f.rmap;
                 --p->table_count;
                 free_frames(p, Use::PageTable, Block{f.block_slot, frame_pa(idx), 0});
                 f = FrameInfo{};
-            } else {
-                link = &f.rmap;
             }
+            if (done < n) link = &frame_info(list[done] - 1).rmap; // refused: later
         }
     if (p->table_count) kernel::log("mm: BUG: %d page tables still busy\n", p->table_count);
 }
 
 void drop_image(Proc* p) {
-    while (p->maps)
-        remove_mapping(p->maps, false, true);
+    while (p->maps) {
+        uint32_t list[abi::kBatchMax];
+        uint64_t n = 0;
+        for (uint32_t i = p->maps; i && n < abi::kBatchMax; i = mapping(i).pnext)
+            list[n++] = i;
+        remove_mappings(list, n, true);
+    }
     unreserve(p, p->reserved);
     unreserve_tables(p, p->table_reserved);
     unreserve_cow(p, p->cow_reserved); // fork's units not yet given to a page
@@ -140,10 +195,34 @@ void stop_thread(Proc* p) {
 }
 } // namespace
 
-void teardown(Proc* p) {
+namespace {
+void teardown_objects(Proc* p) {
     stop_thread(p);
     drop_image(p);
     drop_tables(p);
+    if (p->as_obj && p->badged_ep && p->table_obj) {
+        // The rest in one batch when all goes well; whatever the kernel
+        // refuses is done again below, one call at a time.
+        flush_deferred_merges(); // the batch is ours
+        g_batch.add(abi::Sys::CapDelete, p->as_obj);
+        g_batch.add(abi::Sys::CapRevoke, p->badged_ep);
+        g_batch.add(abi::Sys::CapDelete, p->badged_ep);
+        g_batch.add(abi::Sys::CapDelete, p->table_obj);
+        uint64_t done = g_batch.run().done;
+        if (done >= 1) {
+            g_slots.free(p->as_obj);
+            p->as_obj = 0;
+            free_frames(p, Use::KernelObject, p->as_block);
+            p->as_block = Block{};
+        }
+        if (done >= 3) g_slots.free(p->badged_ep), p->badged_ep = 0;
+        if (done >= 4) {
+            g_slots.free(p->table_obj);
+            p->table_obj = 0;
+            free_frames(p, Use::KernelObject, p->table_block);
+            p->table_block = Block{};
+        }
+    }
     (void)delete_object(p, p->as_obj, p->as_block, Use::KernelObject);
     if (p->badged_ep) { // removes the copy in the process's table too
         (void)kernel::cap_revoke(p->badged_ep);
@@ -164,6 +243,14 @@ void teardown(Proc* p) {
         kernel::log("mm: BUG: pid %d still charged %lu frames\n", p->pid, left);
     group_put(p->group);
     p->group = -1;
+}
+} // namespace
+
+void teardown(Proc* p) {
+    // Every frame that goes back merges in the kernel in batches.
+    begin_deferred_merges();
+    teardown_objects(p);
+    end_deferred_merges();
 }
 
 } // namespace capframe::mm

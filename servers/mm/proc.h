@@ -68,8 +68,17 @@ bool delete_object(Proc* p, uint32_t& obj, Block& block, Use use);
 // The objects every process has: capability table, address space, thread
 // with its guarded kernel stack, and its endpoint capabilities to mm.
 Result<void> make_process_objects(Proc* p);
-// Binds p's thread to an address space with mm as its fault handler.
-Result<void> configure_thread(Proc* p, uint32_t as);
+// What configure_thread does next, in the same batch: the registers
+// copied from another thread (fork) or set (exec), then maybe the start.
+struct ThreadSetup {
+    uint32_t copy_regs_from = 0;
+    bool write_regs = false;
+    uint64_t pc = 0, sp = 0, a0 = 0, a1 = 0;
+    bool start = false;
+};
+// Binds p's thread to an address space with mm as its fault handler, then
+// `then`; all of it in one kernel call. Fails if any part failed.
+Result<void> configure_thread(Proc* p, uint32_t as, const ThreadSetup& then = {});
 void drop_tables(Proc* p); // its page-table frames go back, leaf level first
 void drop_image(Proc* p);  // every mapping and reservation goes back
 // Everything p holds goes back; the slot stays (a zombie keeps its status).

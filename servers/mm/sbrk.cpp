@@ -29,11 +29,17 @@ int64_t sbrk(Proc* p, int64_t n) {
         if (!reserve(p, (new_top - old_top) / kPage + tables).ok()) return err(Errno::NoMem);
         reserve_to_tables(p, tables);
     } else {
+        uint32_t list[abi::kBatchMax];
+        uint64_t listed = 0;
         for (uint64_t va = new_top; va < old_top; va += kPage) {
             if (uint32_t i = find_mapping(p, va))
-                remove_mapping(i);
+                list[listed++] = i;
             else
                 unreserve(p, 1);
+            if (listed == abi::kBatchMax || (listed && va + kPage >= old_top)) {
+                remove_mappings(list, listed);
+                listed = 0;
+            }
         }
         // The regions the heap left give their table promise back (a table
         // already made stays until exit, and serves a later growth).

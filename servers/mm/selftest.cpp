@@ -22,6 +22,138 @@ void check(bool ok, const char* what) {
     sys::printf("%s - mm: %s\n", ok ? "ok" : "not ok", what);
 }
 
+using abi::Sys;
+
+void set_entry(abi::BatchEntry& e, Sys n, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
+               uint64_t a3 = 0, uint64_t a4 = 0) {
+    e.number = static_cast<uint64_t>(n);
+    e.args[0] = a0, e.args[1] = a1, e.args[2] = a2, e.args[3] = a3, e.args[4] = a4, e.args[5] = 0;
+    e.result = 12345; // what the kernel leaves alone for an entry it did not run
+}
+
+// The batch call (abi::Sys::Batch) with real frames: what it runs, where it
+// stops, and every frame it must refuse to use as its page. Pages at
+// va .. va + 3 pages (the tables for va exist).
+void batch_checks(uint64_t va) {
+    const uint64_t self_as = abi::kSlotSelfAs;
+    const uint64_t rw = abi::kRightRead | abi::kRightWrite;
+    const uint64_t rwm = rw | abi::kRightMap;
+    Block b = g_book.buddy.alloc(0).value(); // the batch page
+    Block f = g_book.buddy.alloc(0).value(); // a frame the entries work on
+    uint32_t s1 = g_slots.alloc().value(), s2 = g_slots.alloc().value(),
+             s3 = g_slots.alloc().value(), s4 = g_slots.alloc().value();
+    check(map_with_tables(&mm_self(), b.slot, self_as, va, rw).ok(), "batch: map the batch page");
+    auto* e = reinterpret_cast<abi::BatchEntry*>(va);
+    uint64_t second = 0;
+
+    set_entry(e[0], Sys::CapCopy, f.slot, 0, s1, rwm, 0);
+    set_entry(e[1], Sys::Map, s1, self_as, va + 0x1000, rw);
+    set_entry(e[2], Sys::Protect, s1, abi::kRightRead);
+    set_entry(e[3], Sys::CapInfo, s1);
+    check(sys::batch(b.slot, 4, &second) == 4 && e[0].result == 0 && e[1].result == 0 &&
+              e[2].result == 0 && (e[3].result & 0xff) == int64_t(abi::ObjType::Frame) &&
+              second == f.pa,
+          "batch: four calls in one, each result written back, a1 = the last one's second value");
+    check((sys::cap_info(s1) >> 24 & abi::kCapMapped) &&
+              *reinterpret_cast<volatile uint64_t*>(va + 0x1000) ==
+                  *reinterpret_cast<volatile uint64_t*>(va + 0x1000),
+          "batch: the copy it made is mapped and readable");
+
+    set_entry(e[0], Sys::Unmap, s1);
+    set_entry(e[1], Sys::CapDelete, s3); // empty
+    set_entry(e[2], Sys::CapDelete, s1);
+    check(sys::batch(b.slot, 3) == 1 && e[0].result == 0 && e[1].result == err(Errno::BadSlot) &&
+              e[2].result == 12345 && sys::cap_info(s1) >= 0,
+          "batch: stops at the first failing entry; the entries after it are not run");
+
+    set_entry(e[0], Sys::Map, s1, self_as, va + (uint64_t{1} << 30), abi::kRightRead);
+    check(sys::batch(b.slot, 1, &second) == 0 && e[0].result == err(Errno::NeedTable) &&
+              second == 1,
+          "batch: a Map that needs a table fails with NeedTable, the level in a1");
+
+    const uint64_t refused[] = {
+        uint64_t(Sys::Yield),       uint64_t(Sys::Sleep),     uint64_t(Sys::DebugWrite),
+        uint64_t(Sys::ConsoleRead), uint64_t(Sys::Call),      uint64_t(Sys::Recv),
+        uint64_t(Sys::Reply),       uint64_t(Sys::ReplyRecv), uint64_t(Sys::ThreadSuspend),
+        uint64_t(Sys::ThreadReply), uint64_t(Sys::VmPrint),   uint64_t(Sys::Shutdown),
+        uint64_t(Sys::Batch),       uint64_t(Sys::Uptime),    1234};
+    bool all_refused = true;
+    for (uint64_t n : refused) {
+        set_entry(e[0], static_cast<Sys>(n),
+                  n == uint64_t(Sys::Shutdown) ? abi::kSlotControl
+                  : n == uint64_t(Sys::Batch)  ? b.slot
+                                               : 1,
+                  n == uint64_t(Sys::DebugWrite) ? va : 1, 8);
+        set_entry(e[1], Sys::CapCopy, f.slot, 0, s2, rwm, 0);
+        all_refused = all_refused && sys::batch(b.slot, 2) == 0 &&
+                      e[0].result == err(Errno::NoSys) && e[1].result == 12345 &&
+                      sys::cap_info(s2) == err(Errno::BadSlot);
+    }
+    check(all_refused, "batch: IPC, yield, sleep, the console, vmprint, suspend, shutdown, a "
+                       "nested batch and unknown numbers are refused (ENOSYS), nothing after runs");
+
+    check(sys::batch(b.slot, abi::kBatchMax + 1) == err(Errno::Inval),
+          "batch: more than kBatchMax entries is refused");
+    check(sys::batch(b.slot, 0) == 0, "batch: an empty batch runs nothing");
+    check(sys::batch(self_as, 1) == err(Errno::BadType),
+          "batch: an address space is no batch page");
+    check(sys::cap_delete(s1) == 0 && sys::cap_copy(f.slot, 0, s1, abi::kRightRead, 0) == 0 &&
+              sys::batch(s1, 1) == err(Errno::Perm),
+          "batch: a frame without Write is refused");
+    check(sys::batch(f.slot, 1) == err(Errno::Busy),
+          "batch: a frame with copies is refused (a copy may be donated or mapped elsewhere)");
+    (void)sys::cap_delete(s1);
+    check(sys::retype(f.slot, abi::ObjType::Endpoint, s1) == 0 &&
+              sys::batch(f.slot, 1) == err(Errno::Busy) && sys::cap_delete(s1) == 0,
+          "batch: a donated frame (a kernel object) is refused");
+    Block big = g_book.buddy.alloc(1).value();
+    check(sys::frame_split(big.slot, s1, s2) == 0 && sys::batch(big.slot, 1) == err(Errno::Busy) &&
+              sys::cap_delete(s1) == 0 && sys::cap_delete(s2) == 0,
+          "batch: a split frame is refused");
+    (void)g_book.buddy.free(big);
+
+    // Mapped writable in another address space: refused.
+    Block as_block = g_book.buddy.alloc(2).value();
+    Block t1 = g_book.buddy.alloc(0).value(), t2 = g_book.buddy.alloc(0).value();
+    bool other = sys::retype(as_block.slot, abi::ObjType::AddressSpace, s1) == 0 &&
+                 sys::map_table(t1.slot, s1, 0x40000000) == 1 &&
+                 sys::map_table(t2.slot, s1, 0x40000000) == 0 &&
+                 sys::map(f.slot, s1, 0x40000000, rw) == 0;
+    check(other && sys::batch(f.slot, 1) == err(Errno::Busy),
+          "batch: a frame mapped in another address space is refused");
+    check(sys::unmap(f.slot) == 0 && sys::unmap_table(t2.slot) == 0 &&
+              sys::unmap_table(t1.slot) == 0 && sys::cap_delete(s1) == 0,
+          "batch: the other address space goes");
+    (void)g_book.buddy.free(t1), (void)g_book.buddy.free(t2), (void)g_book.buddy.free(as_block);
+
+    // Entries that change the batch page's own capability end the batch
+    // before the kernel writes into the page again. f as the batch page:
+    // entries written through a mapping that goes before the call.
+    check(sys::map(f.slot, self_as, va + 0x2000, rw) == 0, "batch: map a second batch page");
+    auto* g = reinterpret_cast<abi::BatchEntry*>(va + 0x2000);
+    set_entry(g[0], Sys::Retype, f.slot, uint64_t(abi::ObjType::Endpoint), s1);
+    set_entry(g[1], Sys::CapCopy, b.slot, 0, s2, rwm, 0);
+    check(sys::unmap(f.slot) == 0 && sys::batch(f.slot, 2) == 1 &&
+              (sys::cap_info(s1) & 0xff) == int64_t(abi::ObjType::Endpoint) &&
+              sys::cap_info(s2) == err(Errno::BadSlot),
+          "batch: an entry that retypes the batch page ends the batch (nothing more run)");
+    check(sys::cap_delete(s1) == 0 && (sys::cap_info(f.slot) >> 24 & abi::kCapDonated) == 0,
+          "batch: the endpoint made of the batch page deletes cleanly");
+    // Through a copy: delete the copy, then retype the frame it came from.
+    check(sys::cap_copy(f.slot, 0, s3, rwm, 0) == 0 && sys::map(s3, self_as, va + 0x2000, rw) == 0,
+          "batch: map a copy as the batch page");
+    set_entry(g[0], Sys::CapDelete, s3);
+    set_entry(g[1], Sys::Retype, f.slot, uint64_t(abi::ObjType::Endpoint), s4);
+    check(sys::batch(s3, 2) == 1 && sys::cap_info(s3) == err(Errno::BadSlot) &&
+              sys::cap_info(s4) == err(Errno::BadSlot) &&
+              (sys::cap_info(f.slot) >> 24 & abi::kCapDonated) == 0,
+          "batch: an entry that deletes the batch page's capability ends the batch");
+
+    (void)sys::unmap(b.slot);
+    g_slots.free(s1), g_slots.free(s2), g_slots.free(s3), g_slots.free(s4);
+    (void)g_book.buddy.free(f), (void)g_book.buddy.free(b);
+}
+
 } // namespace
 
 void selftest() {
@@ -163,6 +295,30 @@ void selftest() {
     check(sys::frame_merge(big.slot, s1) == 0 && (sys::cap_info(big.slot) >> 16 & 0xff) == 1 &&
               sys::cap_info(s1) == err(Errno::BadSlot),
           "merging the halves makes the order-1 frame again");
+
+    // CapMove: a frame free for use changes slots (mm's compaction).
+    {
+        uint64_t pa = 0, pa2 = 0;
+        const int64_t info = sys::cap_info(big.slot, &pa);
+        check(sys::cap_move(big.slot, big.slot) == err(Errno::Exist),
+              "a move needs an empty destination");
+        check(sys::cap_move(s3, s2) == err(Errno::BadSlot), "a move of an empty slot is refused");
+        check(sys::cap_move(big.slot, 0) == err(Errno::Range), "a move to slot 0 is refused");
+        check(sys::cap_move(abi::kSlotSelfThread, s3) == err(Errno::BadType),
+              "only frames move (a thread does not)");
+        check(sys::cap_copy(big.slot, 0, s2, abi::kRightsAll, 0) == 0 &&
+                  sys::cap_move(big.slot, s3) == err(Errno::Busy) &&
+                  sys::cap_move(s2, s3) == err(Errno::Busy) && sys::cap_delete(s2) == 0,
+              "a frame with a copy does not move, nor does the copy");
+        check(sys::cap_move(big.slot, s3) == 0 && sys::cap_info(big.slot) == err(Errno::BadSlot) &&
+                  sys::cap_info(s3, &pa2) == info && pa2 == pa,
+              "a free frame moves: the same capability in the new slot, the old one empty");
+        check(sys::frame_split(s3, s3, s1) == 0 && sys::frame_merge(s3, s1) == 0 &&
+                  sys::cap_info(s3) == info,
+              "the moved capability splits and merges in place");
+        check(sys::cap_move(s3, big.slot) == 0 && sys::cap_info(big.slot) == info,
+              "and moves back");
+    }
     (void)g_book.buddy.free(big);
 
     // The two-level capability space: a leaf from a frame of mm's own.
@@ -212,6 +368,7 @@ void selftest() {
 
     g_slots.free(s1), g_slots.free(s2), g_slots.free(s3);
     (void)g_book.buddy.free(f);
+    batch_checks(kTestVa + 0x10000);
     // The tables donated for the test mappings go back, leaf level first.
     bool tables_back = true;
     while (mm_self().table_count > tables_before) {

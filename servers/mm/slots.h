@@ -40,6 +40,9 @@ class SlotAllocator {
     uint64_t count() const { return leaves_ * (kLeafSlots - 1); } // slots in attached leaves
     uint64_t used() const { return used_; }
     uint64_t free_slots() const { return count() - used_; }
+    bool is_used(uint64_t i) const {
+        return i / kLeafSlots < leaves_ && (words_[i / kLeafSlots] >> (i % kLeafSlots)) & 1;
+    }
 
     uint64_t leaves() const { return leaves_; }
     uint64_t boot_leaves() const { return boot_leaves_; }

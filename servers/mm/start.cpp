@@ -1,5 +1,6 @@
 // mm's start: it takes over what the kernel handed it at boot.
 #include "archive.h"
+#include "batch.h"
 #include "errors.h"
 #include "frames.h"
 #include "kernel.h"
@@ -23,6 +24,7 @@ Result<void> start() {
         g = Group{};
     g_book.reserved = g_book.fail_after = 0;
     g_book.fail_pid = g_book.serving_pid = 0;
+    g_batch.detach();
     MetaLayout layout = meta_layout(b.window_frames);
     auto* meta = static_cast<uint8_t*>(kernel::view(abi::kFrameMetaVa));
     if (b.slot_book_bytes < SlotAllocator::book_bytes(b.cap_dir_entries) || !b.boot_leaves ||
@@ -67,6 +69,8 @@ Result<void> start() {
         unwindow(w.value().slot);
         free_frames(nullptr, Use::User, w.value());
     }
+    // The batch page (held for good): before the count, so it is exact.
+    if (!batch_start()) kernel::log("mm: no batch page: kernel calls go one at a time\n");
     g_book.free_at_start = g_book.buddy.free_frames();
     return {};
 }

@@ -1,6 +1,7 @@
 // Fuzzes the memory server's logic (servers/mm/, against the fake kernel of
 // tests/host/mm/) with sequences of fork / exec / sbrk / faults / exit /
-// kill / wait / setlimit / injected allocation failures / map and unmap,
+// kill / wait / setlimit / injected allocation failures / map and unmap /
+// forks with a kernel call refused in the middle of a batch,
 // decoded from the input. After every step the books must hold
 // (mmh::check_books: allocator, accounting, mapping index, reference counts,
 // reservations, mm's records against the kernel's mappings), and every
@@ -61,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         int pid = pids[in.ConsumeIntegralInRange<size_t>(0, pids.size() - 1)];
         mm::Proc* p = proc(pid);
         uint64_t heap = p->heap_base, brk = p->brk;
-        switch (in.ConsumeIntegralInRange<int>(0, 11)) {
+        switch (in.ConsumeIntegralInRange<int>(0, 12)) {
         case 0:
         case 1:
             request(pid, mmp::Request::Fork);
@@ -133,6 +134,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 request(pid, in.ConsumeBool() ? mmp::Request::MapPage : mmp::Request::UnmapPage, va,
                         1);
             }
+            break;
+        }
+        case 12: { // fork with a kernel call refused in the middle of one of its batches
+            static const cabi::Sys kinds[] = {cabi::Sys::Protect, cabi::Sys::CapCopy,
+                                              cabi::Sys::Map};
+            fakek::fake().fail_sys = kinds[in.ConsumeIntegralInRange<int>(0, 2)];
+            fakek::fake().fail_after = in.ConsumeIntegralInRange<uint64_t>(1, 300);
+            request(pid, mmp::Request::Fork);
+            fakek::fake().fail_after = 0;
             break;
         }
         }

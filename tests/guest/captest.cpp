@@ -99,7 +99,16 @@ int main() {
     check(sys::frame_merge(ep, ep) == err(Errno::BadType), "merge of an endpoint is a type error");
     check(sys::frame_merge(7, 8) == err(Errno::BadSlot), "merge of empty slots is refused");
     check(sys::frame_split(ep, ep, 3) == err(Errno::BadType), "an in-place split needs a frame");
+    check(sys::cap_move(ep, 9) == err(Errno::BadType), "only a frame moves (an endpoint does not)");
+    check(sys::cap_move(7, 8) == err(Errno::BadSlot) && sys::cap_move(ep, ep) == err(Errno::Exist),
+          "a move of an empty slot, or onto a full one, is refused");
     check(sys::cap_info(ep) == info, "the endpoint capability is unchanged");
+    // Batches (the frame checks that need real frames are in mm's self-test).
+    check(sys::batch(0, 1) == err(Errno::Range), "a batch in slot 0 is refused");
+    check(sys::batch(9, 1) == err(Errno::BadSlot), "a batch in an empty slot is refused");
+    check(sys::batch(ep, 1) == err(Errno::BadType), "a batch needs a frame, not an endpoint");
+    check(sys::batch(uint64_t{1} << 40, 1) == err(Errno::Range),
+          "a batch in a huge slot number is out of range");
 
     check(sys::getpid() == 1, "mm still answers: getpid is 1");
     check(free_frames() == free_before, "the free-frame count is where it started");

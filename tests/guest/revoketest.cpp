@@ -5,6 +5,8 @@
 // First, a page shared with another process (fork shares text) cannot be
 // revoked: that would take it from the other process too.
 #include "capframe/sys.h"
+#define TAP_PRINTF sys::printf
+#include "tap.h"
 
 using capframe::abi::Errno;
 using capframe::mmp::Request;
@@ -18,25 +20,24 @@ int main() {
     }
     int status = -2;
     int64_t w = sys::mm_request(Request::Wait, reinterpret_cast<uint64_t>(&status));
-    sys::printf("%s - a child cannot revoke the text page it shares with its parent (status %d)\n",
-                child > 0 && w == child && status == 0 ? "ok" : "not ok", status);
+    tap_result(child > 0 && w == child && status == 0,
+               "a child cannot revoke the text page it shares with its parent", "it could");
 
     constexpr uint64_t va = 0x40000000;
     int64_t r = sys::mm_request(Request::MapPage, va, 1);
-    sys::printf("%s - mm maps a fresh page at 0x%lx\n", r == 0 ? "ok" : "not ok", va);
+    tap_check(r == 0, "mm maps a fresh page at 0x40000000");
     auto* p = reinterpret_cast<volatile uint64_t*>(va);
     bool zero = true;
     for (int i = 0; i < 512; ++i)
         zero = zero && p[i] == 0;
-    sys::printf("%s - the fresh page reads zero\n", zero ? "ok" : "not ok");
+    tap_check(zero, "the fresh page reads zero");
     p[0] = 0x1234;
-    sys::printf("%s - the page is writable\n", p[0] == 0x1234 ? "ok" : "not ok");
+    tap_check(p[0] == 0x1234, "the page is writable");
     sys::Msg m;
     r = sys::mm_request(Request::RevokePage, va, 0, 0, &m);
-    sys::printf("%s - mm revokes the frame (%lu capabilities deleted)\n",
-                r == 0 && m.w[1] >= 1 ? "ok" : "not ok", m.w[1]);
+    tap_check(r == 0 && m.w[1] >= 1, "mm revokes the frame (capabilities deleted)");
     sys::printf("revoketest: reading 0x%lx after the revoke must fault\n", va);
     uint64_t v = p[0];
-    sys::printf("not ok - the page is still mapped after the revoke (read 0x%lx)\n", v);
-    return 1;
+    tap_result(false, "the page is unmapped after the revoke", v == 0x1234 ? "still mapped" : "?");
+    return tap_done("revoketest");
 }

@@ -1,5 +1,5 @@
 /* The guest test suites' one TAP reporter (C and C++, header only: each
- * suite is one file and includes it once).
+ * suite includes it once, in one file: its counters are per file).
  *
  *   tap_result(ok, name, why)   "ok N - name" or "not ok N - name # why"
  *   tap_check(ok, what)         the same without a reason

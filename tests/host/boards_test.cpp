@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "capframe/abi.h"
+#include "fixture.h"
 #include "machine.h"
 #include "mm_sizing.h"
 #include "ranges.h"
@@ -19,18 +20,7 @@ using namespace capframe;
 
 namespace {
 
-std::vector<uint8_t> load(const char* name) {
-    std::string path = std::string(FIXTURE_DIR) + "/" + name + ".dtb";
-    std::vector<uint8_t> b;
-    if (FILE* f = std::fopen(path.c_str(), "rb")) {
-        uint8_t buf[4096];
-        for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;)
-            b.insert(b.end(), buf, buf + n);
-        std::fclose(f);
-    }
-    EXPECT_FALSE(b.empty()) << path;
-    return b;
-}
+using fixture::load;
 
 struct Board {
     std::vector<uint8_t> blob;

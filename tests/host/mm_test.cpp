@@ -3,7 +3,9 @@
 // books after each step. Every test ends with every frame back.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mm/mm_harness.h"
@@ -376,6 +378,80 @@ TEST(Mm, SixteenGiBSpaceGrowsForEveryPromiseAndShrinks) {
     EXPECT_EQ(fakek::fake().attached_leaves(), boot_leaves);
 }
 
+// Free blocks whose capabilities sit in leaves mm grew must not keep those
+// leaves (and their frames) once the frames around them are in use: mm
+// moves them down (CapMove) before it gives a leaf back. mm keeps every
+// 50th of 5000 single frames (as a long-lived process keeps its pages
+// while its children come and go); after the others go back, the only
+// leaves left are those up to the highest one holding a kept frame's
+// capability, and every other frame is free.
+TEST(Mm, FreeBlocksInGrownLeavesMoveDownSoThatTheLeavesGoBack) {
+    ASSERT_TRUE(boot(16384));
+    const uint64_t before = free_frames();
+    ASSERT_EQ(mm::leaf_frames(), 0u);
+    std::vector<mm::Block> blocks, kept;
+    for (uint64_t i = 0; i < 5000; ++i) {
+        auto b = mm::alloc_frames(nullptr, mm::Use::User, 0);
+        ASSERT_TRUE(b.ok()) << i;
+        (i % 50 == 49 ? kept : blocks).push_back(b.value());
+    }
+    ASSERT_GE(mm::leaf_frames(), 4900u / 63);
+    for (const mm::Block& b : blocks)
+        mm::free_frames(nullptr, mm::Use::User, b);
+    const uint64_t moves = fakek::fake().moves;
+    uint64_t top = 0; // the highest leaf a kept frame's capability is in
+    for (const mm::Block& b : kept)
+        top = std::max<uint64_t>(top, b.slot / 64);
+    const uint64_t needed =
+        top < mm::g_slots.boot_leaves() ? 0 : top + 1 - mm::g_slots.boot_leaves();
+    EXPECT_EQ(free_frames(), before - kept.size() - needed);
+    EXPECT_EQ(mm::leaf_frames(), needed) << "a leaf kept only by free blocks";
+    EXPECT_GT(fakek::fake().moves, moves) << "no free block had to move (the test tests nothing)";
+    EXPECT_EQ(check_books(), "");
+    for (const mm::Block& b : kept)
+        mm::free_frames(nullptr, mm::Use::User, b);
+    EXPECT_EQ(free_frames(), before);
+    EXPECT_EQ(mm::leaf_frames(), 0u);
+    end_and_expect_everything_back();
+}
+
+// A page a long-lived process touches while the space is large gets a slot
+// in a grown leaf; when the space shrinks (FreeFrames, between requests)
+// the page's capability moves down with its books, so no leaf stays for
+// it, and the process still reads and writes the page.
+TEST(Mm, ALiveProcessPageInAGrownLeafMovesDown) {
+    ASSERT_TRUE(boot(8192));
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, 4096).r(), int64_t(kHeap));
+    ASSERT_TRUE(poke(1, kHeap, 7)); // its page tables, before the growth
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, 4096).r(), int64_t(kHeap + 4096));
+    int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+    ASSERT_GT(child, 1);
+    constexpr uint64_t kPages = 3000;
+    ASSERT_GE(request(child, mmp::Request::Sbrk, kPages * 4096).r(), 0);
+    for (uint64_t i = 0; i < kPages; ++i)
+        ASSERT_TRUE(fault(child, kHeap + 2 * 4096 + i * 4096, 15)) << i;
+    ASSERT_GE(mm::leaf_frames(), kPages / 80);
+    ASSERT_TRUE(poke(1, kHeap + 4096, 42)); // pid 1's new page, while the space is large
+    uint32_t i = mm::find_mapping(proc(1), kHeap + 4096);
+    ASSERT_NE(i, mm::kNone);
+    const uint64_t boot_slots = mm::g_slots.boot_leaves() * 64;
+    ASSERT_GE(mm::mapping(i).slot, boot_slots) << "the page's capability is in a grown leaf";
+    EXPECT_FALSE(request(child, mmp::Request::Exit, 0).replied);
+    EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
+    (void)free_frames(); // trims as FreeFrames does
+    EXPECT_EQ(mm::leaf_frames(), 0u) << "a leaf stayed for one page";
+    i = mm::find_mapping(proc(1), kHeap + 4096);
+    ASSERT_NE(i, mm::kNone);
+    EXPECT_LT(mm::mapping(i).slot, boot_slots);
+    EXPECT_EQ(mm::frame_info(mm::mapping(i).frame).block_slot, mm::mapping(i).slot);
+    uint64_t v = 0;
+    ASSERT_TRUE(peek(1, kHeap + 4096, v));
+    EXPECT_EQ(v, 42u);
+    ASSERT_TRUE(poke(1, kHeap + 4096, 43));
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+}
+
 TEST(Mm, SbrkBeyondMemoryFailsAndChangesNothing) {
     ASSERT_TRUE(boot(4096));
     uint64_t before = free_frames();
@@ -516,6 +592,144 @@ TEST(Mm, RequestsWithBadArgumentsChangeNothing) {
     EXPECT_EQ(free_frames(), before - 2); // the page and its leaf table
     EXPECT_EQ(request(1, mmp::Request::UnmapPage, 0x600000).r(), 0);
     EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+}
+
+// mm's batches (servers/mm/batch.h): fork and exit of a process with many
+// pages make a kernel call per batch of 64 calls, not per page.
+TEST(Mm, ForkAndExitBatchTheirKernelCalls) {
+    ASSERT_TRUE(boot(4096));
+    constexpr uint64_t kPages = 300;
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, kPages * 4096).r(), int64_t(kHeap));
+    for (uint64_t i = 0; i < kPages; ++i)
+        ASSERT_TRUE(poke(1, kHeap + i * 4096, i + 1));
+    auto& fk = fakek::fake();
+    uint64_t calls = fk.calls, batches = fk.batches;
+    auto f = request(1, mmp::Request::Fork);
+    int child = static_cast<int>(f.r());
+    ASSERT_GT(child, 1);
+    // protect, copy and map per page: at least 3 * 300 / 64 batches, and
+    // far fewer kernel calls than pages.
+    EXPECT_GE(fk.batches - batches, 3 * kPages / 64);
+    EXPECT_LT(fk.calls - calls, kPages / 4) << "fork made a kernel call per page";
+    for (uint64_t i = 0; i < kPages; i += 37) {
+        uint64_t v = 0;
+        ASSERT_TRUE(peek(child, kHeap + i * 4096, v));
+        EXPECT_EQ(v, i + 1);
+    }
+    EXPECT_EQ(check_books(), "");
+    calls = fk.calls, batches = fk.batches;
+    EXPECT_FALSE(request(child, mmp::Request::Exit, 0).replied);
+    EXPECT_GE(fk.batches - batches, kPages / 64);
+    EXPECT_LT(fk.calls - calls, kPages / 4) << "exit made a kernel call per page";
+    EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
+    // Shrinking the heap: unmaps in batches, every page back (and the
+    // leaves its pages' capabilities took).
+    uint64_t before = free_frames(), leaves = mm::leaf_frames();
+    calls = fk.calls;
+    ASSERT_GE(request(1, mmp::Request::Sbrk, -static_cast<int64_t>(kPages * 4096)).r(), 0);
+    EXPECT_LT(fk.calls - calls, kPages / 4) << "sbrk made a kernel call per page";
+    EXPECT_EQ(free_frames(), before + kPages + (leaves - mm::leaf_frames()));
+    end_and_expect_everything_back();
+}
+
+// A call that fails in the middle of a batch (the fake kernel answers Busy
+// for the n-th call of one kind): fork fails and changes nothing that
+// matters, the parent keeps its pages, and the books stay exact.
+TEST(Mm, ACallFailingInTheMiddleOfABatchLeavesTheBooksExact) {
+    ASSERT_TRUE(boot(4096));
+    constexpr uint64_t kPages = 200;
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, kPages * 4096).r(), int64_t(kHeap));
+    for (uint64_t i = 0; i < kPages; ++i)
+        ASSERT_TRUE(poke(1, kHeap + i * 4096, i + 1));
+    auto& fk = fakek::fake();
+    int failed = 0;
+    for (cabi::Sys s : {cabi::Sys::Protect, cabi::Sys::CapCopy, cabi::Sys::Map})
+        for (uint64_t n : {1, 2, 21, 22, 63, 64, 65, 130, 199}) {
+            uint64_t before = free_frames();
+            fk.fail_sys = s, fk.fail_after = n;
+            auto a = request(1, mmp::Request::Fork);
+            bool hit = fk.fail_after == 0;
+            fk.fail_after = 0;
+            if (a.r() > 0) {
+                EXPECT_FALSE(hit) << "fork succeeded through an injected failure";
+                EXPECT_FALSE(request(int(a.r()), mmp::Request::Exit, 0).replied);
+                EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), a.r());
+                continue;
+            }
+            ++failed;
+            ASSERT_TRUE(hit);
+            // Busy from a batch; Inval from the copies fork makes before
+            // (its endpoint capabilities).
+            EXPECT_TRUE(a.r() == E(cabi::Errno::Busy) || a.r() == E(cabi::Errno::Inval))
+                << int(s) << " " << n << ": " << a.r();
+            EXPECT_EQ(free_frames(), before) << int(s) << " " << n;
+            ASSERT_EQ(check_books(), "") << int(s) << " " << n;
+            for (uint64_t i = 0; i < kPages; i += 13) {
+                uint64_t v = 0;
+                ASSERT_TRUE(peek(1, kHeap + i * 4096, v));
+                ASSERT_EQ(v, i + 1);
+            }
+        }
+    EXPECT_GE(failed, 15);
+    // The parent writes every page (copy-on-write with no sharer left: no
+    // copies) and forks; the child sees the new values.
+    uint64_t before = free_frames();
+    for (uint64_t i = 0; i < kPages; ++i)
+        ASSERT_TRUE(poke(1, kHeap + i * 4096, 1000 + i));
+    EXPECT_EQ(free_frames(), before);
+    int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+    ASSERT_GT(child, 1);
+    uint64_t v = 0;
+    ASSERT_TRUE(peek(child, kHeap + 150 * 4096, v));
+    EXPECT_EQ(v, 1150u);
+    // The child's exit with a delete refused in the middle of a batch: the
+    // one that failed is tried again alone, everything comes back.
+    fk.fail_sys = cabi::Sys::CapDelete, fk.fail_after = 70;
+    EXPECT_FALSE(request(child, mmp::Request::Exit, 0).replied);
+    EXPECT_EQ(fk.fail_after, 0u);
+    EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
+    EXPECT_EQ(check_books(), "");
+    // The heap shrinks with an unmap refused in the middle.
+    before = free_frames();
+    fk.fail_sys = cabi::Sys::Unmap, fk.fail_after = 90;
+    ASSERT_GE(request(1, mmp::Request::Sbrk, -static_cast<int64_t>(kPages * 4096)).r(), 0);
+    EXPECT_EQ(fk.fail_after, 0u);
+    EXPECT_EQ(free_frames(), before + kPages);
+    end_and_expect_everything_back();
+}
+
+// Copy-on-write in batches (break_cow): a call of its last batch refused
+// (the window's unmap, the temporary copy's delete, the old mapping's
+// removal, the new page's map) is done again alone; the page is copied
+// either way and the books stay exact.
+TEST(Mm, CopyOnWriteSurvivesARefusedCallInItsBatch) {
+    ASSERT_TRUE(boot(4096));
+    ASSERT_TRUE(poke(1, kData, 5));
+    auto& fk = fakek::fake();
+    // (the n-th call of its kind in the fault: the batch's)
+    const std::pair<cabi::Sys, uint64_t> refusals[] = {{cabi::Sys::Unmap, 1},
+                                                       {cabi::Sys::CapDelete, 1},
+                                                       {cabi::Sys::CapDelete, 2},
+                                                       {cabi::Sys::Map, 3}};
+    for (auto [s, n] : refusals) {
+        int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+        ASSERT_GT(child, 1);
+        uint64_t before = free_frames();
+        fk.fail_sys = s, fk.fail_after = n;
+        bool ok = fault(child, kData, 15);
+        EXPECT_EQ(fk.fail_after, 0u) << "the refusal happened";
+        fk.fail_after = 0;
+        ASSERT_TRUE(ok) << int(s) << " " << n;
+        EXPECT_EQ(free_frames(), before - 1) << "one copy";
+        ASSERT_TRUE(poke(child, kData, 6));
+        uint64_t v = 0;
+        ASSERT_TRUE(peek(1, kData, v));
+        EXPECT_EQ(v, 5u) << "the parent keeps its page";
+        ASSERT_EQ(check_books(), "") << int(s) << " " << n;
+        EXPECT_FALSE(request(child, mmp::Request::Exit, 0).replied);
+        EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
+    }
     end_and_expect_everything_back();
 }
 

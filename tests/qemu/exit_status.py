@@ -5,9 +5,8 @@
 
 runs tools/qemu.py the way ./capframe run does (not --tap), with TEXT piped
 to it (or stdin closed), and checks it ends within TIMEOUT seconds with exit
-status STATUS."""
+status STATUS. TIMEOUT is seconds of CPU time, as qemu.py's --timeout."""
 import os
-import subprocess
 import sys
 
 argv = sys.argv[1:]
@@ -15,18 +14,16 @@ text = None
 if argv[0] == '--input':
     text, argv = argv[1].encode(), argv[2:]
 status, timeout, args = int(argv[0]), float(argv[1]), argv[2:]
-qemu_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'qemu.py')
-cmd = [sys.executable, qemu_py] + args
+tools = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools')
+sys.path.insert(0, tools)
+import qemu  # noqa: E402
+
+cmd = [sys.executable, os.path.join(tools, 'qemu.py')] + args
 print('# ' + ' '.join(cmd))
-try:
-    run = subprocess.run(cmd, input=text, stdin=None if text is not None else subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-    out, rc, finished = run.stdout, run.returncode, True
-except subprocess.TimeoutExpired as e:
-    out, rc, finished = e.stdout or b'', None, False
+out, rc, finished = qemu.run_budgeted(cmd, timeout, text)
 for line in out.decode('utf-8', 'replace').replace('\r', '').splitlines():
     print('# | ' + line)
-print(f'{"ok" if finished else "not ok"} 1 - QEMU ended within {timeout:g}s')
+print(f'{"ok" if finished else "not ok"} 1 - QEMU ended within {timeout:g} s of CPU time')
 print(f'{"ok" if rc == status else "not ok"} 2 - exit status {rc}, expected {status}')
 print('1..2')
 sys.exit(0 if finished and rc == status else 1)

@@ -13,14 +13,13 @@ import tempfile
 
 timeout, args = float(sys.argv[1]), sys.argv[2:]
 tools = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools')
+sys.path.insert(0, tools)
+import qemu  # noqa: E402
+
 cmd = [sys.executable, os.path.join(tools, 'qemu.py')] + args
 print('# ' + ' '.join(cmd))
-try:
-    run = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, timeout=timeout)
-    log, rc = run.stdout.decode('utf-8', 'replace').replace('\r', ''), run.returncode
-except subprocess.TimeoutExpired as e:
-    log, rc = (e.stdout or b'').decode('utf-8', 'replace'), None
+out, rc, _ = qemu.run_budgeted(cmd, timeout)  # TIMEOUT: seconds of CPU time, as qemu.py's
+log = out.decode('utf-8', 'replace').replace('\r', '')
 results = [(rc == 0, f'the memmap program exited with status 0 (QEMU run: {rc})')]
 with tempfile.TemporaryDirectory() as d:
     with open(os.path.join(d, 'console.log'), 'w') as f:

@@ -33,3 +33,15 @@ swtch:
     ld s10, 96(a1)
     ld s11, 104(a1)
     ret
+
+# unlock_and_enter(satp, userret, &lock word): lets the kernel lock go and
+# jumps to userret (at the trampoline's address) with a0 = satp, touching no
+# memory in between: after the IPC fast path this hart still runs on the
+# kernel stack of the thread that blocked, which another hart may start as
+# soon as the lock is free (kernel/trap.cpp, enter_user).
+    .globl unlock_and_enter
+    .balign 4
+unlock_and_enter:
+    fence rw, w
+    sw zero, 0(a2)
+    jr a1

@@ -37,6 +37,8 @@ enum class Sys : uint64_t {
                      // [64 * index, 64 * index + 64) of a two-level space (0: own)
     CapDetach = 17,  // (space, index) -> 0: an empty leaf leaves the space
     FrameMerge = 18, // (lo, hi) -> 0: buddy halves (same parent, free) become lo; hi empties
+    CapMove = 19,    // (src, dst) -> 0: a frame capability (not a kernel stack's) moves to
+                     // the empty slot dst with its mapping, children, donation; src empties
 
     // Address spaces
     Map = 20,        // (frame, as, va, rights) -> 0, or NeedTable with the level in a1
@@ -63,6 +65,13 @@ enum class Sys : uint64_t {
 
     // Control (needs the Control capability the kernel gives mm)
     Shutdown = 50, // (control, status) -> does not return
+
+    // Batches: runs up to kBatchMax BatchEntry records from the first page of
+    // a frame the caller holds, in order, in one kernel entry; stops at the
+    // first that fails. Returns how many succeeded (each entry's result is
+    // written back); a1 = the second value of the last entry run (Map's
+    // NeedTable level, CapInfo's object).
+    Batch = 60, // (frame, count) -> entries that succeeded
 };
 
 // Error numbers, returned negated.
@@ -100,6 +109,21 @@ enum class ObjType : uint8_t {
     CapTable = 5,     // from an order-k frame: 64 << k slots
     Control = 6,      // the kernel's control capability (shutdown, kernel vmprint)
 };
+
+// One call of a Batch: the kernel reads number and args once, runs the call
+// through the same decoder as a single call, and writes its result (>= 0,
+// or a negated Errno) back. Only calls that never block and print nothing
+// may be batched: Cap*, FrameSplit, Retype, Map, Unmap, Protect, MapTable,
+// UnmapTable, ThreadConfigure, ThreadSetStack, ThreadWriteRegs, ThreadStart,
+// ThreadCopyRegs; any other number's result is NoSys and ends the batch.
+struct BatchEntry {
+    uint64_t number; // an abi::Sys value
+    uint64_t args[6];
+    int64_t result; // written by the kernel for every entry it ran
+};
+// Entries per Batch call (one page): bounds the time the kernel lock is held.
+inline constexpr uint64_t kBatchMax = 64;
+static_assert(sizeof(BatchEntry) * kBatchMax == 4096, "a batch fills one page");
 
 // Rights bits of a capability.
 inline constexpr uint8_t kRightRead = 1;

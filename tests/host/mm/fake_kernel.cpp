@@ -187,6 +187,10 @@ int FakeKernel::object_of(uint64_t slot) const {
     return c ? c->obj : -1;
 }
 
+bool FakeKernel::injected(abi::Sys s) {
+    return fail_after && s == fail_sys && --fail_after == 0;
+}
+
 Cap* FakeKernel::cap(uint64_t slot, ObjType type) {
     Cap* c = caps_.get(slot);
     if (!c || c->type == ObjType::Null) return nullptr;
@@ -231,6 +235,7 @@ int64_t FakeKernel::cap_info(uint64_t slot, uint64_t* pa) {
 int64_t FakeKernel::cap_copy(uint64_t src, uint64_t dst_table, uint64_t dst, uint64_t rights,
                              uint64_t badge) {
     ++calls;
+    if (injected(abi::Sys::CapCopy)) return e(Errno::Busy);
     Cap* s = cap(src, ObjType::Null);
     if (!s) return e(Errno::BadSlot);
     if (rights & ~uint64_t(s->rights)) return e(Errno::Perm);
@@ -272,6 +277,7 @@ void FakeKernel::remove_cap(uint64_t slot) {
 
 int64_t FakeKernel::cap_delete(uint64_t slot) {
     ++calls;
+    if (injected(abi::Sys::CapDelete)) return e(Errno::Busy);
     Cap* c = cap(slot, ObjType::Null);
     if (!c) return e(Errno::BadSlot);
     if (c->children) return e(Errno::Busy);
@@ -384,6 +390,7 @@ int64_t FakeKernel::frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
 
 int64_t FakeKernel::frame_merge(uint64_t lo, uint64_t hi) {
     ++calls;
+    if (injected(abi::Sys::FrameMerge)) return e(Errno::Busy);
     Cap* l = cap(lo, ObjType::Frame);
     Cap* h = cap(hi, ObjType::Frame);
     if (!l || !h) return e(Errno::BadType);
@@ -401,6 +408,40 @@ int64_t FakeKernel::frame_merge(uint64_t lo, uint64_t hi) {
     if (l->parent >= 0) --caps_[size_t(l->parent)].children;
     *h = Cap{};
     ++l->order;
+    return 0;
+}
+
+int64_t FakeKernel::cap_move(uint64_t src, uint64_t dst) {
+    ++calls;
+    if (injected(abi::Sys::CapMove)) return e(Errno::Busy);
+    if (!caps_.get(src)) return e(Errno::Range);
+    Cap* s = cap(src, ObjType::Null);
+    if (!s) return e(Errno::BadSlot);
+    if (int64_t r = empty_slot(dst); r < 0) return r;
+    if (src == dst) return e(Errno::Inval);
+    if (s->type != ObjType::Frame) return e(Errno::BadType);
+    // The fake names donations by slot (tables_, kstack_slot): those stay;
+    // a mapping and the children's parent links follow the move.
+    if (s->donated) return e(Errno::Busy);
+    if (s->mapped) {
+        auto& pages = objects_[size_t(s->map_as)].pages;
+        auto it = pages.find(s->map_va);
+        if (it != pages.end() && it->second == src) it->second = dst;
+    }
+    if (s->children) {
+        for (uint64_t leaf = 0; leaf < caps_.dir_entries(); ++leaf) {
+            if (!caps_.attached(leaf)) continue;
+            for (uint64_t i = leaf * CapSpace::kLeaf + 1; i < (leaf + 1) * CapSpace::kLeaf; ++i)
+                if (caps_[i].type != ObjType::Null && caps_[i].parent == int64_t(src))
+                    caps_[i].parent = int64_t(dst);
+        }
+        for (Object& o : objects_)
+            for (auto& [index, parent] : o.held)
+                if (parent == int64_t(src)) parent = int64_t(dst);
+    }
+    caps_[dst] = *s;
+    *s = Cap{};
+    ++moves;
     return 0;
 }
 
@@ -470,6 +511,7 @@ int64_t FakeKernel::cap_detach(uint64_t table, uint64_t index) {
 int64_t FakeKernel::map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights,
                         int* need_level) {
     ++calls;
+    if (injected(abi::Sys::Map)) return e(Errno::Busy);
     Cap* f = cap(frame, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     Object* a = object(as, ObjType::AddressSpace);
@@ -498,6 +540,7 @@ int64_t FakeKernel::map(uint64_t frame, uint64_t as, uint64_t va, uint64_t right
 
 int64_t FakeKernel::unmap(uint64_t frame) {
     ++calls;
+    if (injected(abi::Sys::Unmap)) return e(Errno::Busy);
     Cap* f = cap(frame, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     if (!f->mapped) return e(Errno::Inval);
@@ -508,6 +551,7 @@ int64_t FakeKernel::unmap(uint64_t frame) {
 
 int64_t FakeKernel::protect(uint64_t frame, uint64_t rights) {
     ++calls;
+    if (injected(abi::Sys::Protect)) return e(Errno::Busy);
     Cap* f = cap(frame, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     if (!f->mapped) return e(Errno::Inval);
@@ -556,6 +600,99 @@ int64_t FakeKernel::unmap_table(uint64_t frame) {
     std::memset(page(caps_[frame].pa), 0, kPage);
     tables_.erase(it);
     return 0;
+}
+
+int64_t FakeKernel::batch_frame_ok(uint64_t slot) {
+    if (!caps_.get(slot)) return e(Errno::Range);
+    Cap* f = cap(slot, ObjType::Null);
+    if (!f) return e(Errno::BadSlot);
+    if (f->type != ObjType::Frame) return e(Errno::BadType);
+    if ((f->rights & (abi::kRightRead | abi::kRightWrite)) != (abi::kRightRead | abi::kRightWrite))
+        return e(Errno::Perm);
+    if (f->donated || f->split || f->children) return e(Errno::Busy);
+    if (f->mapped && f->map_as != uint64_t(caps_[abi::kSlotSelfAs].obj)) return e(Errno::Busy);
+    return 0;
+}
+
+int64_t FakeKernel::batch_entry(const abi::BatchEntry& b, uint64_t* second) {
+    using abi::Sys;
+    const uint64_t* a = b.args;
+    switch (static_cast<Sys>(b.number)) {
+    case Sys::CapInfo:
+        return cap_info(a[0], second);
+    case Sys::CapCopy:
+        return cap_copy(a[0], a[1], a[2], a[3], a[4]);
+    case Sys::CapDelete:
+        return cap_delete(a[0]);
+    case Sys::CapRevoke:
+        return cap_revoke(a[0]);
+    case Sys::FrameSplit:
+        return frame_split(a[0], a[1], a[2]);
+    case Sys::Retype:
+        return retype(a[0], ObjType(a[1]), a[2]);
+    case Sys::CapAttach:
+        return cap_attach(a[0], a[1], a[2]);
+    case Sys::CapDetach:
+        return cap_detach(a[0], a[1]);
+    case Sys::FrameMerge:
+        return frame_merge(a[0], a[1]);
+    case Sys::CapMove:
+        return cap_move(a[0], a[1]);
+    case Sys::Map: {
+        int level = 0;
+        int64_t r = map(a[0], a[1], a[2], a[3], &level);
+        *second = uint64_t(level);
+        return r;
+    }
+    case Sys::Unmap:
+        return unmap(a[0]);
+    case Sys::Protect:
+        return protect(a[0], a[1]);
+    case Sys::MapTable:
+        return map_table(a[0], a[1], a[2]);
+    case Sys::UnmapTable:
+        return unmap_table(a[0]);
+    case Sys::ThreadConfigure:
+        return thread_configure(a[0], a[1], a[2], a[3]);
+    case Sys::ThreadSetStack:
+        return thread_set_stack(a[0], a[1]);
+    case Sys::ThreadWriteRegs:
+        return thread_write_regs(a[0], a[1], a[2], a[3], a[4]);
+    case Sys::ThreadStart:
+        return thread_start(a[0]);
+    case Sys::ThreadCopyRegs:
+        return thread_copy_regs(a[0], a[1]);
+    default:
+        return e(Errno::NoSys);
+    }
+}
+
+int64_t FakeKernel::batch(uint64_t frame, uint64_t count, uint64_t* second) {
+    uint64_t calls_before = calls;
+    ++batches;
+    calls = calls_before + 1;
+    if (int64_t r = batch_frame_ok(frame); r < 0) return r;
+    if (count > abi::kBatchMax) return e(Errno::Inval);
+    uint64_t pa = caps_[frame].pa;
+    auto* entries = reinterpret_cast<abi::BatchEntry*>(page(pa));
+    uint64_t done = 0, last = 0;
+    for (uint64_t i = 0; i < count; ++i) {
+        abi::BatchEntry one;
+        std::memcpy(&one, &entries[i], sizeof one);
+        last = 0;
+        int64_t r = batch_entry(one, &last);
+        calls = calls_before + 1;
+        // Its own frame deleted or donated: nothing more is written.
+        if (batch_frame_ok(frame) < 0 || caps_[frame].pa != pa) {
+            done += r >= 0;
+            break;
+        }
+        entries[i].result = r;
+        if (r < 0) break;
+        ++done;
+    }
+    if (second) *second = last;
+    return int64_t(done);
 }
 
 int64_t FakeKernel::thread_configure(uint64_t thread, uint64_t as, uint64_t table,
@@ -668,6 +805,9 @@ int64_t cap_attach(uint64_t table, uint64_t leaf, uint64_t index) {
 int64_t frame_merge(uint64_t lo, uint64_t hi) {
     return fake().frame_merge(lo, hi);
 }
+int64_t cap_move(uint64_t src, uint64_t dst) {
+    return fake().cap_move(src, dst);
+}
 int64_t cap_detach(uint64_t table, uint64_t index) {
     return fake().cap_detach(table, index);
 }
@@ -676,6 +816,9 @@ int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need
 }
 int64_t unmap(uint64_t frame) {
     return fake().unmap(frame);
+}
+int64_t batch(uint64_t frame, uint64_t count, uint64_t* second) {
+    return fake().batch(frame, count, second);
 }
 int64_t protect(uint64_t frame, uint64_t rights) {
     return fake().protect(frame, rights);

@@ -123,6 +123,10 @@ class FakeKernel {
     // Deletes of thread objects answer Busy this many more times (a thread
     // that has not left another hart yet).
     uint64_t busy_thread_deletes = 0;
+    // The fail_after-th call of kind fail_sys from now (in a batch or not)
+    // answers Busy and changes nothing (0: off); the count is what is left.
+    abi::Sys fail_sys = abi::Sys::Uptime;
+    uint64_t fail_after = 0;
 
     // kernel.h
     int64_t cap_info(uint64_t slot, uint64_t* pa);
@@ -134,12 +138,19 @@ class FakeKernel {
     int64_t retype(uint64_t frame, abi::ObjType type, uint64_t dst);
     int64_t cap_attach(uint64_t table, uint64_t leaf, uint64_t index);
     int64_t frame_merge(uint64_t lo, uint64_t hi);
+    int64_t cap_move(uint64_t src, uint64_t dst);
     int64_t cap_detach(uint64_t table, uint64_t index);
     int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level);
     int64_t unmap(uint64_t frame);
     int64_t protect(uint64_t frame, uint64_t rights);
     int64_t map_table(uint64_t frame, uint64_t as, uint64_t va);
     int64_t unmap_table(uint64_t frame);
+    // The batch call: the kernel's frame checks, entries read from the
+    // frame's memory and run in order through the calls above, stopping at
+    // the first failure; counts as one kernel call.
+    int64_t batch(uint64_t frame, uint64_t count, uint64_t* second);
+    uint64_t batches = 0; // batch calls made
+    uint64_t moves = 0;   // capabilities moved (CapMove)
     int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep);
     int64_t thread_set_stack(uint64_t thread, uint64_t frame);
     int64_t thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1);
@@ -152,11 +163,14 @@ class FakeKernel {
     Bytes archive;
 
   private:
+    bool injected(abi::Sys s);
     Cap* cap(uint64_t slot, abi::ObjType type);
     Object* object(uint64_t slot, abi::ObjType type);
     int64_t empty_slot(uint64_t slot);
     void remove_cap(uint64_t slot);
     int64_t delete_descendants(uint64_t slot);
+    int64_t batch_frame_ok(uint64_t slot);
+    int64_t batch_entry(const abi::BatchEntry& e, uint64_t* second);
     uint8_t* page(uint64_t pa);
 
     CapSpace caps_;
