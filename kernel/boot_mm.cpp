@@ -59,6 +59,26 @@ uint8_t largest_order(uint64_t base, uint64_t size) {
     return order;
 }
 
+// Frame capabilities the free RAM makes as naturally aligned runs.
+uint64_t frame_cap_count(const RangeSet& ram) {
+    uint64_t n = 0;
+    for (int i = 0; i < ram.count(); ++i)
+        for (uint64_t b = ram[i].base.value(), e = ram[i].end(); b < e; ++n)
+            b += kPageSize << largest_order(b, e - b);
+    return n;
+}
+
+// A one-page leaf of mm's space at directory index `index`.
+void make_leaf(uint64_t pa, uint64_t* dir, uint64_t index) {
+    zero_frames(pa, 1);
+    auto* h = phys_to<CapTableHeader>(pa);
+    h->slot_count = kLeafSlots;
+    h->attached_to = reinterpret_cast<uint64_t>(dir);
+    h->attached_index = static_cast<uint32_t>(index);
+    h->boot_leaf = 1;
+    dir[index] = pa;
+}
+
 } // namespace
 
 Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_t kernel_frames) {
@@ -76,14 +96,18 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
     uint64_t window_base = sizing.window_base;
     uint64_t window_frames = sizing.window_frames;
     uint64_t meta_bytes = sizing.meta_bytes;
-    const uint8_t kMmTableOrder = sizing.table_order;
 
-    // Capability table, address space (order 2), thread, kernel stack.
-    uint64_t table_bytes = kPageSize << kMmTableOrder;
-    PhysAddr table_pa = must(ram.take(table_bytes, kPageSize), "the capability table");
-    zero_frames(table_pa.value(), table_bytes / kPageSize);
-    CapTableRef table{phys_to<Cap>(table_pa.value()), abi::kCapSlotsPerPage << kMmTableOrder};
-    table.header()->slot_count = table.count;
+    // The capability space: a directory for as many leaves as this RAM
+    // could need, and its root (leaf 0, one page). More boot leaves for the
+    // frame capabilities come last, when the free RAM is final.
+    PhysAddr dir_pa = must(ram.take(sizing.dir_bytes, kPageSize), "the capability directory");
+    zero_frames(dir_pa.value(), sizing.dir_bytes / kPageSize);
+    auto* dir = phys_to<uint64_t>(dir_pa.value());
+    PhysAddr table_pa = must(boot_frame(), "the capability table");
+    make_leaf(table_pa.value(), dir, 0);
+    CapTableRef table{phys_to<Cap>(table_pa.value()), sizing.dir_entries << kLeafShift, dir};
+    table.header()->dir_entries = static_cast<uint32_t>(sizing.dir_entries);
+    table.header()->dir = dir_pa.value();
 
     PhysAddr as_pa = must(ram.take(4 * kPageSize, 4 * kPageSize), "the address space");
     zero_frames(as_pa.value(), 4);
@@ -94,12 +118,11 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
     thread_init(thread);
     PhysAddr kstack_pa = must(boot_frame(), "the kernel stack");
 
-    set_root_cap(&table.slots[abi::kSlotSelfCapTable], ObjType::CapTable, kMmTableOrder,
-                 table_pa.value());
-    set_root_cap(&table.slots[abi::kSlotSelfAs], ObjType::AddressSpace, 2, as_pa.value());
-    set_root_cap(&table.slots[abi::kSlotSelfThread], ObjType::Thread, 0, thread_pa.value());
-    set_root_cap(&table.slots[abi::kSlotControl], ObjType::Control, 0, 0);
-    Cap* kstack_cap = &table.slots[5];
+    set_root_cap(table.slot(abi::kSlotSelfCapTable), ObjType::CapTable, 0, table_pa.value());
+    set_root_cap(table.slot(abi::kSlotSelfAs), ObjType::AddressSpace, 2, as_pa.value());
+    set_root_cap(table.slot(abi::kSlotSelfThread), ObjType::Thread, 0, thread_pa.value());
+    set_root_cap(table.slot(abi::kSlotControl), ObjType::Control, 0, 0);
+    Cap* kstack_cap = table.slot(5);
     set_root_cap(kstack_cap, ObjType::Frame, 0, kstack_pa.value());
 
     // mm's program and stack, mapped with boot table pages.
@@ -132,8 +155,9 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
                       PageSizes::Only4K),
              "mapping the boot archive");
 
-    // The allocator's per-frame metadata (the boot-time cost of mm's free list).
-    for (uint64_t off = 0; off < meta_bytes; off += kPageSize)
+    // The allocator's per-frame metadata (the boot-time cost of mm's free
+    // list), then mm's books for the leaves of its capability space.
+    for (uint64_t off = 0; off < meta_bytes + sizing.slot_book_bytes; off += kPageSize)
         must(user.map(VirtAddr(abi::kFrameMetaVa + off), must(boot_frame(), "frame metadata"),
                       kPageSize, Perm::R | Perm::W | Perm::U),
              "mapping frame metadata");
@@ -157,6 +181,14 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
     thread->tf.regs[arch::sp] = abi::kUserStackTop;
     thread->tf.regs[arch::a0] = abi::kBootInfoVa;
 
+    // Boot leaves: enough for every frame capability (taking them can cut
+    // a run in two: a margin) and kMmBootSpareSlots more.
+    uint64_t slots_needed = kFirstFrameSlot + frame_cap_count(ram) + 64 + kMmBootSpareSlots;
+    uint64_t leaves = (slots_needed + kLeafSlots - 2) / (kLeafSlots - 1);
+    if (leaves > sizing.dir_entries) panic("building mm: %lu boot leaves", leaves);
+    for (uint64_t i = 1; i < leaves; ++i)
+        make_leaf(must(boot_frame(), "a capability leaf").value(), dir, i);
+
     // Every frame left goes to mm, as naturally aligned power-of-two runs.
     uint64_t mm_frames = before - ram.total_bytes() / kPageSize;
     uint64_t next = kFirstFrameSlot, frames = 0;
@@ -164,8 +196,10 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
         uint64_t b = ram[i].base.value(), e = ram[i].end();
         while (b < e) {
             uint8_t order = largest_order(b, e - b);
-            if (next >= table.count) panic("building mm: too many frame capabilities");
-            set_root_cap(&table.slots[next++], ObjType::Frame, order, b);
+            if ((next & (kLeafSlots - 1)) == 0) ++next; // a leaf's header
+            Cap* c = table.slot(next++);
+            if (!c) panic("building mm: too many frame capabilities");
+            set_root_cap(c, ObjType::Frame, order, b);
             b += kPageSize << order;
             frames += uint64_t{1} << order;
         }
@@ -184,6 +218,9 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
     info->window_base = window_base;
     info->window_frames = window_frames;
     info->meta_bytes = meta_bytes;
+    info->cap_dir_entries = sizing.dir_entries;
+    info->boot_leaves = leaves;
+    info->slot_book_bytes = sizing.slot_book_bytes;
     static_assert(sizeof info->bootargs == sizeof m.bootargs, "bootargs fit mm's BootInfo");
     for (size_t i = 0; i + 1 < sizeof info->bootargs && m.bootargs[i]; ++i)
         info->bootargs[i] = m.bootargs[i];
@@ -192,6 +229,9 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
             mm_frames);
     kprintf("kernel: handing %lu free frames (%lu MiB) to mm in %lu frame capabilities\n", frames,
             frames >> 8, next - kFirstFrameSlot);
+    kprintf("kernel: mm's capability space: %lu boot leaves, a directory of %lu leaves (%lu "
+            "frames)\n",
+            leaves, sizing.dir_entries, sizing.dir_bytes / kPageSize);
     return thread;
 }
 

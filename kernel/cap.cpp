@@ -21,6 +21,7 @@ void mdb_remove(Cap* c) {
 }
 
 Cap* parent_of(const Cap* c) {
+    if (c->depth == 0) return nullptr; // a root (no walk back over every capability)
     for (Cap* p = c->prev; p != &g_mdb; p = p->prev)
         if (p->depth < c->depth) return p;
     return nullptr;
@@ -66,12 +67,16 @@ uint8_t object_order(ObjType t) {
 }
 
 CapTableRef table_ref(const Cap* c) {
+    auto* h = phys_to<CapTableHeader>(c->object);
+    if (h->dir_entries)
+        return CapTableRef{phys_to<Cap>(c->object), uint64_t{h->dir_entries} << kLeafShift,
+                           phys_to<uint64_t>(h->dir)};
     return CapTableRef{phys_to<Cap>(c->object), abi::kCapSlotsPerPage << c->order};
 }
 
 Result<void> captable_check_destroy(const Cap* c) {
     CapTableRef t = table_ref(c);
-    if (t.header()->bound_threads) return Error::Busy;
+    if (t.header()->bound_threads || t.header()->attached_to || t.dir) return Error::Busy;
     for (uint64_t i = 1; i < t.count; ++i)
         if (!t.slots[i].empty()) return Error::Busy;
     return {};
@@ -131,18 +136,52 @@ Result<CapTableRef> table_of(const Thread& t, uint64_t table_slot) {
 }
 
 Result<Cap*> lookup(const Thread& t, uint64_t slot, ObjType want) {
-    if (slot == 0 || slot >= t.table.count) return Error::OutOfRange;
-    Cap* c = &t.table.slots[slot];
+    Cap* c = t.table.slot(slot);
+    if (!c) return Error::OutOfRange;
     if (c->empty()) return Error::BadSlot;
     if (want != ObjType::Null && c->type != want) return Error::BadType;
     return c;
 }
 
 Result<Cap*> lookup_empty(const CapTableRef& table, uint64_t slot) {
-    if (slot == 0 || slot >= table.count) return Error::OutOfRange;
-    Cap* c = &table.slots[slot];
+    Cap* c = table.slot(slot);
+    if (!c) return Error::OutOfRange;
     if (!c->empty()) return Error::AlreadyMapped;
     return c;
+}
+
+Result<void> cap_attach(const CapTableRef& space, Cap* leaf, uint64_t index) {
+    if (!space.dir) return Error::InvalidArgument; // a flat table has no directory
+    if (leaf->type != ObjType::CapTable) return Error::BadType;
+    if (index == 0 || index >= (space.count >> kLeafShift)) return Error::OutOfRange;
+    // Only the capability retype() made names the leaf's memory for good
+    // (a copy can be deleted while the leaf lives on), and a leaf is one page.
+    if (!donating_frame_of(leaf) || leaf->order != 0) return Error::InvalidArgument;
+    CapTableRef t = table_ref(leaf);
+    if (t.dir || t.header()->attached_to || t.header()->bound_threads) return Error::Busy;
+    for (uint64_t i = 1; i < t.count; ++i)
+        if (!t.slots[i].empty()) return Error::Busy;
+    if (space.dir[index]) return Error::AlreadyMapped;
+    space.dir[index] = leaf->object;
+    t.header()->attached_to = reinterpret_cast<uint64_t>(space.dir);
+    t.header()->attached_index = static_cast<uint32_t>(index);
+    return {};
+}
+
+Result<void> cap_detach(const CapTableRef& space, uint64_t index) {
+    if (!space.dir) return Error::InvalidArgument;
+    if (index >= (space.count >> kLeafShift)) return Error::OutOfRange;
+    if (index == 0) return Error::InvalidArgument; // the root
+    if (!space.dir[index]) return Error::BadSlot;
+    auto* h = phys_to<CapTableHeader>(space.dir[index]);
+    if (h->boot_leaf) return Error::Permission;
+    const Cap* slots = phys_to<Cap>(space.dir[index]);
+    for (uint64_t i = 1; i < kLeafSlots; ++i)
+        if (!slots[i].empty()) return Error::Busy;
+    h->attached_to = 0;
+    h->attached_index = 0;
+    space.dir[index] = 0;
+    return {};
 }
 
 Result<void> cap_copy(Cap* src, Cap* dst, uint8_t rights, uint64_t badge) {
@@ -196,13 +235,55 @@ Result<uint64_t> cap_revoke(Cap* c) {
 
 Result<void> frame_split(Cap* frame, Cap* lo, Cap* hi) {
     if (!frame->has(abi::kRightDonate)) return Error::Permission;
-    if (frame->order == 0 || lo == hi) return Error::InvalidArgument;
+    if (frame->order == 0 || lo == hi || hi == frame) return Error::InvalidArgument;
     if (!frame_free_for_use(frame)) return Error::Busy;
     uint8_t order = static_cast<uint8_t>(frame->order - 1);
+    if (lo == frame) {
+        // In place: the capability becomes the lower half and the upper half
+        // its sibling (same depth, same parent), so a split costs one slot.
+        *hi = Cap{};
+        hi->type = ObjType::Frame;
+        hi->rights = frame->rights;
+        hi->order = order;
+        hi->object = frame->object + (kPageSize << order);
+        hi->depth = frame->depth;
+        mdb_insert_after(frame, hi); // (frame has no descendants)
+        frame->order = order;
+        return {};
+    }
     make_child(frame, hi, ObjType::Frame, frame->rights, order,
                frame->object + (kPageSize << order));
     make_child(frame, lo, ObjType::Frame, frame->rights, order, frame->object);
     frame->flags |= abi::kCapSplit;
+    return {};
+}
+
+Result<void> frame_merge(Cap* lo, Cap* hi) {
+    if (lo == hi) return Error::InvalidArgument;
+    if (!lo->has(abi::kRightDonate) || !hi->has(abi::kRightDonate)) return Error::Permission;
+    uint64_t half = kPageSize << lo->order;
+    if (lo->order != hi->order || lo->order >= kMaxFrameOrder || lo->rights != hi->rights ||
+        !is_aligned(lo->object, half * 2) || hi->object != lo->object + half)
+        return Error::InvalidArgument;
+    if (!frame_free_for_use(lo) || !frame_free_for_use(hi)) return Error::Busy;
+    if (lo->depth != hi->depth || parent_of(lo) != parent_of(hi)) return Error::InvalidArgument;
+    mdb_remove(hi);
+    lo->order = static_cast<uint8_t>(lo->order + 1);
+    return {};
+}
+
+Result<void> cap_move(Cap* src, Cap* dst) {
+    if (src == dst) return Error::InvalidArgument;
+    if (src->type != ObjType::Frame) return Error::BadType;
+    // Nothing outside the MDB may point at the slot: the one capability
+    // the kernel keeps a pointer to is a kernel stack's (Thread::kstack_cap).
+    // Mappings, donated tables and objects, copies and halves name the
+    // memory, not the slot.
+    if ((src->flags & abi::kCapDonated) && src->donated_as == kDonatedKstack) return Error::Busy;
+    *dst = *src; // same place in the MDB: its depth, parent and children stay
+    dst->prev->next = dst;
+    dst->next->prev = dst;
+    *src = Cap{};
     return {};
 }
 

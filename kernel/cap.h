@@ -19,10 +19,25 @@ Result<Cap*> lookup(const Thread& t, uint64_t slot, ObjType want);
 Result<Cap*> lookup_empty(const CapTableRef& table, uint64_t slot);
 Result<CapTableRef> table_of(const Thread& t, uint64_t table_slot); // 0: t's own
 
+// The two-level capability space (kernel/object.h): attach a one-page leaf
+// table (the capability retype made, empty, unbound) at a directory index,
+// or detach an empty one. Errors change nothing.
+Result<void> cap_attach(const CapTableRef& space, Cap* leaf, uint64_t index);
+Result<void> cap_detach(const CapTableRef& space, uint64_t index);
+
 Result<void> cap_copy(Cap* src, Cap* dst, uint8_t rights, uint64_t badge);
 Result<void> cap_delete(Cap* c);
 Result<uint64_t> cap_revoke(Cap* c);
+// lo == frame: in place (frame becomes the lower half, hi its sibling).
 Result<void> frame_split(Cap* frame, Cap* lo, Cap* hi);
+// Two buddy halves (free for use, same rights, same parent) become lo, of
+// one order more; hi's slot is emptied. The inverse of an in-place split.
+Result<void> frame_merge(Cap* lo, Cap* hi);
+inline constexpr uint8_t kMaxFrameOrder = 30;
+// A frame capability (any but a kernel stack's) moves to the empty slot
+// dst, with its place in the MDB, its mapping or donation; src empties.
+// Nothing else changes (mm compacts its space with it).
+Result<void> cap_move(Cap* src, Cap* dst);
 Result<void> retype(Cap* frame, ObjType type, Cap* dst);
 
 bool has_children(const Cap* c);

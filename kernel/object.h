@@ -53,17 +53,44 @@ inline constexpr uint8_t kDonatedKstack = 3;
 
 // A capability table is a run of 2^order pages of slots. Slot 0 is never a
 // capability (slot number 0 means "none"); it holds the table's header.
+//
+// A capability space of two levels (mm's, built at boot): a root table of
+// one page whose header points to a directory of leaf tables. Slot s is
+// slot s % 64 of the leaf at directory index s / 64; offset 0 of every leaf
+// is that leaf's header, never a capability. Entry 0 is the root itself.
+// Leaves are one-page CapTables that the owner retypes from its own frames
+// and attaches (Sys::CapAttach) at run time; slots never move, so the MDB's
+// pointers to them stay valid, and a lookup is two loads.
 struct CapTableHeader {
     uint64_t slot_count;
     uint32_t bound_threads; // threads using this as their table
-    uint32_t reserved[13];
+    uint32_t dir_entries;   // a root: directory entries (0: a flat table)
+    uint64_t dir;           // a root: physical address of the directory (uint64_t per leaf)
+    uint64_t attached_to;   // a leaf: the directory it is attached in (0: none)
+    uint32_t attached_index;
+    uint8_t boot_leaf; // attached by the kernel at boot: never detached
+    uint8_t pad[3];
+    uint64_t reserved[3];
 };
 static_assert(sizeof(CapTableHeader) == sizeof(Cap));
 
+inline constexpr uint64_t kLeafShift = 6; // 64 slots per leaf: one page
+inline constexpr uint64_t kLeafSlots = uint64_t{1} << kLeafShift;
+
 struct CapTableRef {
-    Cap* slots = nullptr; // slots[0] is the header
-    uint64_t count = 0;
+    Cap* slots = nullptr;    // slots[0] is the header (of the root, if two-level)
+    uint64_t count = 0;      // slot numbers below this can be valid
+    uint64_t* dir = nullptr; // two-level: leaf table addresses (0: none attached)
     CapTableHeader* header() const { return reinterpret_cast<CapTableHeader*>(slots); }
+    // The slot `slot` names, or null if it names none (0, a leaf's header,
+    // out of range, no leaf attached there).
+    Cap* slot(uint64_t slot) const {
+        if (slot == 0 || slot >= count) return nullptr;
+        if (!dir) return &slots[slot];
+        uint64_t leaf = dir[slot >> kLeafShift];
+        if (!leaf || (slot & (kLeafSlots - 1)) == 0) return nullptr;
+        return reinterpret_cast<Cap*>(leaf) + (slot & (kLeafSlots - 1));
+    }
 };
 
 // swtch() saves and restores these (callee-saved registers).

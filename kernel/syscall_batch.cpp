@@ -56,7 +56,7 @@ Result<int64_t> sys_batch(Thread& t, SyscallArgs a) {
         // The entry may have deleted, donated or retyped the page's frame:
         // write nothing more unless the slot still holds that same frame,
         // fit for a batch.
-        Cap* again = slot < t.table.count ? &t.table.slots[slot] : nullptr;
+        Cap* again = t.table.slot(slot);
         if (!again || again->empty() || again->type != ObjType::Frame || again->object != pa ||
             !check_batch_frame(t, again).ok())
             return static_cast<int64_t>(done + (r.ok() ? 1 : 0));

@@ -35,9 +35,23 @@ Result<int64_t> sys_cap_revoke(Thread& t, SyscallArgs a) {
 
 Result<int64_t> sys_frame_split(Thread& t, SyscallArgs a) {
     Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
-    Cap* lo = TRY(lookup_empty(t.table, a[1]));
+    Cap* lo = a[1] == a[0] ? f : TRY(lookup_empty(t.table, a[1])); // a[1] == a[0]: in place
     Cap* hi = TRY(lookup_empty(t.table, a[2]));
     TRY(frame_split(f, lo, hi));
+    return 0;
+}
+
+Result<int64_t> sys_frame_merge(Thread& t, SyscallArgs a) {
+    Cap* lo = TRY(lookup(t, a[0], ObjType::Frame));
+    Cap* hi = TRY(lookup(t, a[1], ObjType::Frame));
+    TRY(frame_merge(lo, hi));
+    return 0;
+}
+
+Result<int64_t> sys_cap_move(Thread& t, SyscallArgs a) {
+    Cap* src = TRY(lookup(t, a[0], ObjType::Null));
+    Cap* dst = TRY(lookup_empty(t.table, a[1]));
+    TRY(cap_move(src, dst));
     return 0;
 }
 
@@ -46,6 +60,19 @@ Result<int64_t> sys_retype(Thread& t, SyscallArgs a) {
     Cap* dst = TRY(lookup_empty(t.table, a[2]));
     if (a[1] > 0xff) return Error::InvalidArgument;
     TRY(retype(f, static_cast<ObjType>(a[1]), dst));
+    return 0;
+}
+
+Result<int64_t> sys_cap_attach(Thread& t, SyscallArgs a) {
+    CapTableRef space = TRY(table_of(t, a[0]));
+    Cap* leaf = TRY(lookup(t, a[1], ObjType::Null));
+    TRY(cap_attach(space, leaf, a[2]));
+    return 0;
+}
+
+Result<int64_t> sys_cap_detach(Thread& t, SyscallArgs a) {
+    CapTableRef space = TRY(table_of(t, a[0]));
+    TRY(cap_detach(space, a[1]));
     return 0;
 }
 

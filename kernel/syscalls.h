@@ -42,6 +42,10 @@ Result<int64_t> sys_cap_delete(Thread& t, SyscallArgs a);
 Result<int64_t> sys_cap_revoke(Thread& t, SyscallArgs a);
 Result<int64_t> sys_frame_split(Thread& t, SyscallArgs a);
 Result<int64_t> sys_retype(Thread& t, SyscallArgs a);
+Result<int64_t> sys_cap_attach(Thread& t, SyscallArgs a);
+Result<int64_t> sys_frame_merge(Thread& t, SyscallArgs a);
+Result<int64_t> sys_cap_detach(Thread& t, SyscallArgs a);
+Result<int64_t> sys_cap_move(Thread& t, SyscallArgs a);
 
 // Address spaces (syscall_vm.cpp).
 Result<int64_t> sys_map(Thread& t, SyscallArgs a);

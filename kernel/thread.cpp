@@ -421,9 +421,8 @@ namespace {
 // The endpoint behind slot in t's table if the capability has `right`;
 // null for anything else (the generic path then reports the error).
 Cap* fast_endpoint(const Thread* t, uint64_t slot, uint8_t right) {
-    if (slot == 0 || slot >= t->table.count) return nullptr;
-    Cap* c = &t->table.slots[slot];
-    if (c->type != ObjType::Endpoint || !c->has(right)) return nullptr;
+    Cap* c = t->table.slot(slot);
+    if (!c || c->type != ObjType::Endpoint || !c->has(right)) return nullptr;
     return c;
 }
 

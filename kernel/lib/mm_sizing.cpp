@@ -4,23 +4,22 @@
 
 namespace capframe {
 
-uint8_t mm_table_order(uint64_t frames) {
-    uint8_t order = kMmTableMinOrder;
-    while (order < kMmTableMaxOrder && (abi::kCapSlotsPerPage << order) < 2 * frames + frames / 4)
-        ++order;
-    return order;
-}
-
-uint64_t mm_table_frames_served(uint64_t slots) {
-    return slots * 4 / kMmSlotsPer4Frames;
+uint64_t mm_dir_entries(uint64_t frames) {
+    uint64_t entries =
+        (frames * kMmDirSlotsPerFrame + abi::kCapSlotsPerPage - 1) / abi::kCapSlotsPerPage;
+    if (entries < kMmDirMinEntries) entries = kMmDirMinEntries;
+    constexpr uint64_t kPerPage = kPageSize / sizeof(uint64_t);
+    return (entries + kPerPage - 1) / kPerPage * kPerPage;
 }
 
 MmSizing mm_sizing(const RangeSet& free_ram) {
     MmSizing s;
     s.free_frames = free_ram.total_bytes() / kPageSize;
-    s.table_order = mm_table_order(s.free_frames);
-    s.table_slots = abi::kCapSlotsPerPage << s.table_order;
-    s.frames_served = mm_table_frames_served(s.table_slots);
+    s.dir_entries = mm_dir_entries(s.free_frames);
+    s.dir_bytes = s.dir_entries * sizeof(uint64_t);
+    s.max_slots = s.dir_entries * (abi::kCapSlotsPerPage - 1);
+    (void)align_up(s.dir_entries * kMmLeafBookBytes + (s.dir_entries + 63) / 64 * 8, kPageSize,
+                   s.slot_book_bytes);
     if (free_ram.count() == 0) return s;
     s.window_base = free_ram[0].base.value();
     s.window_frames = (free_ram[free_ram.count() - 1].end() - s.window_base) / kPageSize;

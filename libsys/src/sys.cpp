@@ -45,6 +45,18 @@ int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
 int64_t retype(uint64_t frame, capframe::abi::ObjType type, uint64_t dst) {
     return syscall(Sys::Retype, frame, static_cast<uint64_t>(type), dst);
 }
+int64_t cap_attach(uint64_t space, uint64_t leaf, uint64_t index) {
+    return syscall(Sys::CapAttach, space, leaf, index);
+}
+int64_t cap_detach(uint64_t space, uint64_t index) {
+    return syscall(Sys::CapDetach, space, index);
+}
+int64_t frame_merge(uint64_t lo, uint64_t hi) {
+    return syscall(Sys::FrameMerge, lo, hi);
+}
+int64_t cap_move(uint64_t src, uint64_t dst) {
+    return syscall(Sys::CapMove, src, dst);
+}
 int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level) {
     Msg m;
     m.w[0] = as, m.w[1] = va, m.w[2] = rights;

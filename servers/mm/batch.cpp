@@ -30,6 +30,14 @@ int64_t one_call(const abi::BatchEntry& e, uint64_t* second) {
         return kernel::frame_split(a[0], a[1], a[2]);
     case Sys::Retype:
         return kernel::retype(a[0], static_cast<abi::ObjType>(a[1]), a[2]);
+    case Sys::CapAttach:
+        return kernel::cap_attach(a[0], a[1], a[2]);
+    case Sys::CapDetach:
+        return kernel::cap_detach(a[0], a[1]);
+    case Sys::FrameMerge:
+        return kernel::frame_merge(a[0], a[1]);
+    case Sys::CapMove:
+        return kernel::cap_move(a[0], a[1]);
     case Sys::Map: {
         int level = 0;
         int64_t r = kernel::map(a[0], a[1], a[2], a[3], &level);

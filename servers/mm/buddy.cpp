@@ -71,6 +71,36 @@ Result<uint32_t> BuddyCore::allocated_index(Block b) const {
     return i;
 }
 
+Result<uint32_t> BuddyCore::free_index(Block b) const {
+    const uint64_t pfn = b.pa >> kPageShift;
+    if (!is_aligned(b.pa, kPageSize) || pfn < base_pfn_ || pfn - base_pfn_ >= meta_.size())
+        return Error::InvalidArgument;
+    const auto i = static_cast<uint32_t>(pfn - base_pfn_);
+    const FrameMeta& m = meta_[i];
+    if (m.state != kFree || m.order != b.order || m.slot != b.slot) return Error::InvalidArgument;
+    return i;
+}
+
+bool BuddyCore::is_free(Block b) const {
+    return free_index(b).ok();
+}
+
+Result<uint32_t> BuddyCore::block_index(Block b) const {
+    if (auto i = free_index(b); i.ok()) return i;
+    return allocated_index(b);
+}
+
+Result<void> BuddyCore::move_block(Block b, uint32_t new_slot) {
+    const uint32_t i = TRY(block_index(b));
+    meta_[i].slot = new_slot;
+    uint32_t lo = 0, up = 0;
+    for (uint8_t k = b.order; parent_halves(i, k, lo, up) && lo == i; ++k) {
+        if (meta_[up].split_slot != b.slot) break;
+        meta_[up].split_slot = new_slot;
+    }
+    return {};
+}
+
 bool BuddyCore::parent_halves(uint32_t i, uint8_t order, uint32_t& lower, uint32_t& upper) const {
     if (order >= kMaxOrder) return false;
     // The parent's upper half starts at the frame with bit `order` set; that

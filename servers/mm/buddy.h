@@ -103,6 +103,17 @@ class BuddyCore {
     // matching. O(window frames); for tests and debugging.
     bool check() const;
 
+    // Whether b names exactly a free block (head frame, slot and order).
+    bool is_free(Block b) const;
+    // Whether b names exactly a free or an allocated block.
+    bool is_block(Block b) const { return block_index(b).ok(); }
+    // Block b's capability has moved to new_slot (mm compacts its
+    // capability space): b, and every split whose lower half it is (an
+    // in-place split's parent is its lower half's capability), now name
+    // new_slot. InvalidArgument (nothing changes) unless b is exactly a
+    // free or an allocated block.
+    Result<void> move_block(Block b, uint32_t new_slot);
+
     // The n-th alloc call from now fails with NoMemory and changes nothing
     // (n = 1: the next one). 0 disables. For fault-injection tests.
     void fail_nth_alloc(uint64_t n) { fail_countdown_ = n; }
@@ -123,6 +134,10 @@ class BuddyCore {
     // Frame index of the allocated block b; InvalidArgument unless b names
     // exactly an allocated block (head frame, slot and order).
     Result<uint32_t> allocated_index(Block b) const;
+    // Frame index of the free block b; InvalidArgument unless it is one.
+    Result<uint32_t> free_index(Block b) const;
+    // Frame index of b if it is a free or an allocated block.
+    Result<uint32_t> block_index(Block b) const;
     // If block (i, order) has a parent cap, sets the frame indices of the two
     // halves of that parent and returns true.
     bool parent_halves(uint32_t i, uint8_t order, uint32_t& lower, uint32_t& upper) const;

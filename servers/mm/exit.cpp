@@ -55,6 +55,7 @@ void shutdown_after_init(int status) {
     // Whatever is still running goes first, so the frame count is exact.
     for (int i = 0; i < kMaxProcs; ++i)
         if (g_pt.procs[i].state == State::Running) teardown(&g_pt.procs[i]);
+    slots_trim(true); // the capability leaves mm grew, given back
     uint64_t free_now = g_book.buddy.free_frames();
     kernel::log("mm: init exited; free frames %lu, at start %lu: %s\n", free_now,
                 g_book.free_at_start,

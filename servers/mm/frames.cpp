@@ -3,34 +3,34 @@
 #include "batch.h"
 #include "errors.h"
 #include "kernel.h"
+#include "mappings.h"
 #include "slots.h"
 
 namespace capframe::mm {
 
 FrameBook g_book;
 
+// Splits are in place (the block's capability becomes its lower half), so
+// a split costs one slot and a frame at most one; merges are their inverse.
 Result<SplitSlots> KernelFrameOps::split(uint32_t slot, uint8_t) {
-    uint32_t lo = TRY(g_slots.alloc());
-    auto hi = g_slots.alloc();
-    if (!hi.ok()) {
-        g_slots.free(lo);
-        return hi.error();
-    }
-    int64_t r = kernel::frame_split(slot, lo, hi.value());
+    uint32_t hi = TRY(g_slots.alloc());
+    int64_t r = kernel::frame_split(slot, slot, hi);
     if (r < 0) {
-        g_slots.free(lo), g_slots.free(hi.value());
+        g_slots.free(hi);
         return error_of(r);
     }
-    return SplitSlots{lo, hi.value()};
+    return SplitSlots{slot, hi};
 }
 
 namespace {
 
-// The merges queued while deferred: their halves' slots, freed once the
-// batch ran.
+// The merges queued while deferred: their halves' slots; the upper one is
+// freed once the batch ran.
 struct Deferred {
     int depth = 0;
-    uint32_t slots[abi::kBatchMax];
+    struct {
+        uint32_t lower, upper;
+    } merges[abi::kBatchMax];
     uint64_t n = 0;
 } g_deferred;
 
@@ -38,15 +38,17 @@ void run_deferred_merges() {
     if (!g_deferred.n) return;
     uint64_t done = g_batch.run().done;
     for (uint64_t i = 0; i < g_deferred.n; ++i) {
+        auto [lower, upper] = g_deferred.merges[i];
         // Cannot fail (the halves are free, unmapped and without copies);
-        // if one does, it is tried alone and its slot kept if it fails again.
-        if (i >= done && kernel::cap_delete(g_deferred.slots[i]) < 0) {
-            kernel::log("mm: BUG: merge delete of slot %u refused\n", g_deferred.slots[i]);
+        // if one does, it is tried alone and the slot kept if it fails again.
+        if (i >= done && kernel::frame_merge(lower, upper) < 0) {
+            kernel::log("mm: BUG: merge of slots %u and %u refused\n", lower, upper);
             continue;
         }
-        g_slots.free(g_deferred.slots[i]);
+        g_slots.free(upper);
     }
     g_deferred.n = 0;
+    if (g_deferred.depth == 0) slots_trim(false); // (skipped while merges were deferred)
 }
 
 } // namespace
@@ -65,16 +67,13 @@ void flush_deferred_merges() {
 
 Result<void> KernelFrameOps::merge(uint32_t, uint32_t lower, uint32_t upper) {
     if (g_deferred.depth > 0) {
-        if (g_batch.room() < 2) run_deferred_merges();
-        g_batch.add(abi::Sys::CapDelete, lower);
-        g_batch.add(abi::Sys::CapDelete, upper);
-        g_deferred.slots[g_deferred.n++] = lower;
-        g_deferred.slots[g_deferred.n++] = upper;
+        if (g_batch.room() < 1) run_deferred_merges();
+        g_batch.add(abi::Sys::FrameMerge, lower, upper);
+        g_deferred.merges[g_deferred.n++] = {lower, upper};
         return {};
     }
-    if (kernel::cap_delete(lower) < 0) return Error::Busy;
-    if (kernel::cap_delete(upper) < 0) return Error::Busy; // lower is gone: cannot happen
-    g_slots.free(lower), g_slots.free(upper);
+    if (kernel::frame_merge(lower, upper) < 0) return Error::Busy;
+    g_slots.free(upper);
     return {};
 }
 
@@ -107,15 +106,135 @@ void uncharge(Proc* p, Use use, uint64_t n) {
     if (is_process(p)) group_add(p->group, -static_cast<int64_t>(n));
 }
 
-// Capability slots: a frame taken out of a larger block costs up to two
-// (the halves of each split), a shared page one. Frames handed out or
+// Capability slots: a frame taken out of a larger block costs up to one
+// (the upper half of a split in place), a shared page one. Frames handed out or
 // promised must leave enough slots for every promise (sbrk, fork's copies)
-// to be kept, plus a little for mm's own windows and objects.
-constexpr uint64_t kSlotsPerFrame = 2, kSlotHeadroom = 64;
+// to be kept, plus a little for mm's own windows and objects. The space
+// grows by one-page leaves of mm's own frames (63 slots, of which the leaf's
+// table capability and its frame take up to 2): a promise that needs more
+// slots than are free makes the leaves at once, out of frames it checks are
+// there, so that slots and frames are both kept.
+constexpr uint64_t kSlotsPerFrame = 1, kSlotHeadroom = 64;
+constexpr uint64_t kNetSlotsPerLeaf = SlotAllocator::kLeafSlots - 1 - 2;
 
+bool g_growing = false; // grow_one() is allocating: no growth inside it
+
+uint64_t slots_target(uint64_t n) {
+    return kSlotsPerFrame * (g_book.reserved + n) + kSlotHeadroom;
+}
+
+// One more leaf: a frame of mm's own, retyped into a one-page CapTable,
+// attached at the top of mm's space.
+Result<void> grow_one() {
+    if (g_slots.leaves() >= g_slots.max_leaves()) return Error::TooMany;
+    g_growing = true;
+    auto b = alloc_frames(nullptr, Use::KernelObject, 0);
+    g_growing = false;
+    if (!b.ok()) return b.error();
+    auto t = g_slots.alloc();
+    if (!t.ok()) {
+        free_frames(nullptr, Use::KernelObject, b.value());
+        return t.error();
+    }
+    int64_t r = kernel::retype(b.value().slot, abi::ObjType::CapTable, t.value());
+    if (r >= 0) r = kernel::cap_attach(0, t.value(), g_slots.leaves());
+    if (r < 0) {
+        (void)kernel::cap_delete(t.value()); // (nothing if retype failed)
+        g_slots.free(t.value());
+        free_frames(nullptr, Use::KernelObject, b.value());
+        kernel::log("mm: BUG: a capability leaf was refused: %ld\n", long(r));
+        return error_of(r);
+    }
+    g_slots.push_leaf({b.value().slot, t.value()});
+    return {};
+}
+
+// At least `target` free slots, growing while frames allow.
+void grow_to(uint64_t target) {
+    if (g_growing) return;
+    while (g_slots.free_slots() < target)
+        if (!grow_one().ok()) return;
+}
+
+// Whether n more frames for processes (handed out or promised) leave the
+// slots every promise needs; grows the space if that takes leaves, and only
+// if the frames for them are there besides the n.
 bool slots_fit(uint64_t n) {
-    uint64_t free = g_slots.count() - g_slots.used();
-    return free >= kSlotsPerFrame * (g_book.reserved + n) + kSlotHeadroom;
+    uint64_t target = slots_target(n), free = g_slots.free_slots();
+    if (free >= target) return true;
+    uint64_t leaves = (target - free + kNetSlotsPerLeaf - 1) / kNetSlotsPerLeaf;
+    if (g_slots.leaves() + leaves > g_slots.max_leaves() || available() < n + leaves) return false;
+    grow_to(target);
+    return g_slots.free_slots() >= target && available() >= n;
+}
+
+// A slot of the top leaf last found holding a capability that cannot move
+// (0: none): while it does, a partial trim does not look at that leaf again.
+uint32_t g_pinned = 0;
+
+// Moves the capability in slot s of the top leaf to slot `to` below it, and
+// every record of mm's that names s with it. What can move: a free block
+// (only the allocator names it) and, with `live` (between requests, when no
+// slot number is held anywhere else), a page of a process (its FrameInfo,
+// its block in the allocator, the mappings made with it), a copy a shared
+// page's mapping was made with (that mapping), and a page table (its
+// FrameInfo and block). False, nothing changed, for anything else.
+bool move_slot(uint32_t s, uint32_t to, bool live) {
+    uint64_t pa = 0;
+    int64_t info = kernel::cap_info(s, &pa);
+    if (info < 0 || (info & 0xff) != static_cast<int64_t>(abi::ObjType::Frame)) return false;
+    Block b{s, pa, static_cast<uint8_t>(info >> 16)};
+    FrameInfo* f = nullptr;
+    uint32_t copy = kNone; // the mapping made with s, a copy
+    if (!g_book.buddy.is_free(b)) {
+        if (!live || pa < g_maps.window_base || frame_index(pa) >= g_maps.window_frames)
+            return false;
+        f = &frame_info(frame_index(pa));
+        if (f->owner == 0) return false;
+        if (f->block_slot != s) {
+            for (uint32_t i = f->refs ? f->rmap : kNone; i != kNone; i = mapping(i).rnext)
+                if (mapping(i).slot == s) copy = i;
+            if (copy == kNone) return false;
+        } else if (b.order != 0 || !g_book.buddy.is_block(b)) {
+            return false;
+        }
+    }
+    if (kernel::cap_move(s, to) < 0) return false;
+    if (copy != kNone) {
+        mapping(copy).slot = to;
+    } else {
+        (void)g_book.buddy.move_block(b, to);
+        if (f) {
+            f->block_slot = to;
+            for (uint32_t i = f->refs ? f->rmap : kNone; i != kNone; i = mapping(i).rnext)
+                if (mapping(i).slot == s) mapping(i).slot = to;
+        }
+    }
+    return true;
+}
+
+// Moves the capabilities in the top leaf (one mm attached) to free slots
+// below it, so that the leaf can go: a capability that sits there by the
+// chance of when it was made would otherwise keep the leaf (and its frame)
+// and every leaf under it. False, with the moves so far kept, at a slot
+// that cannot move (move_slot) or when no slot below is free.
+bool evacuate_top_leaf(bool live) {
+    constexpr uint64_t kLeaf = SlotAllocator::kLeafSlots;
+    const uint64_t leaf = g_slots.leaves() - 1;
+    if (!live && g_pinned / kLeaf == leaf && g_slots.is_used(g_pinned)) return false;
+    for (uint64_t bit = 1; bit < kLeaf; ++bit) {
+        const auto s = static_cast<uint32_t>(leaf * kLeaf + bit);
+        if (!g_slots.is_used(s)) continue;
+        auto to = g_slots.alloc(); // the lowest free slot
+        if (!to.ok()) return false;
+        if (to.value() / kLeaf >= leaf || !move_slot(s, to.value(), live)) {
+            g_slots.free(to.value());
+            g_pinned = s;
+            return false;
+        }
+        g_slots.free(s);
+    }
+    return true;
 }
 
 bool injected_failure() {
@@ -124,6 +243,36 @@ bool injected_failure() {
 }
 
 } // namespace
+
+void slots_trim(bool all) {
+    // Not from inside a growth or a trim, nor while merges wait in the
+    // batch (their upper slots are still taken; the outermost
+    // end_deferred_merges trims).
+    if (g_growing || g_deferred.depth > 0) return;
+    // Keep two spare leaves' worth unless asked for everything. The top
+    // leaf goes when the slots left without it are enough: the free blocks
+    // in it move down first.
+    uint64_t keep = slots_target(0) + (all ? 0 : 2 * SlotAllocator::kLeafSlots);
+    while (g_slots.grown() && g_slots.free_slots() >= keep + SlotAllocator::kLeafSlots - 1) {
+        if (!g_slots.top_leaf_empty() && (!evacuate_top_leaf(all) || !g_slots.top_leaf_empty()))
+            return;
+        SlotAllocator::Leaf l = g_slots.top_leaf();
+        if (kernel::cap_detach(0, g_slots.leaves() - 1) < 0) return;
+        g_slots.pop_leaf();
+        uint64_t pa = 0;
+        (void)kernel::cap_info(l.frame_slot, &pa);
+        if (kernel::cap_delete(l.table_slot) < 0)
+            kernel::log("mm: BUG: a detached leaf's table would not go\n");
+        g_slots.free(l.table_slot);
+        g_growing = true; // (free_frames trims: not from inside a trim)
+        free_frames(nullptr, Use::KernelObject, Block{l.frame_slot, pa, 0});
+        g_growing = false;
+    }
+}
+
+uint64_t leaf_frames() {
+    return g_slots.grown();
+}
 
 void group_get(int g) {
     if (g >= 0) ++g_book.groups[g].refs;
@@ -147,6 +296,9 @@ Snapshot books_snapshot() {
 
 Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from) {
     uint64_t n = uint64_t{1} << order;
+    // Keep the headroom the promises need (best effort: mm's own
+    // allocations and copies of shared pages take slots without a check).
+    if (!is_process(p) || from != From::Free) grow_to(slots_target(0));
     bool from_reserve = from != From::Free;
     uint64_t* pool = !p                         ? nullptr
                      : from == From::Heap       ? &p->reserved
@@ -159,6 +311,7 @@ Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from) {
         if (available() < n) return Error::NoMemory;
         if (is_process(p) && !group_fits(p->group, n)) return Error::NoMemory;
         if (is_process(p) && !slots_fit(n)) return Error::NoMemory;
+        if (available() < n) return Error::NoMemory; // (growth took frames)
     }
     Block b = TRY(g_book.buddy.alloc(order));
     if (from_reserve) {
@@ -175,11 +328,12 @@ Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from) {
 void free_frames(Proc* p, Use use, Block b) {
     uncharge(p, use, uint64_t{1} << b.order);
     if (!g_book.buddy.free(b).ok()) kernel::log("mm: BUG: free of block at 0x%lx refused\n", b.pa);
+    slots_trim(false);
 }
 
 Result<void> reserve(Proc* p, uint64_t n) {
     if (injected_failure() || available() < n || !group_fits(p->group, n) || !slots_fit(n))
-        return Error::NoMemory;
+        return Error::NoMemory; // (slots_fit grows only when the frames are there)
     p->reserved += n, g_book.reserved += n;
     charge(p, Use::Shared, n);
     return {};

@@ -92,6 +92,16 @@ void move_charges(Proc* from, Proc* to);
 // Releases what is still charged to p (a bug if anything); returns it.
 uint64_t release_charges(Proc* p);
 
+// mm's capability space (slots.h) grows inside alloc_frames/reserve; this
+// gives back the leaves at its top, moving the capabilities in them down
+// first (CapMove). all: down to what the promises need, and pages, copies
+// and page tables move too (only between requests: no slot number may be
+// held across the call); otherwise two leaves' worth stay, so that a
+// process at the edge does not make mm attach and detach a leaf per page,
+// and only free blocks move.
+void slots_trim(bool all);
+uint64_t leaf_frames(); // frames mm holds as leaves of its space
+
 // Limit groups.
 void group_get(int g);
 void group_put(int g);

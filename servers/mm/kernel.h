@@ -29,6 +29,14 @@ int64_t cap_delete(uint64_t slot);
 int64_t cap_revoke(uint64_t slot);
 int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi);
 int64_t retype(uint64_t frame, abi::ObjType type, uint64_t dst);
+// mm's two-level capability space (table 0: its own): a one-page CapTable
+// becomes leaf `index`; an empty leaf leaves.
+int64_t cap_attach(uint64_t table, uint64_t leaf, uint64_t index);
+int64_t cap_detach(uint64_t table, uint64_t index);
+// The inverse of frame_split(slot, slot, hi): hi merges back into lo.
+int64_t frame_merge(uint64_t lo, uint64_t hi);
+// A frame capability free for use moves to an empty slot (compaction).
+int64_t cap_move(uint64_t src, uint64_t dst);
 
 // Address spaces. map: NeedTable with *need_level set when a table is missing.
 int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level = nullptr);

@@ -27,6 +27,18 @@ int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
 int64_t retype(uint64_t frame, abi::ObjType type, uint64_t dst) {
     return sys::retype(frame, type, dst);
 }
+int64_t cap_attach(uint64_t table, uint64_t leaf, uint64_t index) {
+    return sys::cap_attach(table, leaf, index);
+}
+int64_t cap_detach(uint64_t table, uint64_t index) {
+    return sys::cap_detach(table, index);
+}
+int64_t frame_merge(uint64_t lo, uint64_t hi) {
+    return sys::frame_merge(lo, hi);
+}
+int64_t cap_move(uint64_t src, uint64_t dst) {
+    return sys::cap_move(src, dst);
+}
 int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level) {
     return sys::map(frame, as, va, rights, need_level);
 }

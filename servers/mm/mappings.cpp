@@ -165,7 +165,7 @@ void remove_mappings(const uint32_t* list, uint64_t n, bool units_later) {
 
 void push_table(Proc* p, Block t) {
     uint64_t idx = frame_index(t.pa);
-    frame_info(idx) = FrameInfo{t.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), p->tables, 0};
+    frame_info(idx) = FrameInfo{t.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), p->tables};
     p->tables = static_cast<uint32_t>(idx + 1);
     ++p->table_count;
 }

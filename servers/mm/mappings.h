@@ -22,9 +22,8 @@ struct FrameInfo {
     uint16_t refs;       // mappings of it
     uint16_t owner;      // process slot + 1 charged for it
     uint32_t rmap;       // first mapping of it (Mapping index); the table list for tables
-    uint32_t pad;
 };
-static_assert(sizeof(FrameInfo) == 16);
+static_assert(sizeof(FrameInfo) == 12);
 
 // One page mapped in one process. The key packs the page address with the
 // process slot (bits 0..6) and flags.
@@ -67,17 +66,20 @@ constexpr MetaLayout meta_layout(uint64_t frames) {
     l.buddy_offset = 0;
     l.frames_offset = frames * sizeof(FrameMeta);
     l.maps_offset = l.frames_offset + frames * sizeof(FrameInfo);
-    l.map_count = frames + frames / 4; // entry 0 unused
+    // A mapping is a page mapped in a process: its own frame, or a shared
+    // frame's extra mapping backed by a frame the sharer holds in reserve
+    // (kMapReserved), so there are never more than frames; 1/32 spare.
+    l.map_count = frames + frames / 32; // entry 0 unused
     l.buckets_offset = l.maps_offset + l.map_count * sizeof(Mapping);
     l.bucket_count = 1;
-    while (l.bucket_count * 2 <= frames * 2)
+    while (l.bucket_count * 2 <= frames)
         l.bucket_count *= 2;
     l.bytes = l.buckets_offset + l.bucket_count * sizeof(uint32_t);
     return l;
 }
-// The layout fits the budget at every window size (buckets: at most two per
-// frame, 8 bytes).
-static_assert(sizeof(FrameMeta) + sizeof(FrameInfo) + sizeof(Mapping) * 5 / 4 + 8 <=
+// The layout fits the budget at every window size (buckets: at most one per
+// frame, 4 bytes): 16 + 12 + 33 + 4 = 65 of 68 bytes.
+static_assert(sizeof(FrameMeta) + sizeof(FrameInfo) + sizeof(Mapping) * 33 / 32 + 4 <=
               abi::kMetaBytesPerFrame);
 static_assert(meta_layout(1).bytes <= abi::kMetaBytesPerFrame);
 static_assert(meta_layout(4096).bytes <= 4096 * abi::kMetaBytesPerFrame);

@@ -114,7 +114,7 @@ Result<void> map_fresh(Proc* p, uint64_t va, uint64_t flags, Block b, bool throu
     }
     auto r = map_with_tables(p, slot, p->as_obj, va, rights_of(flags));
     uint64_t idx = frame_index(b.pa);
-    frame_info(idx) = FrameInfo{b.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), kNone, 0};
+    frame_info(idx) = FrameInfo{b.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), kNone};
     if (r.ok() && !record_mapping(p, va, flags, idx, slot).ok()) {
         if (!through_copy) (void)kernel::unmap(slot);
         r = Error::NoMemory;
@@ -178,7 +178,7 @@ Result<void> PageFiller::run(Block next) {
     bool mapped = map_at < run.done;
     Result<void> out = run.error;
     if (mapped) {
-        frame_info(idx) = FrameInfo{b_.slot, 0, static_cast<uint16_t>(slot_of(p_) + 1), kNone, 0};
+        frame_info(idx) = FrameInfo{b_.slot, 0, static_cast<uint16_t>(slot_of(p_) + 1), kNone};
         if (record_mapping(p_, va_, flags_, idx, slot).ok()) return window;
         frame_info(idx) = FrameInfo{};
         out = Error::NoMemory;
@@ -289,7 +289,7 @@ Result<void> break_cow(Proc* p, uint32_t i) {
     remove_mapping(i, done >= 3); // the page-table entry is free now; its tables stay
     if (done >= 4) {
         uint64_t idx = frame_index(b.pa);
-        frame_info(idx) = FrameInfo{b.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), kNone, 0};
+        frame_info(idx) = FrameInfo{b.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), kNone};
         if (record_mapping(p, va, flags, idx, b.slot).ok()) return {};
         frame_info(idx) = FrameInfo{};
         (void)kernel::unmap(b.slot);

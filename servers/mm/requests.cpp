@@ -129,6 +129,7 @@ bool request(Proc* p, const kernel::Msg& m, kernel::Msg& out) {
         return true;
     }
     case mmp::Request::FreeFrames:
+        slots_trim(true); // the leaves mm could give back do not count as used
         out.w[1] = g_book.buddy.free_frames();
         return true;
     case mmp::Request::MemMap:

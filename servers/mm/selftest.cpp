@@ -272,7 +272,100 @@ void selftest() {
               (sys::cap_info(big.slot) >> 24 & abi::kCapSplit) == 0,
           "deleting both halves makes the frame whole again");
     check(sys::frame_split(f.slot, s1, s2) == err(Errno::Inval), "an order-0 frame cannot split");
+
+    // In-place splits and merges (a slot per split).
+    check(sys::frame_split(big.slot, big.slot, big.slot) == err(Errno::Exist),
+          "an in-place split into its own slot is refused");
+    check(sys::frame_split(big.slot, big.slot, s1) == 0 &&
+              (sys::cap_info(big.slot) >> 16 & 0xff) == 0 && (sys::cap_info(s1) >> 16 & 0xff) == 0,
+          "an in-place split leaves two order-0 halves");
+    check(sys::frame_merge(s1, big.slot) == err(Errno::Inval),
+          "a merge needs the lower half first");
+    check(sys::frame_merge(big.slot, big.slot) == err(Errno::Inval),
+          "a frame cannot merge with itself");
+    check(sys::frame_merge(big.slot, f.slot) == err(Errno::Inval),
+          "frames that are not buddies do not merge");
+    check(sys::frame_merge(big.slot, abi::kSlotSelfThread) == err(Errno::BadType),
+          "a merge takes frames");
+    check(sys::frame_merge(big.slot, s3) == err(Errno::BadSlot),
+          "a merge with an empty slot is refused");
+    check(sys::cap_copy(s1, 0, s2, abi::kRightsAll, 0) == 0 &&
+              sys::frame_merge(big.slot, s1) == err(Errno::Busy) && sys::cap_delete(s2) == 0,
+          "a half with a copy does not merge");
+    check(sys::frame_merge(big.slot, s1) == 0 && (sys::cap_info(big.slot) >> 16 & 0xff) == 1 &&
+              sys::cap_info(s1) == err(Errno::BadSlot),
+          "merging the halves makes the order-1 frame again");
+
+    // CapMove: a frame capability changes slots (mm's compaction).
+    {
+        uint64_t pa = 0, pa2 = 0;
+        const int64_t info = sys::cap_info(big.slot, &pa);
+        check(sys::cap_move(big.slot, big.slot) == err(Errno::Exist),
+              "a move needs an empty destination");
+        check(sys::cap_move(s3, s2) == err(Errno::BadSlot), "a move of an empty slot is refused");
+        check(sys::cap_move(big.slot, 0) == err(Errno::Range), "a move to slot 0 is refused");
+        check(sys::cap_move(abi::kSlotSelfThread, s3) == err(Errno::BadType),
+              "only frames move (a thread does not)");
+        check(sys::cap_move(5, s3) == err(Errno::Busy),
+              "mm's kernel-stack frame does not move (its thread points at it)");
+        check(sys::cap_move(big.slot, s3) == 0 && sys::cap_info(big.slot) == err(Errno::BadSlot) &&
+                  sys::cap_info(s3, &pa2) == info && pa2 == pa,
+              "a free frame moves: the same capability in the new slot, the old one empty");
+        check(sys::frame_split(s3, s3, s1) == 0 && sys::frame_merge(s3, s1) == 0 &&
+                  sys::cap_info(s3) == info,
+              "the moved capability splits and merges in place");
+        check(sys::cap_copy(s3, 0, s2, abi::kRightsAll, 0) == 0 &&
+                  sys::cap_move(s3, big.slot) == 0 &&
+                  sys::cap_delete(big.slot) == err(Errno::Busy) && sys::cap_delete(s2) == 0 &&
+                  sys::cap_info(big.slot) == info,
+              "a frame with a copy moves and keeps its child");
+    }
     (void)g_book.buddy.free(big);
+
+    // The two-level capability space: a leaf from a frame of mm's own.
+    {
+        const uint64_t top = g_slots.leaves(), max = g_slots.max_leaves();
+        Block lf = g_book.buddy.alloc(0).value(), src = g_book.buddy.alloc(0).value();
+        check(sys::cap_attach(0, lf.slot, top) == err(Errno::BadType),
+              "attach of a frame (not a table) is a type error");
+        check(sys::cap_attach(0, s3, top) == err(Errno::BadSlot),
+              "attach of an empty slot is refused");
+        check(sys::retype(lf.slot, abi::ObjType::CapTable, s1) == 0,
+              "retype a frame as a leaf table");
+        check(sys::cap_attach(0, s1, 0) == err(Errno::Range), "index 0 is the root: out of range");
+        check(sys::cap_attach(0, s1, max) == err(Errno::Range),
+              "an index past the directory is refused");
+        check(sys::cap_attach(0, s1, 1) == err(Errno::Exist), "an index in use is refused");
+        check(sys::cap_attach(abi::kSlotSelfThread, s1, top) == err(Errno::BadType),
+              "attach into a thread (not a table) is a type error");
+        check(sys::cap_copy(s1, 0, s2, abi::kRightsAll, 0) == 0 &&
+                  sys::cap_attach(0, s2, top) == err(Errno::Inval) && sys::cap_delete(s2) == 0,
+              "a copy of the leaf's capability cannot attach it");
+        check(sys::cap_copy(src.slot, s1, 5, abi::kRightsAll, 0) == 0 &&
+                  sys::cap_attach(0, s1, top) == err(Errno::Busy) && sys::cap_revoke(src.slot) == 1,
+              "a leaf that holds a capability cannot attach");
+        check(sys::cap_attach(0, s1, top) == 0, "attach the leaf at the top of mm's space");
+        const uint64_t in_leaf = top * 64 + 1;
+        check(sys::cap_info(in_leaf) == err(Errno::BadSlot) &&
+                  sys::cap_info(top * 64) == err(Errno::Range),
+              "its slots are empty slots, its header is no slot");
+        check(sys::cap_attach(0, s1, top + 1) == err(Errno::Busy), "a leaf attaches once");
+        check(sys::cap_delete(s1) == err(Errno::Busy), "an attached leaf cannot be deleted");
+        check(sys::cap_detach(0, 0) == err(Errno::Inval), "the root cannot be detached");
+        check(sys::cap_detach(0, max) == err(Errno::Range), "detach past the directory is refused");
+        check(sys::cap_detach(0, top + 1) == err(Errno::BadSlot) || top + 1 >= max,
+              "detach where no leaf is attached is refused");
+        check(sys::cap_detach(0, 1) == err(Errno::Perm), "a boot leaf cannot be detached");
+        check(sys::cap_copy(src.slot, 0, in_leaf, abi::kRightsAll, 0) == 0 &&
+                  sys::cap_info(in_leaf) >= 0 && sys::cap_detach(0, top) == err(Errno::Busy),
+              "a capability lives in the new leaf; a leaf in use cannot be detached");
+        check(sys::cap_delete(in_leaf) == 0 && sys::cap_detach(0, top) == 0 &&
+                  sys::cap_info(in_leaf) == err(Errno::Range),
+              "emptied, it detaches, and its slots are gone");
+        check(sys::cap_delete(s1) == 0, "a detached leaf's table can be deleted");
+        (void)g_book.buddy.free(lf);
+        (void)g_book.buddy.free(src);
+    }
 
     g_slots.free(s1), g_slots.free(s2), g_slots.free(s3);
     (void)g_book.buddy.free(f);

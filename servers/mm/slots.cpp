@@ -4,35 +4,82 @@ namespace capframe::mm {
 
 SlotAllocator g_slots;
 
-void SlotAllocator::init(uint64_t slots, uint64_t first_free) {
-    count_ = slots > kMax ? kMax : slots;
-    for (uint64_t& w : bits_)
-        w = 0;
-    for (uint64_t i = 0; i < first_free && i < count_; ++i)
-        bits_[i / 64] |= uint64_t{1} << (i % 64);
-    used_ = first_free < count_ ? first_free : count_;
-    hint_ = count_ ? (first_free / 64) % (count_ / 64 ? count_ / 64 : 1) : 0;
+void SlotAllocator::set_full(uint64_t w, bool full) {
+    uint64_t bit = uint64_t{1} << (w % 64);
+    if (full)
+        summary_[w / 64] |= bit;
+    else
+        summary_[w / 64] &= ~bit;
+}
+
+void SlotAllocator::init(void* books, uint64_t max_leaves, uint64_t boot_leaves,
+                         uint64_t first_free) {
+    auto* p = static_cast<uint64_t*>(books);
+    words_ = std::span(p, max_leaves);
+    books_ = std::span(reinterpret_cast<Leaf*>(p + max_leaves), max_leaves);
+    summary_ = std::span(p + max_leaves + max_leaves * sizeof(Leaf) / sizeof(uint64_t),
+                         (max_leaves + 63) / 64);
+    leaves_ = boot_leaves_ = boot_leaves < max_leaves ? boot_leaves : max_leaves;
+    used_ = hint_ = 0;
+    for (uint64_t& s : summary_)
+        s = ~uint64_t{0};
+    for (uint64_t w = 0; w < max_leaves; ++w) {
+        words_[w] = w < leaves_ ? 1 : 0; // bit 0: the leaf's header
+        books_[w] = Leaf{};
+    }
+    for (uint64_t i = 1; i < first_free && i < leaves_ * kLeafSlots; ++i)
+        if (i % kLeafSlots) {
+            words_[i / kLeafSlots] |= uint64_t{1} << (i % kLeafSlots);
+            ++used_;
+        }
+    for (uint64_t w = 0; w < leaves_; ++w)
+        set_full(w, words_[w] == ~uint64_t{0});
 }
 
 Result<uint32_t> SlotAllocator::alloc() {
-    uint64_t words = count_ / 64;
-    for (uint64_t n = 0; n < words; ++n) {
-        uint64_t w = (hint_ + n) % words;
-        if (bits_[w] == ~uint64_t{0}) continue;
-        uint64_t bit = 0; // (no libgcc ctz: the kernel's lp64 build has none)
-        while (bits_[w] & (uint64_t{1} << bit))
+    for (uint64_t s = hint_; s < summary_.size(); ++s) {
+        if (summary_[s] == ~uint64_t{0}) continue;
+        hint_ = s;
+        uint64_t w = s * 64;
+        while (summary_[s] & (uint64_t{1} << (w % 64))) // (no libgcc ctz in the kernel's build)
+            ++w;
+        uint64_t bit = 1;
+        while (words_[w] & (uint64_t{1} << bit))
             ++bit;
-        bits_[w] |= uint64_t{1} << bit;
-        hint_ = w;
+        words_[w] |= uint64_t{1} << bit;
+        if (words_[w] == ~uint64_t{0}) set_full(w, true);
         ++used_;
-        return static_cast<uint32_t>(w * 64 + bit);
+        return static_cast<uint32_t>(w * kLeafSlots + bit);
     }
+    hint_ = summary_.size();
     return Error::TooMany;
 }
 
 void SlotAllocator::free(uint32_t i) {
-    bits_[i / 64] &= ~(uint64_t{1} << (i % 64));
+    uint64_t w = i / kLeafSlots;
+    words_[w] &= ~(uint64_t{1} << (i % kLeafSlots));
+    set_full(w, false);
     --used_;
+    if (w / 64 < hint_) hint_ = w / 64;
+}
+
+void SlotAllocator::push_leaf(Leaf l) {
+    books_[leaves_] = l;
+    words_[leaves_] = 1;
+    set_full(leaves_, false);
+    if (leaves_ / 64 < hint_) hint_ = leaves_ / 64;
+    ++leaves_;
+}
+
+bool SlotAllocator::top_leaf_empty() const {
+    return leaves_ > boot_leaves_ && words_[leaves_ - 1] == 1;
+}
+
+void SlotAllocator::pop_leaf() {
+    --leaves_;
+    words_[leaves_] = 0;
+    books_[leaves_] = Leaf{};
+    set_full(leaves_, true);
 }
 
 } // namespace capframe::mm

@@ -24,10 +24,14 @@ Result<void> start() {
         g = Group{};
     g_book.reserved = g_book.fail_after = 0;
     g_book.fail_pid = g_book.serving_pid = 0;
-    g_slots.init(b.mm_captable_slots, b.first_free_slot);
     g_batch.detach();
     MetaLayout layout = meta_layout(b.window_frames);
     auto* meta = static_cast<uint8_t*>(kernel::view(abi::kFrameMetaVa));
+    if (b.slot_book_bytes < SlotAllocator::book_bytes(b.cap_dir_entries) || !b.boot_leaves ||
+        b.mm_captable_slots != b.cap_dir_entries * SlotAllocator::kLeafSlots)
+        return Error::OutOfRange;
+    g_slots.init(kernel::view(abi::kFrameMetaVa + b.meta_bytes), b.cap_dir_entries, b.boot_leaves,
+                 b.first_free_slot);
     if (b.meta_bytes < layout.bytes ||
         !g_book.buddy
              .init(b.window_base, std::span(static_cast<FrameMeta*>(
@@ -38,6 +42,7 @@ Result<void> start() {
     maps_init(meta, b.window_base, b.window_frames);
 
     for (uint64_t s = b.first_frame_slot; s < b.first_frame_slot + b.frame_slot_count; ++s) {
+        if (s % SlotAllocator::kLeafSlots == 0) continue; // a leaf's header
         uint64_t pa = 0;
         int64_t info = kernel::cap_info(s, &pa);
         uint8_t order = static_cast<uint8_t>(info >> 16);
@@ -48,8 +53,10 @@ Result<void> start() {
         kernel::log("mm: boot archive: %s (programs after that are left out)\n",
                     error_name(r.error()));
     uint64_t free = g_book.buddy.free_frames();
-    kernel::log("mm: %lu free frames (%lu MiB) in %lu capabilities; %lu capability slots\n", free,
-                free >> 8, b.frame_slot_count, g_slots.count());
+    kernel::log("mm: %lu free frames (%lu MiB) in %lu capabilities; %lu capability slots in %lu "
+                "leaves, up to %lu leaves\n",
+                free, free >> 8, b.frame_slot_count, g_slots.count(), g_slots.leaves(),
+                g_slots.max_leaves());
 
     Block ep_block{};
     g_pt.endpoint = TRY(make_object(nullptr, abi::ObjType::Endpoint, 0, ep_block));

@@ -96,6 +96,24 @@ int main() {
     check(sys::syscall(Sys::DebugKstackOverflow) == err(Errno::NoSys),
           "the kernel-stack test call does not exist in a normal kernel");
 
+    // The two-level space's calls (mm's self-test covers them with a
+    // directory): a task's table is flat, and it holds no frames.
+    check(sys::cap_attach(0, 7, 1) == err(Errno::BadSlot), "attach of an empty slot is refused");
+    check(sys::cap_attach(0, 64, 1) == err(Errno::Range), "attach of a slot past the table");
+    check(sys::cap_attach(ep, ep, 1) == err(Errno::BadType),
+          "attach into an endpoint (not a table) is a type error");
+    check(sys::cap_attach(9, ep, 1) == err(Errno::BadSlot), "attach into an empty table slot");
+    check(sys::cap_attach(0, ep, 1) == err(Errno::Inval),
+          "a flat table has no directory to attach to");
+    check(sys::cap_detach(0, 1) == err(Errno::Inval) && sys::cap_detach(0, 0) == err(Errno::Inval),
+          "nor one to detach from");
+    check(sys::frame_merge(ep, ep) == err(Errno::BadType), "merge of an endpoint is a type error");
+    check(sys::frame_merge(7, 8) == err(Errno::BadSlot), "merge of empty slots is refused");
+    check(sys::frame_split(ep, ep, 3) == err(Errno::BadType), "an in-place split needs a frame");
+    check(sys::cap_move(ep, 9) == err(Errno::BadType), "only a frame moves (an endpoint does not)");
+    check(sys::cap_move(7, 8) == err(Errno::BadSlot) && sys::cap_move(ep, ep) == err(Errno::Exist),
+          "a move of an empty slot, or onto a full one, is refused");
+    check(sys::cap_info(ep) == info, "the endpoint capability is unchanged");
     // Batches (the frame checks that need real frames are in mm's self-test).
     check(sys::batch(0, 1) == err(Errno::Range), "a batch in slot 0 is refused");
     check(sys::batch(9, 1) == err(Errno::BadSlot), "a batch in an empty slot is refused");

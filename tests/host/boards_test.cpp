@@ -155,9 +155,6 @@ constexpr Vf2 kVf2[] = {
     {"jh7110-visionfive2-8g", 8 * kGiB},
 };
 
-// mm's capability table at its largest: 2^12 pages of 64 slots.
-constexpr uint64_t kMaxSlots = capframe::abi::kCapSlotsPerPage << kMmTableMaxOrder;
-
 } // namespace
 
 TEST(Boards, VisionFive2MemoryAt2And4And8GiB) {
@@ -186,9 +183,11 @@ TEST(Boards, VisionFive2At8GiBHasRamPast4GiB) {
     EXPECT_EQ(free[free.count() - 1].end(), 0x240000000u) << "the free RAM reaches the end";
 }
 
-// The sizing boot_mm.cpp does for each board: the capability table is at
-// its largest (order 12, 262144 slots) on all three, and the metadata
-// window spans the free RAM (80 bytes per frame).
+// The sizing boot_mm.cpp does for each board: a directory for 4 slots per
+// free frame (mm's space grows into it at run time, a slot per frame handed
+// out), the books for it, and the metadata window over the free RAM (68
+// bytes per frame). What mm takes at boot is the metadata plus the directory
+// and the leaf books: under 1.75% of RAM on every board.
 TEST(Boards, VisionFive2MmSizing) {
     for (const Vf2& v : kVf2) {
         SCOPED_TRACE(v.fixture);
@@ -200,69 +199,49 @@ TEST(Boards, VisionFive2MmSizing) {
         EXPECT_EQ(s.free_frames, free.total_bytes() / kPageSize);
         EXPECT_LT(s.free_frames, ram_frames);
         EXPECT_GT(s.free_frames, ram_frames - 2048) << "firmware, kernel and tree take < 8 MiB";
-        EXPECT_EQ(s.table_order, kMmTableMaxOrder);
-        EXPECT_EQ(s.table_slots, kMaxSlots);
+        EXPECT_EQ(s.dir_entries, mm_dir_entries(s.free_frames));
+        EXPECT_GE(s.max_slots, 3 * s.free_frames) << "the directory never limits mm";
         EXPECT_EQ(s.window_base, 0x40200000u + kImageSize) << "the first free byte";
         EXPECT_EQ(s.window_base + s.window_frames * kPageSize, 0x40000000u + v.ram_bytes);
-        EXPECT_EQ(s.meta_bytes, s.window_frames * capframe::abi::kMetaBytesPerFrame);
-        uint64_t table_frames = uint64_t{1} << s.table_order;
-        uint64_t meta_frames = s.meta_bytes / kPageSize;
-        std::printf("[ sizing   ] VisionFive 2 %2lu GiB: %lu free frames; mm's table order %u "
-                    "(%lu slots, %lu frames), metadata %lu frames (%lu MiB) for a window of "
-                    "%lu frames; table + metadata = %.2f%% of RAM\n",
+        EXPECT_GE(s.meta_bytes, s.window_frames * capframe::abi::kMetaBytesPerFrame);
+        EXPECT_LT(s.meta_bytes, s.window_frames * capframe::abi::kMetaBytesPerFrame + kPageSize);
+        uint64_t books = (s.meta_bytes + s.dir_bytes + s.slot_book_bytes) / kPageSize;
+        EXPECT_LT(100.0 * double(books) / double(ram_frames), 1.75);
+        std::printf("[ sizing   ] VisionFive 2 %2lu GiB: %lu free frames; directory %lu leaves "
+                    "(%lu frames) for up to %lu slots, leaf books %lu frames, metadata %lu "
+                    "frames; together %.2f%% of RAM\n",
                     (unsigned long)(v.ram_bytes / kGiB), (unsigned long)s.free_frames,
-                    unsigned(s.table_order), (unsigned long)s.table_slots,
-                    (unsigned long)table_frames, (unsigned long)meta_frames,
-                    (unsigned long)(s.meta_bytes >> 20), (unsigned long)s.window_frames,
-                    100.0 * double(table_frames + meta_frames) / double(ram_frames));
+                    (unsigned long)s.dir_entries, (unsigned long)(s.dir_bytes / kPageSize),
+                    (unsigned long)s.max_slots, (unsigned long)(s.slot_book_bytes / kPageSize),
+                    (unsigned long)(s.meta_bytes / kPageSize),
+                    100.0 * double(books) / double(ram_frames));
     }
 }
 
-// THE LIMIT (issue 15): the table stops at order 12, and 2.25 slots per
-// frame serve 116508 frames (455 MiB) of them. Splitting more frames than
-// that down to pages runs mm's table out of slots, whatever the RAM: on every
-// VisionFive 2 most of the memory is beyond what the table can serve. When
-// mm's capability space grows (tables of tables, region grain), this test
-// is the one to change.
-TEST(Boards, VisionFive2MmTableServesAtMost455MiB) {
-    EXPECT_EQ(kMaxSlots, 262144u);
-    const uint64_t served = mm_table_frames_served(kMaxSlots);
-    EXPECT_EQ(served, 116508u);
-    EXPECT_EQ(served * kPageSize >> 20, 455u);
+// Issue 15 (was: the table stopped at order 12 and served 455 MiB): the
+// directory holds enough leaves for every free frame of each board, so the
+// space can name every frame as a page of its own.
+TEST(Boards, VisionFive2MmSpaceServesEveryFrame) {
     for (const Vf2& v : kVf2) {
         SCOPED_TRACE(v.fixture);
         Board b;
         discover(v.fixture, b);
         MmSizing s = mm_sizing(free_ram_at_boot(b.m));
-        EXPECT_EQ(s.frames_served, served);
-        EXPECT_LT(s.frames_served, s.free_frames) << "the table cannot serve every free frame";
-        std::printf("[ limit    ] VisionFive 2 %2lu GiB: mm's table serves %lu of %lu free "
-                    "frames at page grain (%.1f%%, %lu MiB of %lu MiB)\n",
-                    (unsigned long)(v.ram_bytes / kGiB), (unsigned long)s.frames_served,
-                    (unsigned long)s.free_frames,
-                    100.0 * double(s.frames_served) / double(s.free_frames),
-                    (unsigned long)(s.frames_served * kPageSize >> 20),
-                    (unsigned long)(s.free_frames * kPageSize >> 20));
+        EXPECT_GE(s.max_slots, s.free_frames + s.free_frames / 61 + 512)
+            << "a slot per frame, plus the leaves' own and spare";
     }
 }
 
-TEST(MmSizing, TableOrderGrowsWithFramesAndStopsAt12) {
-    EXPECT_EQ(mm_table_order(0), kMmTableMinOrder);
-    EXPECT_EQ(mm_table_order(1820), 6) << "4096 slots >= 2.25 * 1820";
-    EXPECT_EQ(mm_table_order(1821), 7);
-    EXPECT_EQ(mm_table_order(116508), 12);
-    EXPECT_EQ(mm_table_order(116509), 12) << "clamped: the table does not grow further";
-    EXPECT_EQ(mm_table_order(uint64_t{1} << 21), 12);
-    for (uint64_t f = 1; f < 200000; f += 97) {
-        uint8_t o = mm_table_order(f);
-        uint64_t slots = capframe::abi::kCapSlotsPerPage << o;
-        if (o < kMmTableMaxOrder) {
-            EXPECT_GE(slots, 2 * f + f / 4) << f;
-        }
-        if (o > kMmTableMinOrder) {
-            EXPECT_LT(slots / 2, 2 * f + f / 4) << f << ": the smallest order that fits";
-        }
+TEST(MmSizing, DirectoryGrowsWithFramesInWholePages) {
+    EXPECT_EQ(mm_dir_entries(0), kMmDirMinEntries);
+    EXPECT_EQ(mm_dir_entries(1), kMmDirMinEntries);
+    for (uint64_t f = 1; f < (uint64_t{1} << 23); f = f * 3 + 7) {
+        uint64_t d = mm_dir_entries(f);
+        EXPECT_EQ(d % 512, 0u) << f;
+        EXPECT_GE(d * 64, f * kMmDirSlotsPerFrame) << f;
+        EXPECT_LT(d * 64, f * kMmDirSlotsPerFrame + 512 * 64 + kMmDirMinEntries * 64) << f;
     }
+    EXPECT_EQ(mm_dir_entries(uint64_t{1} << 22), (uint64_t{1} << 24) / 64) << "16 GiB";
 }
 
 TEST(MmSizing, WindowAndMetadataFromTheFreeRanges) {
@@ -276,9 +255,13 @@ TEST(MmSizing, WindowAndMetadataFromTheFreeRanges) {
     EXPECT_EQ(s.meta_bytes % kPageSize, 0u);
     EXPECT_GE(s.meta_bytes, s.window_frames * capframe::abi::kMetaBytesPerFrame);
     EXPECT_LT(s.meta_bytes, s.window_frames * capframe::abi::kMetaBytesPerFrame + kPageSize);
+    EXPECT_EQ(s.dir_bytes, s.dir_entries * 8);
+    EXPECT_GE(s.slot_book_bytes, s.dir_entries * kMmLeafBookBytes);
+    EXPECT_EQ(s.slot_book_bytes % kPageSize, 0u);
     RangeSet none;
     MmSizing z = mm_sizing(none);
     EXPECT_EQ(z.free_frames, 0u);
     EXPECT_EQ(z.window_frames, 0u);
     EXPECT_EQ(z.meta_bytes, 0u);
+    EXPECT_EQ(z.dir_entries, kMmDirMinEntries);
 }

@@ -3,8 +3,10 @@
 // books after each step. Every test ends with every frame back.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "mm/mm_harness.h"
 
@@ -175,9 +177,10 @@ TEST(Mm, ForkSurvivesEveryInjectedAllocationFailure) {
 
 TEST(Mm, SbrkPromisesAreKeptUpToTheLastFrame) {
     ASSERT_TRUE(boot(8192));
-    uint64_t avail = mm::available();
-    // Everything free, less the page tables the growth may need.
-    uint64_t pages = avail - 40;
+    uint64_t avail = available_now();
+    // Everything free, less the page tables the growth may need and the
+    // capability leaves its slots need (a slot per frame, 61 per leaf).
+    uint64_t pages = (avail - 40) * 61 / 62;
     ASSERT_EQ(request(1, mmp::Request::Sbrk, pages * 4096).r(), int64_t(kHeap));
     EXPECT_EQ(request(1, mmp::Request::Sbrk, 64 * 4096).r(), E(cabi::Errno::NoMem));
     // Another process cannot take the promised frames.
@@ -187,9 +190,11 @@ TEST(Mm, SbrkPromisesAreKeptUpToTheLastFrame) {
         ASSERT_TRUE(fault(1, kHeap + i * 4096, 15)) << "page " << i << " of " << pages;
     EXPECT_EQ(check_books(), "");
     // Shrinking gives the pages back.
-    uint64_t before = free_frames();
+    uint64_t before = free_frames(), leaves = mm::leaf_frames();
+    EXPECT_GT(leaves, pages / 64) << "the capability space grew for the promise";
     ASSERT_GE(request(1, mmp::Request::Sbrk, -static_cast<int64_t>(pages * 4096)).r(), 0);
-    EXPECT_EQ(free_frames(), before + pages);
+    EXPECT_EQ(free_frames(), before + pages + (leaves - mm::leaf_frames()));
+    EXPECT_LE(mm::leaf_frames(), leaves);
     end_and_expect_everything_back();
 }
 
@@ -201,16 +206,17 @@ TEST(Mm, CopyOnWriteCopiesAreReservedByFork) {
     ASSERT_EQ(request(1, mmp::Request::Sbrk, kPages * 4096).r(), int64_t(kHeap));
     for (uint64_t i = 0; i < kPages; ++i)
         ASSERT_TRUE(poke(1, kHeap + i * 4096, i));
-    uint64_t before = mm::available();
+    uint64_t before = available_now();
     int child = static_cast<int>(request(1, mmp::Request::Fork).r());
     ASSERT_GT(child, 1);
-    EXPECT_GE(before - mm::available(), kPages) << "the child holds a frame per writable page";
+    EXPECT_GE(before - available_now(), kPages) << "the child holds a frame per writable page";
     // Use up the rest of memory: a grandchild-sized heap nobody touches.
-    uint64_t rest = mm::available();
-    ASSERT_GT(request(child, mmp::Request::Sbrk, (rest - rest / 256 - 16) * 4096).r(), 0);
-    EXPECT_LT(mm::available(), 32u);
-    ASSERT_GT(request(1, mmp::Request::Sbrk, (mm::available() - 4) * 4096).r(), 0);
-    EXPECT_LE(mm::available(), 4u);
+    uint64_t rest = available_now();
+    // (a leaf of the capability space per 61 frames comes out of it too)
+    ASSERT_GT(request(child, mmp::Request::Sbrk, (rest - rest / 55 - 16) * 4096).r(), 0);
+    EXPECT_LT(available_now(), 32u);
+    ASSERT_GT(request(1, mmp::Request::Sbrk, (available_now() - 4) * 4096).r(), 0);
+    EXPECT_LE(available_now(), 4u);
     EXPECT_EQ(request(1, mmp::Request::Fork).r(), E(cabi::Errno::NoMem));
     // Both write every shared page; the parent first for half, the child
     // first for the other half.
@@ -226,8 +232,8 @@ TEST(Mm, CopyOnWriteCopiesAreReservedByFork) {
     EXPECT_EQ(v, 1u) << "the child kept its own copy";
     ASSERT_TRUE(peek(1, kHeap + 4096, v));
     EXPECT_EQ(v, 1001u);
-    EXPECT_EQ(fakek::fake().live_objects(), 5u + 2 * 3u)
-        << "table, address space and thread of two";
+    EXPECT_EQ(fakek::fake().live_objects(), 5u + 2 * 3u + mm::leaf_frames())
+        << "table, address space and thread of two, and mm's capability leaves";
     request(1, mmp::Request::Kill, child);
     end_and_expect_everything_back();
 }
@@ -264,7 +270,7 @@ TEST(Mm, SharingPagesCannotExhaustTheBooksForOthers) {
 
 TEST(Mm, ForkFailsWhenItsCopiesCannotBeReserved) {
     ASSERT_TRUE(boot(2048));
-    uint64_t pages = mm::available() / 2 + 10;
+    uint64_t pages = available_now() / 2 + 10;
     ASSERT_EQ(request(1, mmp::Request::Sbrk, pages * 4096).r(), int64_t(kHeap));
     for (uint64_t i = 0; i < pages; ++i)
         ASSERT_TRUE(fault(1, kHeap + i * 4096, 15));
@@ -297,10 +303,10 @@ TEST(Mm, SbrkGrowAndShrinkGiveEveryPromiseBack) {
     EXPECT_LE(mm::g_book.acct.task_total(mm::id_of(proc(child))), held + 2)
         << "only the page tables it made stay";
     // A growth across many 2 MiB regions and back gives its promise back too.
-    uint64_t before = mm::available();
+    uint64_t before = available_now();
     ASSERT_GE(request(child, mmp::Request::Sbrk, 150 * 4096).r(), 0);
     ASSERT_GE(request(child, mmp::Request::Sbrk, -int64_t(150 * 4096)).r(), 0);
-    EXPECT_EQ(mm::available(), before);
+    EXPECT_EQ(available_now(), before);
     EXPECT_EQ(check_books(), "");
     request(1, mmp::Request::Kill, child);
     end_and_expect_everything_back();
@@ -326,10 +332,130 @@ TEST(Mm, SbrkPromisesCountCapabilitySlots) {
     end_and_expect_everything_back();
 }
 
+// Issue 15 at 16 GiB (4 Mi frames): one process promises 97% of what is
+// free and a sample of the pages (and the last one) is touched; the space
+// grows by leaves of mm's own frames for a slot per promised page, and every
+// leaf goes back. Then a million single frames straight from the allocator,
+// and back.
+TEST(Mm, SixteenGiBSpaceGrowsForEveryPromiseAndShrinks) {
+    constexpr uint64_t kFrames = uint64_t{4} << 20;
+    ASSERT_TRUE(boot(kFrames));
+    EXPECT_EQ(mm::leaf_frames(), 0u);
+    const uint64_t boot_leaves = fakek::fake().attached_leaves();
+    uint64_t avail = available_now(), pages = avail * 97 / 100;
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, pages * 4096).r(), int64_t(kHeap));
+    EXPECT_GE(mm::g_slots.free_slots(), pages) << "a slot for every promised page is there";
+    EXPECT_GE(mm::leaf_frames(), pages / 63);
+    EXPECT_EQ(fakek::fake().attached_leaves(), boot_leaves + mm::leaf_frames());
+    EXPECT_LT(mm::leaf_frames(), pages / 55) << "a leaf per ~61 frames";
+    for (uint64_t i = 0; i < pages; i += 2048)
+        ASSERT_TRUE(fault(1, kHeap + i * 4096, 15)) << "page " << i;
+    ASSERT_TRUE(fault(1, kHeap + (pages - 1) * 4096, 15));
+    EXPECT_EQ(request(1, mmp::Request::Sbrk, (avail - pages) * 4096).r(), E(cabi::Errno::NoMem))
+        << "the leaves' frames come out of what was free";
+    EXPECT_EQ(check_books(), "");
+    ASSERT_GE(request(1, mmp::Request::Sbrk, -static_cast<int64_t>(pages * 4096)).r(), 0);
+    EXPECT_EQ(mm::g_book.reserved, 0u);
+
+    // The allocator and the space directly: a million single frames for mm.
+    uint64_t before = free_frames();
+    std::vector<mm::Block> blocks;
+    for (uint64_t i = 0; i < (uint64_t{1} << 20); ++i) {
+        auto b = mm::alloc_frames(nullptr, mm::Use::User, 0);
+        ASSERT_TRUE(b.ok()) << i;
+        blocks.push_back(b.value());
+    }
+    EXPECT_GE(mm::g_slots.used(), blocks.size());
+    EXPECT_GE(mm::leaf_frames(), blocks.size() / 63);
+    while (!blocks.empty()) {
+        mm::free_frames(nullptr, mm::Use::User, blocks.back());
+        blocks.pop_back();
+    }
+    EXPECT_EQ(free_frames(), before);
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+    EXPECT_EQ(mm::leaf_frames(), 0u) << "every grown leaf went back";
+    EXPECT_EQ(fakek::fake().attached_leaves(), boot_leaves);
+}
+
+// Free blocks whose capabilities sit in leaves mm grew must not keep those
+// leaves (and their frames) once the frames around them are in use: mm
+// moves them down (CapMove) before it gives a leaf back. mm keeps every
+// 50th of 5000 single frames (as a long-lived process keeps its pages
+// while its children come and go); after the others go back, the only
+// leaves left are those up to the highest one holding a kept frame's
+// capability, and every other frame is free.
+TEST(Mm, FreeBlocksInGrownLeavesMoveDownSoThatTheLeavesGoBack) {
+    ASSERT_TRUE(boot(16384));
+    const uint64_t before = free_frames();
+    ASSERT_EQ(mm::leaf_frames(), 0u);
+    std::vector<mm::Block> blocks, kept;
+    for (uint64_t i = 0; i < 5000; ++i) {
+        auto b = mm::alloc_frames(nullptr, mm::Use::User, 0);
+        ASSERT_TRUE(b.ok()) << i;
+        (i % 50 == 49 ? kept : blocks).push_back(b.value());
+    }
+    ASSERT_GE(mm::leaf_frames(), 4900u / 63);
+    for (const mm::Block& b : blocks)
+        mm::free_frames(nullptr, mm::Use::User, b);
+    const uint64_t moves = fakek::fake().moves;
+    uint64_t top = 0; // the highest leaf a kept frame's capability is in
+    for (const mm::Block& b : kept)
+        top = std::max<uint64_t>(top, b.slot / 64);
+    const uint64_t needed =
+        top < mm::g_slots.boot_leaves() ? 0 : top + 1 - mm::g_slots.boot_leaves();
+    EXPECT_EQ(free_frames(), before - kept.size() - needed);
+    EXPECT_EQ(mm::leaf_frames(), needed) << "a leaf kept only by free blocks";
+    EXPECT_GT(fakek::fake().moves, moves) << "no free block had to move (the test tests nothing)";
+    EXPECT_EQ(check_books(), "");
+    for (const mm::Block& b : kept)
+        mm::free_frames(nullptr, mm::Use::User, b);
+    EXPECT_EQ(free_frames(), before);
+    EXPECT_EQ(mm::leaf_frames(), 0u);
+    end_and_expect_everything_back();
+}
+
+// A page a long-lived process touches while the space is large gets a slot
+// in a grown leaf; when the space shrinks (FreeFrames, between requests)
+// the page's capability moves down with its books, so no leaf stays for
+// it, and the process still reads and writes the page.
+TEST(Mm, ALiveProcessPageInAGrownLeafMovesDown) {
+    ASSERT_TRUE(boot(8192));
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, 4096).r(), int64_t(kHeap));
+    ASSERT_TRUE(poke(1, kHeap, 7)); // its page tables, before the growth
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, 4096).r(), int64_t(kHeap + 4096));
+    int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+    ASSERT_GT(child, 1);
+    constexpr uint64_t kPages = 3000;
+    ASSERT_GE(request(child, mmp::Request::Sbrk, kPages * 4096).r(), 0);
+    for (uint64_t i = 0; i < kPages; ++i)
+        ASSERT_TRUE(fault(child, kHeap + 2 * 4096 + i * 4096, 15)) << i;
+    ASSERT_GE(mm::leaf_frames(), kPages / 80);
+    ASSERT_TRUE(poke(1, kHeap + 4096, 42)); // pid 1's new page, while the space is large
+    uint32_t i = mm::find_mapping(proc(1), kHeap + 4096);
+    ASSERT_NE(i, mm::kNone);
+    const uint64_t boot_slots = mm::g_slots.boot_leaves() * 64;
+    ASSERT_GE(mm::mapping(i).slot, boot_slots) << "the page's capability is in a grown leaf";
+    EXPECT_FALSE(request(child, mmp::Request::Exit, 0).replied);
+    EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
+    (void)free_frames(); // trims as FreeFrames does
+    EXPECT_EQ(mm::leaf_frames(), 0u) << "a leaf stayed for one page";
+    i = mm::find_mapping(proc(1), kHeap + 4096);
+    ASSERT_NE(i, mm::kNone);
+    EXPECT_LT(mm::mapping(i).slot, boot_slots);
+    EXPECT_EQ(mm::frame_info(mm::mapping(i).frame).block_slot, mm::mapping(i).slot);
+    uint64_t v = 0;
+    ASSERT_TRUE(peek(1, kHeap + 4096, v));
+    EXPECT_EQ(v, 42u);
+    ASSERT_TRUE(poke(1, kHeap + 4096, 43));
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+}
+
 TEST(Mm, SbrkBeyondMemoryFailsAndChangesNothing) {
     ASSERT_TRUE(boot(4096));
     uint64_t before = free_frames();
-    EXPECT_EQ(request(1, mmp::Request::Sbrk, (mm::available() + 1) * 4096).r(),
+    EXPECT_EQ(request(1, mmp::Request::Sbrk, (available_now() + 1) * 4096).r(),
               E(cabi::Errno::NoMem));
     EXPECT_EQ(request(1, mmp::Request::Sbrk, uint64_t{1} << 62).r(), E(cabi::Errno::NoMem));
     EXPECT_EQ(request(1, mmp::Request::Sbrk, -int64_t(4096)).r(), E(cabi::Errno::NoMem));
@@ -497,12 +623,13 @@ TEST(Mm, ForkAndExitBatchTheirKernelCalls) {
     EXPECT_GE(fk.batches - batches, kPages / 64);
     EXPECT_LT(fk.calls - calls, kPages / 4) << "exit made a kernel call per page";
     EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
-    // Shrinking the heap: unmaps in batches, every page back.
-    uint64_t before = free_frames();
+    // Shrinking the heap: unmaps in batches, every page back (and the
+    // leaves its pages' capabilities took).
+    uint64_t before = free_frames(), leaves = mm::leaf_frames();
     calls = fk.calls;
     ASSERT_GE(request(1, mmp::Request::Sbrk, -static_cast<int64_t>(kPages * 4096)).r(), 0);
     EXPECT_LT(fk.calls - calls, kPages / 4) << "sbrk made a kernel call per page";
-    EXPECT_EQ(free_frames(), before + kPages);
+    EXPECT_EQ(free_frames(), before + kPages + (leaves - mm::leaf_frames()));
     end_and_expect_everything_back();
 }
 

@@ -32,8 +32,15 @@ enum class Sys : uint64_t {
     CapCopy = 11,    // (src, dst_table, dst_index, rights, badge) -> 0: a child with rights <= src
     CapDelete = 12,  // (slot) -> 0; Busy if it has children or its object is in use
     CapRevoke = 13,  // (slot) -> number deleted: every descendant, and the mappings they made
-    FrameSplit = 14, // (slot, dst_lo, dst_hi) -> 0: two children, the lower and upper half
+    FrameSplit = 14, // (slot, dst_lo, dst_hi) -> 0: two children, the lower and upper half;
+                     // dst_lo == slot: in place, slot becomes the lower half, dst_hi its sibling
     Retype = 15,     // (frame, ObjType, dst) -> 0: a kernel object in the donated frame
+    CapAttach = 16,  // (space, leaf, index) -> 0: a one-page CapTable becomes slots
+                     // [64 * index, 64 * index + 64) of a two-level space (0: own)
+    CapDetach = 17,  // (space, index) -> 0: an empty leaf leaves the space
+    FrameMerge = 18, // (lo, hi) -> 0: buddy halves (same parent, free) become lo; hi empties
+    CapMove = 19,    // (src, dst) -> 0: a frame capability (not a kernel stack's) moves to
+                     // the empty slot dst with its mapping, children, donation; src empties
 
     // Address spaces
     Map = 20,        // (frame, as, va, rights) -> 0, or NeedTable with the level in a1
@@ -194,23 +201,29 @@ inline constexpr uint64_t kMaxArgBytes = 2048;         // exec: argv strings wit
 inline constexpr uint64_t kBootInfoVa = 0x3f00000000;  // mm only: BootInfo, read-only
 inline constexpr uint64_t kBootImageVa = 0x3f00100000; // mm only: the boot archive, read-only
 inline constexpr uint64_t kFrameMetaVa = 0x2000000000; // mm only: per-frame metadata, RW
-inline constexpr uint64_t kMetaBytesPerFrame = 80;     // zeroed RW bytes per window frame
+inline constexpr uint64_t kMetaBytesPerFrame = 68;     // zeroed RW bytes per window frame
 
 // What the kernel tells mm at start (mapped read-only at kBootInfoVa).
 struct BootInfo {
     uint64_t magic;              // kBootInfoMagic
     uint64_t total_frames;       // free RAM at boot (before mm was built)
     uint64_t kernel_boot_frames; // used by the kernel's own tables at boot
-    uint64_t mm_frames;          // mm's image, stack, objects and cap table
-    uint64_t mm_captable_slots;
-    uint64_t first_frame_slot; // frame caps: slots [first, first + count)
+    uint64_t mm_frames;          // mm's image, stack, objects, directory and boot leaves
+    uint64_t mm_captable_slots;  // slot numbers of mm's space: cap_dir_entries * 64
+    uint64_t first_frame_slot;   // frame caps: slots [first, first + count)
     uint64_t frame_slot_count;
     uint64_t first_free_slot;
     uint64_t image_bytes;   // size of the boot archive (cpio newc) at kBootImageVa
     uint64_t window_base;   // lowest physical address of any frame capability
     uint64_t window_frames; // frames from window_base to the highest frame's end
     uint64_t meta_bytes;    // zeroed RW memory at kFrameMetaVa (kMetaBytesPerFrame per frame)
-    char bootargs[2048];    // /chosen/bootargs, NUL-terminated (MachineInfo's kBootargsBytes)
+    // mm's two-level capability space (docs/memory-server.md): directory
+    // entries (leaves it can ever have), leaves [0, boot_leaves) attached at
+    // boot, and zeroed RW books for the leaves at kFrameMetaVa + meta_bytes.
+    uint64_t cap_dir_entries;
+    uint64_t boot_leaves;
+    uint64_t slot_book_bytes;
+    char bootargs[2048]; // /chosen/bootargs, NUL-terminated (MachineInfo's kBootargsBytes)
 };
 inline constexpr uint64_t kBootInfoMagic = 0xcafe'f4a3'b007'1f0aull;
 
@@ -223,7 +236,7 @@ inline constexpr uint64_t kSlotControl = 4;
 inline constexpr uint64_t kSlotMmEndpoint = 1;
 
 static_assert(sizeof(Sys) == 8 && sizeof(Errno) == 8, "ABI enums are register sized");
-static_assert(sizeof(BootInfo) == 12 * 8 + 2048 && sizeof(BootInfo) <= 4096); // one page
+static_assert(sizeof(BootInfo) == 15 * 8 + 2048 && sizeof(BootInfo) <= 4096); // one page
 static_assert(kUserStackTop % 4096 == 0 && kUserTextBase % 4096 == 0);
 
 } // namespace capframe::abi

@@ -45,6 +45,10 @@ int64_t cap_delete(uint64_t slot);
 int64_t cap_revoke(uint64_t slot);
 int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi);
 int64_t retype(uint64_t frame, capframe::abi::ObjType type, uint64_t dst);
+int64_t cap_attach(uint64_t space, uint64_t leaf, uint64_t index);
+int64_t cap_detach(uint64_t space, uint64_t index);
+int64_t frame_merge(uint64_t lo, uint64_t hi);
+int64_t cap_move(uint64_t src, uint64_t dst);
 int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level = nullptr);
 int64_t unmap(uint64_t frame);
 // Runs `count` abi::BatchEntry records from the first page of `frame`

@@ -1,5 +1,6 @@
 #include "fake_kernel.h"
 
+#include "mm_sizing.h"
 #include "slots.h"
 
 #include <cstdarg>
@@ -105,9 +106,17 @@ Bytes make_archive(const std::vector<std::pair<std::string, Bytes>>& files) {
 void FakeKernel::reset(uint64_t frames, uint64_t slots, Bytes arch) {
     *this = FakeKernel{};
     archive = std::move(arch);
-    if (!slots) slots = frames * 2 + frames / 4 + 64;
-    if (slots > capframe::mm::SlotAllocator::kMax) slots = capframe::mm::SlotAllocator::kMax;
-    caps_.assign(slots, Cap{});
+    uint64_t dir =
+        slots ? (slots + CapSpace::kLeaf - 1) / CapSpace::kLeaf : capframe::mm_dir_entries(frames);
+    caps_.reset(dir);
+    leaf_obj_.assign(dir, -1);
+    // Boot leaves as kernel/boot_mm.cpp makes them: the frame capabilities
+    // (at most 2 per order) and the spare slots.
+    uint64_t boot_caps = 8 + 2 * 19 + 64 + capframe::kMmBootSpareSlots;
+    boot_leaves_ = (boot_caps + CapSpace::kLeaf - 2) / (CapSpace::kLeaf - 1);
+    if (boot_leaves_ > dir) boot_leaves_ = dir;
+    for (uint64_t i = 0; i < boot_leaves_; ++i)
+        caps_.attach(i);
     // mm's boot capabilities: its table, address space, thread, Control.
     auto boot_object = [&](uint64_t slot, ObjType t) {
         objects_.emplace_back();
@@ -128,20 +137,24 @@ void FakeKernel::reset(uint64_t frames, uint64_t slots, Bytes arch) {
         uint8_t order = 0;
         while (order < 18 && pa % (kPage << (order + 1)) == 0 && pa + (kPage << (order + 1)) <= end)
             ++order;
-        Cap& c = caps_.at(next++);
+        if (next % CapSpace::kLeaf == 0) ++next;
+        Cap& c = caps_[next++];
         c.type = ObjType::Frame, c.pa = pa, c.order = order, c.rights = abi::kRightsAll;
         pa += kPage << order;
     }
     info.magic = abi::kBootInfoMagic;
     info.total_frames = frames;
-    info.mm_captable_slots = slots;
+    info.mm_captable_slots = caps_.size();
+    info.cap_dir_entries = caps_.dir_entries();
+    info.boot_leaves = boot_leaves_;
     info.frame_slot_count = next - info.first_frame_slot;
     info.first_free_slot = first_free_ = next;
     info.image_bytes = archive.size();
     info.window_base = kRamBase;
     info.window_frames = frames;
     info.meta_bytes = frames * abi::kMetaBytesPerFrame;
-    meta_.assign(info.meta_bytes, 0);
+    info.slot_book_bytes = capframe::mm::SlotAllocator::book_bytes(caps_.dir_entries());
+    meta_.assign(info.meta_bytes + info.slot_book_bytes, 0);
 }
 
 uint64_t FakeKernel::live_objects() const {
@@ -157,13 +170,21 @@ uint64_t FakeKernel::mapped_pages(int as_obj) const {
 
 uint64_t FakeKernel::used_slots() const {
     uint64_t n = 0;
-    for (const Cap& c : caps_)
-        n += c.type != ObjType::Null;
+    for (uint64_t i = 0; i < caps_.size(); ++i)
+        if (const Cap* c = caps_.get(i)) n += c->type != ObjType::Null;
+    return n;
+}
+
+uint64_t FakeKernel::attached_leaves() const {
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < caps_.dir_entries(); ++i)
+        n += caps_.attached(i);
     return n;
 }
 
 int FakeKernel::object_of(uint64_t slot) const {
-    return slot < caps_.size() ? caps_[slot].obj : -1;
+    const Cap* c = caps_.get(slot);
+    return c ? c->obj : -1;
 }
 
 bool FakeKernel::injected(abi::Sys s) {
@@ -171,9 +192,10 @@ bool FakeKernel::injected(abi::Sys s) {
 }
 
 Cap* FakeKernel::cap(uint64_t slot, ObjType type) {
-    if (slot >= caps_.size() || caps_[slot].type == ObjType::Null) return nullptr;
-    if (type != ObjType::Null && caps_[slot].type != type) return nullptr;
-    return &caps_[slot];
+    Cap* c = caps_.get(slot);
+    if (!c || c->type == ObjType::Null) return nullptr;
+    if (type != ObjType::Null && c->type != type) return nullptr;
+    return c;
 }
 
 Object* FakeKernel::object(uint64_t slot, ObjType type) {
@@ -183,8 +205,9 @@ Object* FakeKernel::object(uint64_t slot, ObjType type) {
 }
 
 int64_t FakeKernel::empty_slot(uint64_t slot) {
-    if (slot >= caps_.size()) return e(Errno::Range);
-    if (caps_[slot].type != ObjType::Null) return e(Errno::Exist);
+    Cap* c = caps_.get(slot);
+    if (!c) return e(Errno::Range);
+    if (c->type != ObjType::Null) return e(Errno::Exist);
     return 0;
 }
 
@@ -199,6 +222,7 @@ uint8_t* FakeKernel::page(uint64_t pa) {
 
 int64_t FakeKernel::cap_info(uint64_t slot, uint64_t* pa) {
     ++calls;
+    if (!caps_.get(slot)) return e(Errno::Range);
     Cap* c = cap(slot, ObjType::Null);
     if (!c) return e(Errno::BadSlot);
     if (pa) *pa = c->pa;
@@ -276,6 +300,7 @@ int64_t FakeKernel::cap_delete(uint64_t slot) {
             if (o.has_stack) caps_[o.kstack_slot].donated = false;
             break;
         case ObjType::CapTable:
+            if (o.attached_at >= 0) return e(Errno::Busy); // a leaf of mm's space
             for (auto& [index, parent] : o.held) {
                 Cap& p = caps_[size_t(parent)];
                 --p.children;
@@ -297,12 +322,17 @@ int64_t FakeKernel::cap_delete(uint64_t slot) {
 
 int64_t FakeKernel::delete_descendants(uint64_t slot) {
     int64_t n = 0;
-    for (uint64_t i = 0; i < caps_.size(); ++i)
-        if (caps_[i].type != ObjType::Null && caps_[i].parent == int64_t(slot)) {
+    for (uint64_t i = 0; i < caps_.size(); ++i) {
+        if (i % CapSpace::kLeaf == 0 && !caps_.attached(i / CapSpace::kLeaf)) {
+            i += CapSpace::kLeaf - 1;
+            continue;
+        }
+        if (caps_.get(i) && caps_[i].type != ObjType::Null && caps_[i].parent == int64_t(slot)) {
             n += delete_descendants(i);
             remove_cap(i);
             ++n;
         }
+    }
     for (Object& o : objects_)
         for (auto it = o.held.begin(); it != o.held.end();)
             if (it->second == int64_t(slot)) {
@@ -326,8 +356,23 @@ int64_t FakeKernel::frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
     Cap* f = cap(slot, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     if (!(f->rights & abi::kRightDonate)) return e(Errno::Perm);
-    if (f->order == 0 || lo == hi) return e(Errno::Inval);
-    if (f->mapped || f->donated || f->split || f->children) return e(Errno::Busy);
+    if (f->order == 0 || lo == hi || hi == slot) return e(Errno::Inval);
+    if (f->mapped || f->donated || f->split || f->children ||
+        (f->parent >= 0 && !caps_[size_t(f->parent)].split))
+        return e(Errno::Busy);
+    if (lo == slot) { // in place: the cap becomes the lower half, hi its sibling
+        if (int64_t r = empty_slot(hi); r < 0) return r;
+        Cap& c = caps_[hi];
+        c = Cap{};
+        c.type = ObjType::Frame;
+        c.order = uint8_t(f->order - 1);
+        c.pa = f->pa + (kPage << c.order);
+        c.rights = f->rights;
+        c.parent = f->parent;
+        if (f->parent >= 0) ++caps_[size_t(f->parent)].children;
+        f->order = c.order;
+        return 0;
+    }
     if (int64_t r = empty_slot(lo); r < 0) return r;
     if (int64_t r = empty_slot(hi); r < 0) return r;
     for (int half = 0; half < 2; ++half) {
@@ -340,6 +385,63 @@ int64_t FakeKernel::frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
     }
     f->split = true;
     f->children += 2;
+    return 0;
+}
+
+int64_t FakeKernel::frame_merge(uint64_t lo, uint64_t hi) {
+    ++calls;
+    if (injected(abi::Sys::FrameMerge)) return e(Errno::Busy);
+    Cap* l = cap(lo, ObjType::Frame);
+    Cap* h = cap(hi, ObjType::Frame);
+    if (!l || !h) return e(Errno::BadType);
+    if (lo == hi) return e(Errno::Inval);
+    if (!(l->rights & abi::kRightDonate) || !(h->rights & abi::kRightDonate)) return e(Errno::Perm);
+    uint64_t half = kPage << l->order;
+    if (l->order != h->order || l->rights != h->rights || l->pa % (2 * half) ||
+        h->pa != l->pa + half)
+        return e(Errno::Inval);
+    for (Cap* c : {l, h})
+        if (c->mapped || c->donated || c->split || c->children ||
+            (c->parent >= 0 && !caps_[size_t(c->parent)].split))
+            return e(Errno::Busy);
+    if (l->parent != h->parent) return e(Errno::Inval);
+    if (l->parent >= 0) --caps_[size_t(l->parent)].children;
+    *h = Cap{};
+    ++l->order;
+    return 0;
+}
+
+int64_t FakeKernel::cap_move(uint64_t src, uint64_t dst) {
+    ++calls;
+    if (injected(abi::Sys::CapMove)) return e(Errno::Busy);
+    if (!caps_.get(src)) return e(Errno::Range);
+    Cap* s = cap(src, ObjType::Null);
+    if (!s) return e(Errno::BadSlot);
+    if (int64_t r = empty_slot(dst); r < 0) return r;
+    if (src == dst) return e(Errno::Inval);
+    if (s->type != ObjType::Frame) return e(Errno::BadType);
+    // The fake names donations by slot (tables_, kstack_slot): those stay;
+    // a mapping and the children's parent links follow the move.
+    if (s->donated) return e(Errno::Busy);
+    if (s->mapped) {
+        auto& pages = objects_[size_t(s->map_as)].pages;
+        auto it = pages.find(s->map_va);
+        if (it != pages.end() && it->second == src) it->second = dst;
+    }
+    if (s->children) {
+        for (uint64_t leaf = 0; leaf < caps_.dir_entries(); ++leaf) {
+            if (!caps_.attached(leaf)) continue;
+            for (uint64_t i = leaf * CapSpace::kLeaf + 1; i < (leaf + 1) * CapSpace::kLeaf; ++i)
+                if (caps_[i].type != ObjType::Null && caps_[i].parent == int64_t(src))
+                    caps_[i].parent = int64_t(dst);
+        }
+        for (Object& o : objects_)
+            for (auto& [index, parent] : o.held)
+                if (parent == int64_t(src)) parent = int64_t(dst);
+    }
+    caps_[dst] = *s;
+    *s = Cap{};
+    ++moves;
     return 0;
 }
 
@@ -366,6 +468,43 @@ int64_t FakeKernel::retype(uint64_t frame, ObjType type, uint64_t dst) {
     c.obj = f->obj;
     c.rights = abi::kRightsAll;
     c.original = true;
+    return 0;
+}
+
+int64_t FakeKernel::cap_attach(uint64_t table, uint64_t leaf, uint64_t index) {
+    ++calls;
+    // Only mm's own space (table 0 or its self capability) has a directory.
+    if (table != 0 && !object(table, ObjType::CapTable)) return e(Errno::BadType);
+    if (table != 0 && table != abi::kSlotSelfCapTable) return e(Errno::Inval);
+    Cap* l = cap(leaf, ObjType::Null);
+    if (!caps_.get(leaf)) return e(Errno::Range);
+    if (!l) return e(Errno::BadSlot);
+    if (l->type != ObjType::CapTable) return e(Errno::BadType);
+    if (index == 0 || index >= caps_.dir_entries()) return e(Errno::Range);
+    if (!l->original || l->obj < 0 || caps_[objects_[size_t(l->obj)].frame_slot].order != 0)
+        return e(Errno::Inval);
+    Object& o = objects_[size_t(l->obj)];
+    if (o.attached_at >= 0 || !o.held.empty()) return e(Errno::Busy);
+    if (caps_.attached(index)) return e(Errno::Exist);
+    caps_.attach(index);
+    o.attached_at = int64_t(index);
+    leaf_obj_[index] = l->obj;
+    return 0;
+}
+
+int64_t FakeKernel::cap_detach(uint64_t table, uint64_t index) {
+    ++calls;
+    if (table != 0 && !object(table, ObjType::CapTable)) return e(Errno::BadType);
+    if (table != 0 && table != abi::kSlotSelfCapTable) return e(Errno::Inval);
+    if (index >= caps_.dir_entries()) return e(Errno::Range);
+    if (index == 0) return e(Errno::Inval);
+    if (!caps_.attached(index)) return e(Errno::BadSlot);
+    if (index < boot_leaves_) return e(Errno::Perm);
+    for (uint64_t s = 1; s < CapSpace::kLeaf; ++s)
+        if (caps_[index * CapSpace::kLeaf + s].type != ObjType::Null) return e(Errno::Busy);
+    caps_.detach(index);
+    if (leaf_obj_[index] >= 0) objects_[size_t(leaf_obj_[index])].attached_at = -1;
+    leaf_obj_[index] = -1;
     return 0;
 }
 
@@ -464,7 +603,7 @@ int64_t FakeKernel::unmap_table(uint64_t frame) {
 }
 
 int64_t FakeKernel::batch_frame_ok(uint64_t slot) {
-    if (slot >= caps_.size()) return e(Errno::Range);
+    if (!caps_.get(slot)) return e(Errno::Range);
     Cap* f = cap(slot, ObjType::Null);
     if (!f) return e(Errno::BadSlot);
     if (f->type != ObjType::Frame) return e(Errno::BadType);
@@ -491,6 +630,14 @@ int64_t FakeKernel::batch_entry(const abi::BatchEntry& b, uint64_t* second) {
         return frame_split(a[0], a[1], a[2]);
     case Sys::Retype:
         return retype(a[0], ObjType(a[1]), a[2]);
+    case Sys::CapAttach:
+        return cap_attach(a[0], a[1], a[2]);
+    case Sys::CapDetach:
+        return cap_detach(a[0], a[1]);
+    case Sys::FrameMerge:
+        return frame_merge(a[0], a[1]);
+    case Sys::CapMove:
+        return cap_move(a[0], a[1]);
     case Sys::Map: {
         int level = 0;
         int64_t r = map(a[0], a[1], a[2], a[3], &level);
@@ -651,6 +798,18 @@ int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
 }
 int64_t retype(uint64_t frame, abi::ObjType type, uint64_t dst) {
     return fake().retype(frame, type, dst);
+}
+int64_t cap_attach(uint64_t table, uint64_t leaf, uint64_t index) {
+    return fake().cap_attach(table, leaf, index);
+}
+int64_t frame_merge(uint64_t lo, uint64_t hi) {
+    return fake().frame_merge(lo, hi);
+}
+int64_t cap_move(uint64_t src, uint64_t dst) {
+    return fake().cap_move(src, dst);
+}
+int64_t cap_detach(uint64_t table, uint64_t index) {
+    return fake().cap_detach(table, index);
 }
 int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level) {
     return fake().map(frame, as, va, rights, need_level);

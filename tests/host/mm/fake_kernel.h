@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,7 @@ struct Object {
     uint64_t regs[4] = {};
     // CapTable: copies held there (slot index -> parent slot in mm's table)
     std::map<uint64_t, int64_t> held;
+    int64_t attached_at = -1; // a leaf of mm's space: its directory index
 };
 
 struct TableFrame { // a frame donated as a page table
@@ -69,10 +71,42 @@ struct TableFrame { // a frame donated as a page table
     uint64_t key;
 };
 
+// mm's two-level capability space (kernel/object.h): slot s is offset
+// s % 64 of the leaf at directory index s / 64; offset 0 of a leaf is its
+// header; only attached leaves have storage.
+class CapSpace {
+  public:
+    static constexpr uint64_t kLeaf = 64;
+    void reset(uint64_t dir_entries) {
+        leaves_.clear();
+        leaves_.resize(dir_entries);
+    }
+    uint64_t size() const { return leaves_.size() * kLeaf; }
+    uint64_t dir_entries() const { return leaves_.size(); }
+    bool attached(uint64_t index) const { return index < leaves_.size() && leaves_[index]; }
+    void attach(uint64_t index) { leaves_.at(index).reset(new Cap[kLeaf]); }
+    void detach(uint64_t index) { leaves_.at(index).reset(); }
+    // The slot, or null (out of range, a header, no leaf there).
+    Cap* get(uint64_t slot) {
+        if (slot >= size() || slot % kLeaf == 0 || !leaves_[slot / kLeaf]) return nullptr;
+        return &leaves_[slot / kLeaf][slot % kLeaf];
+    }
+    const Cap* get(uint64_t slot) const { return const_cast<CapSpace*>(this)->get(slot); }
+    Cap& operator[](uint64_t slot) {
+        Cap* c = get(slot);
+        if (!c) throw std::out_of_range("fake kernel: no such slot");
+        return *c;
+    }
+
+  private:
+    std::vector<std::unique_ptr<Cap[]>> leaves_;
+};
+
 class FakeKernel {
   public:
-    // A machine with `frames` frames of RAM for mm, `slots` capability
-    // slots in mm's table (0: 2.25 per frame, as the kernel sizes it).
+    // A machine with `frames` frames of RAM for mm; its capability space has
+    // a directory for `slots` slots (0: as the kernel sizes it) and boot
+    // leaves for the boot capabilities and kMmBootSpareSlots more.
     void reset(uint64_t frames, uint64_t slots = 0, Bytes archive = {});
 
     // Inspection for tests.
@@ -80,7 +114,8 @@ class FakeKernel {
     uint64_t mapped_pages(int as_obj) const; // pages mapped in an address space object
     uint64_t used_slots() const;             // mm's table, boot capabilities included
     uint64_t boot_slots() const { return first_free_; }
-    int object_of(uint64_t slot) const;                                  // -1 if not an object cap
+    uint64_t attached_leaves() const;   // leaves of mm's space, the boot leaves included
+    int object_of(uint64_t slot) const; // -1 if not an object cap
     std::vector<std::pair<uint64_t, capframe::mm::kernel::Msg>> replies; // thread slot, message
     std::vector<std::string> log;                                        // lines mm printed
     int shutdown_status = -1000;                                         // -1000: not shut down
@@ -101,6 +136,10 @@ class FakeKernel {
     int64_t cap_revoke(uint64_t slot);
     int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi);
     int64_t retype(uint64_t frame, abi::ObjType type, uint64_t dst);
+    int64_t cap_attach(uint64_t table, uint64_t leaf, uint64_t index);
+    int64_t frame_merge(uint64_t lo, uint64_t hi);
+    int64_t cap_move(uint64_t src, uint64_t dst);
+    int64_t cap_detach(uint64_t table, uint64_t index);
     int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level);
     int64_t unmap(uint64_t frame);
     int64_t protect(uint64_t frame, uint64_t rights);
@@ -111,6 +150,7 @@ class FakeKernel {
     // the first failure; counts as one kernel call.
     int64_t batch(uint64_t frame, uint64_t count, uint64_t* second);
     uint64_t batches = 0; // batch calls made
+    uint64_t moves = 0;   // capabilities moved (CapMove)
     int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep);
     int64_t thread_set_stack(uint64_t thread, uint64_t frame);
     int64_t thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1);
@@ -133,7 +173,9 @@ class FakeKernel {
     int64_t batch_entry(const abi::BatchEntry& e, uint64_t* second);
     uint8_t* page(uint64_t pa);
 
-    std::vector<Cap> caps_;
+    CapSpace caps_;
+    uint64_t boot_leaves_ = 0;
+    std::vector<int> leaf_obj_; // directory index -> the leaf's object (-1: none)
     std::vector<Object> objects_;
     std::map<uint64_t, TableFrame> tables_; // frame slot -> table
     std::map<uint64_t, std::unique_ptr<uint8_t[]>> memory_;

@@ -68,7 +68,13 @@ bool poke(int pid, uint64_t va, uint64_t value) {
 }
 
 uint64_t free_frames() {
+    mm::slots_trim(true); // as the FreeFrames request: leaves mm could give back count as free
     return mm::g_book.buddy.free_frames();
+}
+
+uint64_t available_now() {
+    mm::slots_trim(true);
+    return mm::available();
 }
 
 uint64_t free_at_start() {

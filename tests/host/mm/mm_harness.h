@@ -39,7 +39,8 @@ bool poke(int pid, uint64_t va, uint64_t value); // as a write would: COW, deman
 // Every invariant of the books; "" if they hold, else what is wrong.
 std::string check_books();
 // Frames free now, frames free after start.
-uint64_t free_frames();
+uint64_t free_frames();   // after mm gave back the empty leaves of its capability space
+uint64_t available_now(); // mm::available() after the same
 uint64_t free_at_start();
 uint64_t slots_at_start(); // mm's capability slots in use after start
 
