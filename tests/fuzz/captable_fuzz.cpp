@@ -291,9 +291,12 @@ void check_state() {
             FUZZ_CHECK(c->badge == p->badge || (p->badge == 0 && c->type == ObjType::Endpoint));
         }
         if (p && p->type == ObjType::Frame && (p->flags & abi::kCapSplit)) {
-            // A half of a split frame.
-            FUZZ_CHECK(c->type == ObjType::Frame && c->order + 1 == p->order);
-            FUZZ_CHECK(c->object == p->object || c->object == p->object + bytes_of(*c));
+            // A piece of a split frame: a half, or a smaller piece of one
+            // (a half split in place stays the split frame's child, at the
+            // same depth), inside the frame's extent.
+            FUZZ_CHECK(c->type == ObjType::Frame && c->order < p->order);
+            FUZZ_CHECK(c->object >= p->object &&
+                       c->object + bytes_of(*c) <= p->object + bytes_of(*p));
             FUZZ_CHECK(c->rights == p->rights);
         }
         if (c->type != ObjType::Frame) {
