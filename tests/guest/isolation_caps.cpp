@@ -173,7 +173,7 @@ void g_endpoint() {
     r = sys::reply(m);
     attempt(r == err(Errno::NoCaller), "Reply with nobody to reply to gave %ld", r);
     // Unknown system calls and the test kernels' hooks.
-    const uint64_t numbers[] = {uint64_t{0},  uint64_t{3},   uint64_t{8},    uint64_t{98},
+    const uint64_t numbers[] = {uint64_t{0},  uint64_t{3},   uint64_t{9},    uint64_t{98},
                                 uint64_t{99}, uint64_t{100}, uint64_t{1000}, ~uint64_t{0}};
     for (const uint64_t n : numbers) {
         r = sys::syscall(n, 1000, 0, 0);
