@@ -257,7 +257,14 @@ extern "C" [[noreturn]] void secondary_main(uint64_t hart_id, uint64_t index) {
 }
 
 void tlb_shootdown(uint64_t root) {
-    arch::sfence_vma_all();
+    // This hart needs a fence only for the kernel's own table: for a user
+    // table it runs on the kernel's, and the trampoline flushes everything
+    // on every switch to and from user mode. (Each full flush here cost
+    // QEMU a software-TLB refill: three per page of a fork.)
+    if (root == kAllAddressSpaces)
+        arch::sfence_vma_all();
+    else if (g_online.load(std::memory_order_relaxed) == 1)
+        return; // no other hart (one coming online flushes on its way to user mode)
     // Only a hart running user code in that address space can hold its
     // entries: the trampoline flushes everything on every kernel entry and
     // exit. user_root is read under the kernel lock, set before a hart

@@ -134,9 +134,11 @@ inline void wake_idle_hart() {
 }
 void set_idle(bool idle); // this hart, from the scheduler (idle: with the lock held)
 
-// After a mapping was removed or narrowed in the table at `root`: flush this
-// hart's TLB and, via SBI RFENCE, that of every other hart running user code
-// in it (no ASIDs: everything). Kernel-table changes pass kAllAddressSpaces.
+// After a mapping was removed or narrowed in the table at `root`: flush, via
+// SBI RFENCE, the TLB of every other hart running user code in it (no ASIDs:
+// everything). This hart needs no fence for a user table (the trampoline
+// flushes on every switch to and from user mode). Kernel-table changes pass
+// kAllAddressSpaces: every hart, this one included.
 inline constexpr uint64_t kAllAddressSpaces = ~uint64_t{0};
 void tlb_shootdown(uint64_t root);
 // Code became executable somewhere: every hart runs fence.i before it next

@@ -207,7 +207,10 @@ Result<int64_t> sys_debug_on_hart_refusals(Thread&, SyscallArgs) {
 //     (trampoline.S: only the registers C code may clobber are saved).
 //   kBatchable: may be an entry of a Batch (syscall_batch.cpp): light, and
 //     does not print, wait for another hart or take part in IPC.
-enum : uint8_t { kLight = 1, kBatchable = 2 };
+//   kOnlyFirst: changes no capability but the one its first argument names
+//     (and an empty slot it fills), so a batch need not check its own page's
+//     capability again after it unless the first argument names that one.
+enum : uint8_t { kLight = 1, kBatchable = 2, kOnlyFirst = 4 };
 struct Entry {
     Sys number;
     SyscallHandler handler;
@@ -226,8 +229,8 @@ constexpr Entry kEntries[] = {
     {Sys::DebugHoldLock, sys_debug_hold_lock, 0},
     {Sys::DebugOnHartRefusals, sys_debug_on_hart_refusals, 0},
 #endif
-    {Sys::CapInfo, sys_cap_info, kLight | kBatchable},
-    {Sys::CapCopy, sys_cap_copy, kLight | kBatchable},
+    {Sys::CapInfo, sys_cap_info, kLight | kBatchable | kOnlyFirst},
+    {Sys::CapCopy, sys_cap_copy, kLight | kBatchable | kOnlyFirst},
     {Sys::CapDelete, sys_cap_delete, kLight | kBatchable},
     {Sys::CapRevoke, sys_cap_revoke, kLight | kBatchable},
     {Sys::FrameSplit, sys_frame_split, kLight | kBatchable},
@@ -236,9 +239,9 @@ constexpr Entry kEntries[] = {
     {Sys::CapDetach, sys_cap_detach, kLight | kBatchable},
     {Sys::FrameMerge, sys_frame_merge, kLight | kBatchable},
     {Sys::CapMove, sys_cap_move, kLight | kBatchable},
-    {Sys::Map, sys_map, kLight | kBatchable},
-    {Sys::Unmap, sys_unmap, kLight | kBatchable},
-    {Sys::Protect, sys_protect, kLight | kBatchable},
+    {Sys::Map, sys_map, kLight | kBatchable | kOnlyFirst},
+    {Sys::Unmap, sys_unmap, kLight | kBatchable | kOnlyFirst},
+    {Sys::Protect, sys_protect, kLight | kBatchable | kOnlyFirst},
     {Sys::MapTable, sys_map_table, kLight | kBatchable},
     {Sys::UnmapTable, sys_unmap_table, kLight | kBatchable},
     {Sys::VmPrint, sys_vmprint, kLight},
@@ -293,10 +296,10 @@ uint64_t syscall_light_mask() {
     return kTable.light_mask;
 }
 
-SyscallHandler batch_handler(uint64_t number) {
-    bool ok =
-        number < sizeof kTable.at / sizeof kTable.at[0] && (kTable.flags[number] & kBatchable);
-    return ok ? kTable.at[number] : nullptr;
+BatchCall batch_call(uint64_t number) {
+    if (number >= sizeof kTable.at / sizeof kTable.at[0] || !(kTable.flags[number] & kBatchable))
+        return {};
+    return {kTable.at[number], (kTable.flags[number] & kOnlyFirst) != 0};
 }
 
 void do_syscall(Thread& t) {

@@ -50,16 +50,21 @@ Result<int64_t> sys_batch(Thread& t, SyscallArgs a) {
         uint64_t args[6];
         for (int k = 0; k < 6; ++k)
             args[k] = page[i].args[k];
-        SyscallHandler h = batch_handler(number); // kBatchable in syscall.cpp
-        t.tf.regs[arch::a1] = 0;                  // the second value of this entry, if it sets one
-        Result<int64_t> r = h ? h(t, args) : Result<int64_t>(Error::NoSystemCall);
+        BatchCall call = batch_call(number); // kBatchable in syscall.cpp
+        t.tf.regs[arch::a1] = 0;             // the second value of this entry, if it sets one
+        Result<int64_t> r =
+            call.handler ? call.handler(t, args) : Result<int64_t>(Error::NoSystemCall);
         // The entry may have deleted, donated or retyped the page's frame:
         // write nothing more unless the slot still holds that same frame,
-        // fit for a batch.
-        Cap* again = t.table.slot(slot);
-        if (!again || again->empty() || again->type != ObjType::Frame || again->object != pa ||
-            !check_batch_frame(t, again).ok())
-            return static_cast<int64_t>(done + (r.ok() ? 1 : 0));
+        // fit for a batch. An entry that changes only the capability its
+        // first argument names cannot have, unless it names this one (a
+        // slot has one number: leaves attach at one index only).
+        if (!call.only_first || args[0] == slot) {
+            Cap* again = t.table.slot(slot);
+            if (!again || again->empty() || again->type != ObjType::Frame || again->object != pa ||
+                !check_batch_frame(t, again).ok())
+                return static_cast<int64_t>(done + (r.ok() ? 1 : 0));
+        }
         page[i].result = r.ok() ? r.value() : syscall_errno(r.error());
         if (!r.ok()) break;
         ++done;

@@ -27,10 +27,14 @@ using SyscallArgs = const uint64_t (&)[6];
 using SyscallHandler = Result<int64_t> (*)(Thread& t, SyscallArgs a);
 
 // From the system-call table (syscall.cpp): the calls that may take the light
-// trap path, one bit per number; the decoder of a call a batch may hold, or
-// null.
+// trap path, one bit per number; the decoder of a call a batch may hold (or
+// null), and whether it changes only the capability its first argument names.
 uint64_t syscall_light_mask();
-SyscallHandler batch_handler(uint64_t number);
+struct BatchCall {
+    SyscallHandler handler = nullptr;
+    bool only_first = false;
+};
+BatchCall batch_call(uint64_t number);
 
 // An Error as the negated errno user space gets (syscall.cpp).
 int64_t syscall_errno(Error e);

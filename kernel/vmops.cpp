@@ -114,7 +114,9 @@ Result<void> frame_map(Cap* frame, AddressSpace* as, uint64_t va, uint8_t rights
     frame->map_root = as->root;
     frame->map_va = va;
     if (rights & abi::kRightExec) note_code_mapped();
-    arch::sfence_vma_all(); // a new mapping: only this hart may have cached its absence
+    // No fence: this hart flushes on its way back to user mode (the
+    // trampoline); another hart in this table that cached the absence takes
+    // a page fault, and its trap flushes.
     return {};
 }
 

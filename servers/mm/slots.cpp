@@ -1,8 +1,31 @@
 #include "slots.h"
 
+#include <array>
+
 namespace capframe::mm {
 
 SlotAllocator g_slots;
+
+namespace {
+
+// The index of the lowest set bit of x (x != 0) in constant time: x & -x
+// isolates it, and multiplying by a de Bruijn sequence puts a distinct
+// 6-bit pattern in the top bits for each of the 64 positions. (A loop over
+// the bits cost 330 instructions per allocation in a fork of 8 MiB; RV64GC
+// has no ctz instruction and the target build has no libgcc __ctzdi2.)
+constexpr uint64_t kDeBruijn = 0x03f79d71b4cb0a89ull;
+constexpr std::array<uint8_t, 64> kPosition = [] {
+    std::array<uint8_t, 64> t{};
+    for (unsigned i = 0; i < 64; ++i)
+        t[((uint64_t{1} << i) * kDeBruijn) >> 58] = static_cast<uint8_t>(i);
+    return t;
+}();
+
+unsigned lowest_set(uint64_t x) {
+    return kPosition[((x & -x) * kDeBruijn) >> 58];
+}
+
+} // namespace
 
 void SlotAllocator::set_full(uint64_t w, bool full) {
     uint64_t bit = uint64_t{1} << (w % 64);
@@ -40,12 +63,8 @@ Result<uint32_t> SlotAllocator::alloc() {
     for (uint64_t s = hint_; s < summary_.size(); ++s) {
         if (summary_[s] == ~uint64_t{0}) continue;
         hint_ = s;
-        uint64_t w = s * 64;
-        while (summary_[s] & (uint64_t{1} << (w % 64))) // (no libgcc ctz in the kernel's build)
-            ++w;
-        uint64_t bit = 1;
-        while (words_[w] & (uint64_t{1} << bit))
-            ++bit;
+        uint64_t w = s * 64 + lowest_set(~summary_[s]);
+        uint64_t bit = lowest_set(~words_[w]); // bit 0 (the header) is always set
         words_[w] |= uint64_t{1} << bit;
         if (words_[w] == ~uint64_t{0}) set_full(w, true);
         ++used_;
