@@ -8,6 +8,10 @@
 // tools/bench.py finds the loop in QEMU's trap log (-d int) by its epc and
 // counts the kernel entries between the two marks.
 //
+// "bench NAME..." runs only the named figures (null ipc map fork exec sbrk
+// forkbig fork512); the 512 MiB fork needs about 1.1 GiB free and says
+// "skipped" otherwise (./capframe bench boots with 2 GiB).
+//
 // "bench wall" runs the wall-clock workload of issue 14 instead (300 x
 // fork+exec(true)+wait, then 50 x fork+exit+wait of a process with 8 MiB of
 // touched heap) between the lines "bench-wall: start" and "bench-wall: done".
@@ -108,28 +112,37 @@ void sbrk_pages() {
     (void)sbrk(static_cast<int>(start - sbrk(0))); // give it all back
 }
 
-// fork of a process with 8 MiB of touched heap: the parent's time to the
+// fork of a process with `mib` MiB of touched heap: the parent's time to the
 // return from fork (the child exits at once; waiting is not measured). The
-// marks bracket the whole fork+exit+wait of runs 1..kRuns.
-void fork_big() {
-    constexpr int kBytes = 8 << 20;
-    constexpr int kRuns = 5;
-    char* heap = sbrk(kBytes);
-    if (heap == kNoMemory) {
-        printf("bench: fork with 8 MiB heap: sbrk failed\n");
+// marks bracket the whole fork+exit+wait of runs 1..runs (run 0 warms up).
+void fork_heap(int mib, int runs) {
+    const uint64_t bytes = static_cast<uint64_t>(mib) << 20;
+    char name[48];
+    snprintf(name, sizeof name, "fork with %d MiB heap (to return)", mib);
+    // The heap, its copy-on-write promises and the child's tables: about
+    // twice the heap; say so instead of failing when the machine is small.
+    uint64_t need = 2 * (bytes / 4096) + (bytes / 4096) / 64 + 1024;
+    if (static_cast<uint64_t>(freeframes()) < need) {
+        printf("bench: %s: skipped: needs %lu free frames, %lu free (run with --mem 2G)\n", name,
+               static_cast<unsigned long>(need), static_cast<unsigned long>(freeframes()));
         return;
     }
-    for (int off = 0; off < kBytes; off += 4096)
+    char* heap = sbrk(static_cast<int>(bytes));
+    if (heap == kNoMemory) {
+        printf("bench: %s: sbrk failed\n", name);
+        return;
+    }
+    for (uint64_t off = 0; off < bytes; off += 4096)
         heap[off] = 1;
     uint64_t instructions = 0, ticks = 0;
-    for (int k = 0; k <= kRuns; ++k) { // run 0 warms up
+    for (int k = 0; k <= runs; ++k) {
         if (k == 1) bench_mark();
         uint64_t i0 = rdinstret(), t0 = rdtime();
         int pid = fork();
         uint64_t i1 = rdinstret(), t1 = rdtime();
         if (pid == 0) exit(0);
         if (pid < 0) {
-            printf("bench: fork with 8 MiB heap: fork failed\n");
+            printf("bench: %s: fork failed\n", name);
             break;
         }
         reap();
@@ -139,8 +152,8 @@ void fork_big() {
         }
     }
     bench_mark();
-    report("fork with 8 MiB heap (to return)", kRuns, instructions, ticks);
-    (void)sbrk(-kBytes);
+    report(name, runs, instructions, ticks);
+    (void)sbrk(-static_cast<int>(bytes));
 }
 
 // The wall-clock workload (issue 14); tools/bench.py times it on the host
@@ -170,23 +183,54 @@ int wall() {
     return 0;
 }
 
+// The figures, by the name "bench NAME..." runs them by (all without names).
+struct Figure {
+    const char* name;
+    void (*run)();
+};
+const Figure kFigures[] = {
+    {"null",
+     [] { measure("null syscall (uptime)", 2000, [] { (void)sys::syscall(Sys::Uptime); }); }},
+    {"ipc", [] { measure("IPC call+reply to mm (getpid)", 1000, [] { (void)sys::getpid(); }); }},
+    {"map",
+     [] {
+         measure("map+unmap one page via mm", 300, [] {
+             (void)sys::mm_request(Request::MapPage, 0x40000000, 1);
+             (void)sys::mm_request(Request::UnmapPage, 0x40000000);
+         });
+     }},
+    {"fork", [] { measure("fork+exit+wait", 50, fork_exit_wait); }},
+    {"exec", [] { measure("fork+exec(true)+wait", 20, fork_exec_wait); }},
+    {"sbrk", sbrk_pages},
+    {"forkbig", [] { fork_heap(8, 5); }},
+    {"fork512", [] { fork_heap(512, 2); }},
+};
+
 } // namespace
 
 int main(int argc, char** argv) {
     g_timebase = timebase();
     if (g_timebase == 0) g_timebase = 1;
     if (argc > 1 && strcmp(argv[1], "wall") == 0) return wall();
+    for (int a = 1; a < argc; ++a) {
+        bool known = false;
+        for (const Figure& f : kFigures)
+            known = known || strcmp(f.name, argv[a]) == 0;
+        if (!known) {
+            printf("bench: unknown figure '%s'; the figures are:", argv[a]);
+            for (const Figure& f : kFigures)
+                printf(" %s", f.name);
+            printf(" (or: wall)\n");
+            return 2;
+        }
+    }
     (void)sys::lock_stats(true); // the longest hold over this run only
-    measure("null syscall (uptime)", 2000, [] { (void)sys::syscall(Sys::Uptime); });
-    measure("IPC call+reply to mm (getpid)", 1000, [] { (void)sys::getpid(); });
-    measure("map+unmap one page via mm", 300, [] {
-        (void)sys::mm_request(Request::MapPage, 0x40000000, 1);
-        (void)sys::mm_request(Request::UnmapPage, 0x40000000);
-    });
-    measure("fork+exit+wait", 50, fork_exit_wait);
-    measure("fork+exec(true)+wait", 20, fork_exec_wait);
-    sbrk_pages();
-    fork_big();
+    for (const Figure& f : kFigures) {
+        bool chosen = argc == 1;
+        for (int a = 1; a < argc; ++a)
+            chosen = chosen || strcmp(f.name, argv[a]) == 0;
+        if (chosen) f.run();
+    }
     uint64_t taken = 0;
     int64_t longest = sys::lock_stats(false, &taken);
     printf("bench: longest kernel-lock hold over the run  %ld instructions retired (%lu "

@@ -58,6 +58,9 @@ int main() {
         kernel::log("mm: cannot start '%s': %s\n", init, capframe::error_name(t.error()));
         kernel::shutdown(1);
     }
-    kernel::log("mm: started pid %d (%s)\n", g_pt.init_pid, init);
+    uint64_t retired;
+    asm volatile("rdinstret %0" : "=r"(retired));
+    kernel::log("mm: started pid %d (%s) (%lu instructions since reset)\n", g_pt.init_pid, init,
+                static_cast<unsigned long>(retired));
     serve();
 }
