@@ -1,5 +1,7 @@
 #include "cap.h"
 
+#include "bytes.h"
+
 namespace capframe {
 namespace {
 
@@ -105,9 +107,7 @@ Result<void> check_delete(const Cap* c) {
 } // namespace
 
 void zero_frames(uint64_t pa, uint64_t pages) {
-    auto* p = reinterpret_cast<volatile uint64_t*>(pa);
-    for (uint64_t i = 0; i < pages * kPageSize / 8; ++i)
-        p[i] = 0;
+    memset(reinterpret_cast<void*>(pa), 0, pages * kPageSize); // by words (kernel/string.cpp)
 }
 
 void mdb_init() {

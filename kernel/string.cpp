@@ -41,11 +41,15 @@ CAPFRAME_NO_LIBCALLS void* memset(void* dst, int c, size_t n) {
     }
     const uint64_t word = byte * 0x0101010101010101ull;
     auto* w = words(d);
-    for (; n >= 32; n -= 32, w += 4) {
+    for (; n >= 64; n -= 64, w += 8) { // a cache line a turn: zeroing pages is the common use
         w[0] = word;
         w[1] = word;
         w[2] = word;
         w[3] = word;
+        w[4] = word;
+        w[5] = word;
+        w[6] = word;
+        w[7] = word;
     }
     for (; n >= 8; n -= 8)
         *w++ = word;

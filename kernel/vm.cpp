@@ -1,6 +1,7 @@
 #include "vm.h"
 
 #include "arch/riscv64/csr.h"
+#include "bytes.h"
 #include "console.h"
 #include "lib/vmprint.h"
 
@@ -18,9 +19,7 @@ constinit std::optional<PageTable> g_ktable;
 uint64_t g_kernel_satp = 0;
 
 void zero_page(PhysAddr pa) {
-    auto* p = reinterpret_cast<volatile uint64_t*>(pa.value());
-    for (uint64_t i = 0; i < kPageSize / 8; ++i)
-        p[i] = 0;
+    memset(reinterpret_cast<void*>(pa.value()), 0, kPageSize); // by words (kernel/string.cpp)
 }
 
 void print_range(const char* what, PhysRange r) {

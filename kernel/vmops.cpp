@@ -179,9 +179,12 @@ Result<int> table_map(Cap* frame, AddressSpace* as, uint64_t va) {
 Result<void> table_unmap(Cap* frame) {
     if (!(frame->flags & abi::kCapDonated) || frame->donated_as != kDonatedTable)
         return Error::InvalidArgument;
+    // Still holds mappings or tables? (Eight entries a turn: this scan of
+    // 512 entries was the most of an unmap; a used table is found at once.)
     const uint64_t* e = entries(frame->object);
-    for (unsigned i = 0; i < sv39::kEntries; ++i)
-        if (e[i]) return Error::Busy; // still holds mappings or tables
+    for (unsigned i = 0; i < sv39::kEntries; i += 8)
+        if (e[i] | e[i + 1] | e[i + 2] | e[i + 3] | e[i + 4] | e[i + 5] | e[i + 6] | e[i + 7])
+            return Error::Busy;
     table_release(frame);
     return {};
 }

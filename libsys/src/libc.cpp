@@ -242,4 +242,8 @@ uint64_t timebase(void) {
     return static_cast<uint64_t>(sys::syscall(abi::Sys::Timebase));
 }
 
+long lock_stats(int reset, uint64_t* acquisitions) {
+    return static_cast<long>(sys::lock_stats(reset != 0, acquisitions));
+}
+
 } // extern "C"

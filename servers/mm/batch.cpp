@@ -3,6 +3,7 @@
 #include "errors.h"
 #include "frames.h"
 #include "kernel.h"
+#include "mappings.h"
 #include "pages.h"
 
 namespace capframe::mm {
@@ -74,7 +75,12 @@ void Batch::attach(uint32_t slot, abi::BatchEntry* page) {
 }
 
 void Batch::detach() {
-    slot_ = 0, page_ = nullptr, n_ = 0;
+    slot_ = 0, page_ = nullptr, n_ = 0, carried_ = 0;
+}
+
+void Batch::carry(uint64_t n, void (*done)(uint64_t ran)) {
+    carried_ = n < n_ ? n : n_;
+    carried_done_ = done;
 }
 
 void Batch::add(Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4) {
@@ -106,38 +112,90 @@ int64_t Batch::execute(uint64_t count, uint64_t* second) {
 BatchRun Batch::run(Proc* table_owner) {
     BatchRun out;
     abi::BatchEntry* q = queue();
+    Proc* owner = table_owner ? table_owner : &mm_self();
     int tables = 0; // donated for the Map now at the front (at most two: levels 1 and 0)
+    Block table{};  // a MapTable this run put at the front, if table_queued
+    bool table_queued = false;
+    uint64_t carried = carried_;
+    carried_ = 0;
     while (n_) {
         uint64_t second = 0;
         int64_t r = execute(n_, &second);
         if (r < 0) { // the batch itself was refused (a bug: the page is mm's)
             kernel::log("mm: BUG: batch refused (%ld)\n", r);
             out.result = r, out.error = error_of(r);
+            if (table_queued) free_frames(owner, Use::PageTable, table);
+            if (carried) carried_done_(0);
             break;
         }
-        uint64_t done = static_cast<uint64_t>(r);
-        out.done += done;
+        uint64_t done = static_cast<uint64_t>(r), callers = done;
+        if (carried) { // the calls riding in front (carry())
+            uint64_t ran = done < carried ? done : carried;
+            carried_done_(ran);
+            if (ran < carried) { // the caller's calls did not run: again, without them
+                n_ -= carried;
+                for (uint64_t i = 0; i < n_; ++i)
+                    q[i] = q[carried + i];
+                carried = 0;
+                continue;
+            }
+            callers = done - carried;
+            carried = 0;
+        } else if (table_queued) { // ours: not one of the caller's calls
+            table_queued = false;
+            if (done == 0) {
+                free_frames(owner, Use::PageTable, table);
+                out.result = q[0].result, out.error = Error::InvalidArgument;
+                break;
+            }
+            push_table(owner, table);
+            --callers;
+        }
+        out.done += callers;
         if (done == n_) {
             n_ = 0;
             break;
         }
-        const abi::BatchEntry& failed = q[done];
+        const abi::BatchEntry failed = q[done];
         out.result = failed.result;
         out.error = error_of(failed.result);
-        if (done) tables = 0; // a new Map at the front
+        if (callers) tables = 0; // a new Map at the front
         if (failed.number != static_cast<uint64_t>(Sys::Map) ||
             failed.result != err(Errno::NeedTable) || tables == 2)
             break;
-        // The table, then the rest again from that Map (it changed nothing).
-        Proc* owner = table_owner ? table_owner : &mm_self();
-        if (auto t = donate_table(owner, failed.args[1], failed.args[2]); !t.ok()) {
-            out.error = t.error();
-            break;
+        // The table, then the rest again from that Map (it changed nothing):
+        // in the same kernel call, as a MapTable queued before it, when the
+        // queue has room (else by a call of its own).
+        const uint64_t rest = n_ - done;
+        if (rest < abi::kBatchMax) {
+            auto t = table_frame(owner, failed.args[2]);
+            if (!t.ok()) {
+                out.error = t.error();
+                break;
+            }
+            if (done == 0)
+                for (uint64_t i = rest; i >= 1; --i)
+                    q[i] = q[i - 1];
+            else
+                for (uint64_t i = 1; i <= rest; ++i)
+                    q[i] = q[done + i - 1];
+            n_ = rest + 1;
+            q[0] = abi::BatchEntry{};
+            q[0].number = static_cast<uint64_t>(Sys::MapTable);
+            q[0].args[0] = t.value().slot, q[0].args[1] = failed.args[1];
+            q[0].args[2] = failed.args[2];
+            table = t.value();
+            table_queued = true;
+        } else {
+            if (auto t = donate_table(owner, failed.args[1], failed.args[2]); !t.ok()) {
+                out.error = t.error();
+                break;
+            }
+            n_ = rest;
+            for (uint64_t i = 0; i < n_; ++i)
+                q[i] = q[done + i];
         }
         ++tables;
-        n_ -= done;
-        for (uint64_t i = 0; i < n_; ++i)
-            q[i] = q[done + i];
         out.result = 0, out.error = Error{};
     }
     n_ = 0;

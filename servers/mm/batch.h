@@ -36,8 +36,16 @@ class Batch {
     void detach();
     uint32_t slot() const { return slot_; }
 
-    uint64_t size() const { return n_; }
+    uint64_t size() const { return n_ - carried_; } // the caller's calls queued
     uint64_t room() const { return abi::kBatchMax - n_; }
+    uint64_t queued() const { return n_; } // carried calls included
+    // The first n queued calls are not the next caller's: they ride along
+    // in front of its calls, in the same kernel call, and `done(k)` gets how
+    // many of them succeeded once they ran (k < n: the rest did not run,
+    // and then neither did the caller's calls, which run() runs again).
+    // Deferred merges (frames.cpp) ride this way instead of costing a
+    // kernel call of their own. run()'s counts are the caller's only.
+    void carry(uint64_t n, void (*done)(uint64_t ran));
     // Queues a call (a batchable abi::Sys); the caller checks room() first.
     void add(abi::Sys n, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
              uint64_t a4 = 0);
@@ -57,6 +65,8 @@ class Batch {
     abi::BatchEntry* page_ = nullptr;
     abi::BatchEntry local_[abi::kBatchMax] = {};
     uint64_t n_ = 0;
+    uint64_t carried_ = 0; // calls at the front that carry() put there
+    void (*carried_done_)(uint64_t) = nullptr;
 };
 
 extern Batch g_batch;

@@ -2,13 +2,14 @@
 
 namespace capframe::mm {
 
-Result<void> BuddyCore::init(uint64_t window_base_pa, std::span<FrameMeta> meta) {
+Result<void> BuddyCore::init(uint64_t window_base_pa, std::span<FrameMeta> meta, bool zeroed) {
     if (!is_aligned(window_base_pa, kPageSize)) return Error::Misaligned;
     if (meta.size() > kMaxFrames) return Error::OutOfRange;
     const uint64_t bytes = meta.size() << kPageShift;
     if (window_base_pa + bytes < window_base_pa) return Error::OutOfRange;
-    for (FrameMeta& m : meta)
-        m = FrameMeta{};
+    if (!zeroed)
+        for (FrameMeta& m : meta)
+            m = FrameMeta{};
     meta_ = meta;
     base_pfn_ = window_base_pa >> kPageShift;
     total_frames_ = free_frames_ = fail_countdown_ = 0;

@@ -83,8 +83,10 @@ class BuddyCore {
     // Manages the window [window_base_pa, window_base_pa + meta.size() pages),
     // initially empty. Zeroes meta. Misaligned if the base is not page
     // aligned; OutOfRange if the window has more than kMaxFrames frames or
-    // wraps. Nothing changes on error.
-    Result<void> init(uint64_t window_base_pa, std::span<FrameMeta> meta);
+    // wraps. Nothing changes on error. `zeroed`: meta is all zero already
+    // (FrameMeta{} is all zero bits: kOutside, no links), as the kernel
+    // hands mm's books over: not cleared again (a boot cost per frame).
+    Result<void> init(uint64_t window_base_pa, std::span<FrameMeta> meta, bool zeroed = false);
 
     // Hands in a free block that has no parent cap (boot memory). Root blocks
     // never merge with each other. InvalidArgument if order > kMaxOrder,

@@ -46,7 +46,7 @@ Result<void> run_shares(Proc* c, Share* items, uint64_t n) {
 Result<void> share_pages(Proc* parent, Proc* c) {
     Share items[abi::kBatchMax / 2];
     uint64_t n = 0;
-    flush_deferred_merges(); // (none: the batch is ours)
+    flush_deferred_merges(3); // (none: the batch is ours)
     for (uint32_t i = parent->maps; i; i = mapping(i).pnext) {
         Mapping& m = mapping(i);
         uint64_t flags = flags_of(m) & ~kMapReserved;

@@ -34,20 +34,25 @@ struct Deferred {
     uint64_t n = 0;
 } g_deferred;
 
-void run_deferred_merges() {
-    if (!g_deferred.n) return;
-    uint64_t done = g_batch.run().done;
+// The first `ran` queued merges succeeded (the batch page, Batch::carry);
+// the rest are tried alone, and a slot is kept if its merge fails again.
+void merges_ran(uint64_t ran) {
     for (uint64_t i = 0; i < g_deferred.n; ++i) {
         auto [lower, upper] = g_deferred.merges[i];
-        // Cannot fail (the halves are free, unmapped and without copies);
-        // if one does, it is tried alone and the slot kept if it fails again.
-        if (i >= done && kernel::frame_merge(lower, upper) < 0) {
+        // Cannot fail (the halves are free, unmapped and without copies).
+        if (i >= ran && kernel::frame_merge(lower, upper) < 0) {
             kernel::log("mm: BUG: merge of slots %u and %u refused\n", lower, upper);
             continue;
         }
         g_slots.free(upper);
     }
     g_deferred.n = 0;
+}
+
+void run_deferred_merges() {
+    if (!g_deferred.n) return;
+    g_batch.carry(g_deferred.n, merges_ran);
+    (void)g_batch.run();
     if (g_deferred.depth == 0) slots_trim(false); // (skipped while merges were deferred)
 }
 
@@ -61,8 +66,14 @@ void end_deferred_merges() {
     if (--g_deferred.depth == 0) run_deferred_merges();
 }
 
-void flush_deferred_merges() {
-    run_deferred_merges();
+void flush_deferred_merges(uint64_t room) {
+    if (!g_deferred.n) return;
+    // They ride in front of the caller's calls, in its kernel call, when
+    // the queue holds just them and the caller's fit.
+    if (g_batch.queued() == g_deferred.n && g_batch.room() >= room)
+        g_batch.carry(g_deferred.n, merges_ran);
+    else
+        run_deferred_merges();
 }
 
 Result<void> KernelFrameOps::merge(uint32_t, uint32_t lower, uint32_t upper) {

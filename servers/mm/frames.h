@@ -22,13 +22,16 @@ struct KernelFrameOps {
 
 // While deferred, the two deletes of each merge go into mm's batch (run
 // when it is full, by flush_deferred_merges and by the outermost
-// end_deferred_merges) and their slots are freed only once they ran: a
+// end_deferred_merges; flush_deferred_merges lets them ride in front of
+// the next caller's calls) and their slots are freed only once they ran: a
 // process's teardown makes a kernel call per batch of merges instead of two
 // per merge. In between nothing may allocate frames or slots, and whoever
 // queues other calls in mm's batch flushes the merges first.
 void begin_deferred_merges();
 void end_deferred_merges();
-void flush_deferred_merges();
+// A caller about to queue up to `room` calls: the merges ride in front of
+// them (Batch::carry) when they fit, else they run now.
+void flush_deferred_merges(uint64_t room);
 
 struct Group { // a memory limit on a process tree
     bool used;

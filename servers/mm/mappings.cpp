@@ -63,10 +63,9 @@ void maps_init(void* meta, uint64_t window_base, uint64_t window_frames) {
     g_maps.buckets = static_cast<uint32_t*>(static_cast<void*>(base + l.buckets_offset));
     g_maps.map_count = l.map_count;
     g_maps.bucket_mask = l.bucket_count - 1;
-    for (uint64_t i = g_maps.map_count - 1; i >= 1; --i) {
-        g_maps.maps[i].hnext = g_maps.map_free;
-        g_maps.map_free = static_cast<uint32_t>(i);
-    }
+    // Records come from map_free (given back) first, then from map_next
+    // (never used; entry 0 is unused): no loop over every record at boot.
+    g_maps.map_next = 1;
 }
 
 uint32_t find_mapping(const Proc* p, uint64_t va) {
@@ -78,9 +77,13 @@ uint32_t find_mapping(const Proc* p, uint64_t va) {
 
 Result<uint32_t> record_mapping(Proc* p, uint64_t va, uint64_t flags, uint64_t frame,
                                 uint32_t slot) {
-    if (g_maps.map_free == kNone) return Error::NoMemory;
     uint32_t i = g_maps.map_free;
-    g_maps.map_free = mapping(i).hnext;
+    if (i != kNone)
+        g_maps.map_free = mapping(i).hnext;
+    else if (g_maps.map_next < g_maps.map_count)
+        i = static_cast<uint32_t>(g_maps.map_next++);
+    else
+        return Error::NoMemory;
     ++g_maps.maps_in_use;
     Mapping& m = mapping(i);
     FrameInfo& f = frame_info(frame);
@@ -143,8 +146,8 @@ void remove_mappings(const uint32_t* list, uint64_t n, bool units_later) {
         // The kernel's part for as many as a batch holds, then the books
         // for those it did; the one that failed goes alone, as
         // remove_mapping does it (its error ignored), and the rest again.
-        flush_deferred_merges(); // the batch is this loop's
-        uint64_t k = n < abi::kBatchMax ? n : abi::kBatchMax;
+        flush_deferred_merges(8); // the batch is this loop's (merges may ride in front)
+        uint64_t k = n < g_batch.room() ? n : g_batch.room();
         for (uint64_t j = 0; j < k; ++j) {
             const Mapping& m = mapping(list[j]);
             if (m.slot == frame_info(m.frame).block_slot)

@@ -89,7 +89,8 @@ struct MapBook {
     Mapping* maps = nullptr; // entry 0 unused
     uint32_t* buckets = nullptr;
     uint64_t map_count = 0, bucket_mask = 0, window_frames = 0, window_base = 0;
-    uint32_t map_free = kNone;
+    uint32_t map_free = kNone; // records given back, linked through hnext
+    uint64_t map_next = 1;     // records from here on were never used
     uint64_t maps_in_use = 0;
 };
 extern MapBook g_maps;

@@ -9,14 +9,18 @@
 
 namespace capframe::mm {
 
-Result<void> donate_table(Proc* owner, uint64_t as, uint64_t va) {
+Result<Block> table_frame(Proc* owner, uint64_t va) {
     // Tables for heap pages come out of what sbrk reserved for them.
     bool heap = owner != &mm_self() && in_heap(owner, va);
     auto got = heap && owner->table_reserved
                    ? alloc_frames(owner, Use::PageTable, 0, From::HeapTables)
                    : alloc_frames(owner, Use::PageTable, 0);
     if (!got.ok() && owner->reserved) got = alloc_frames(owner, Use::PageTable, 0, From::Heap);
-    Block t = TRY(got);
+    return got;
+}
+
+Result<void> donate_table(Proc* owner, uint64_t as, uint64_t va) {
+    Block t = TRY(table_frame(owner, va));
     if (kernel::map_table(t.slot, as, va) < 0) {
         free_frames(owner, Use::PageTable, t);
         return Error::InvalidArgument;
@@ -53,13 +57,13 @@ namespace {
 // read or write a frame that is mapped elsewhere already): the copy and its
 // mapping in one kernel call; deleting the copy (one more) takes the
 // window down. page is null if it could not be made.
-struct TempWindow {
+struct Window {
     uint32_t slot = 0;
     void* page = nullptr;
-    TempWindow(uint32_t of, uint64_t va, bool writable) {
+    void open(uint32_t of, uint64_t va, bool writable) {
         auto s = g_slots.alloc();
         if (!s.ok()) return;
-        flush_deferred_merges(); // (none: the batch is ours)
+        flush_deferred_merges(2); // (none: the batch is ours)
         g_batch.add(abi::Sys::CapCopy, of, 0, s.value(),
                     abi::kRightRead | abi::kRightWrite | abi::kRightMap, 0);
         g_batch.add(abi::Sys::Map, s.value(), abi::kSlotSelfAs, va,
@@ -72,12 +76,26 @@ struct TempWindow {
         slot = s.value();
         if (done == 2) page = kernel::view(va);
     }
-    ~TempWindow() {
+    void close() {
         if (slot) (void)kernel::cap_delete(slot), g_slots.free(slot);
+        slot = 0, page = nullptr;
     }
+};
+struct TempWindow : Window {
+    TempWindow() = default;
+    TempWindow(uint32_t of, uint64_t va, bool writable) { open(of, va, writable); }
+    ~TempWindow() { close(); }
     TempWindow(const TempWindow&) = delete;
     TempWindow& operator=(const TempWindow&) = delete;
 };
+
+// The window a UserWindowScope keeps (see pages.h) while one lives.
+struct KeptWindow {
+    Window w;
+    uint64_t frame = 0;
+    bool writable = false;
+    bool active = false;
+} g_kept;
 
 // By words where both sides allow it (ELF bytes in the cpio archive are
 // 4-byte aligned; -mstrict-align forbids misaligned words).
@@ -136,87 +154,103 @@ uint64_t rights_of(uint64_t flags) {
 }
 
 PageFiller::~PageFiller() {
-    if (!pending_) return;
-    unwindow(b_.slot);
-    free_frames(p_, Use::User, b_);
+    drop(0);
 }
 
-// The batch that places the pending page (its window goes, it is mapped in
-// p through its own capability or a new copy), then maps `next`'s window
-// if next.slot (window_ok_ says whether it did). The books follow exactly
-// what the kernel did; a page not placed goes back.
-Result<void> PageFiller::run(Block next) {
-    flush_deferred_merges(); // (none: the batch is ours)
-    uint32_t slot = 0;
-    uint64_t map_at = 0, window_at = 0;
-    if (pending_) {
-        slot = b_.slot;
-        if (through_copy_) {
-            auto s = g_slots.alloc();
-            if (!s.ok()) return s.error();
-            slot = s.value();
-        }
-        g_batch.add(abi::Sys::Unmap, b_.slot);
-        if (through_copy_)
-            g_batch.add(abi::Sys::CapCopy, b_.slot, 0, slot, abi::kRightsAll & ~abi::kRightDonate,
-                        0);
-        map_at = g_batch.size();
-        g_batch.add(abi::Sys::Map, slot, p_->as_obj, va_, rights_of(flags_));
-    }
-    if (next.slot) {
-        window_at = g_batch.size();
-        g_batch.add(abi::Sys::Map, next.slot, abi::kSlotSelfAs, kScratchVa,
-                    abi::kRightRead | abi::kRightWrite);
-    }
-    BatchRun run = g_batch.run(p_);
-    window_ok_ = next.slot && window_at < run.done;
-    Result<void> window = Result<void>{};
-    if (next.slot && !window_ok_) window = run.ok() ? Error::NoMemory : run.error;
-    if (!pending_) return window;
-    pending_ = false;
-    uint64_t idx = frame_index(b_.pa);
-    bool mapped = map_at < run.done;
-    Result<void> out = run.error;
-    if (mapped) {
-        frame_info(idx) = FrameInfo{b_.slot, 0, static_cast<uint16_t>(slot_of(p_) + 1), kNone};
-        if (record_mapping(p_, va_, flags_, idx, slot).ok()) return window;
-        frame_info(idx) = FrameInfo{};
-        out = Error::NoMemory;
-    }
-    // Not placed: the copy (and the mapping it made) goes, then the frame.
-    if (through_copy_) {
-        if (map_at - 1 < run.done) (void)kernel::cap_delete(slot);
-        g_slots.free(slot);
-    } else if (mapped) {
-        (void)kernel::unmap(slot);
-    }
-    if (run.done == 0) unwindow(b_.slot); // its window is still there
-    free_frames(p_, Use::User, b_);
-    return out;
+void PageFiller::drop(uint64_t from) {
+    for (uint64_t i = from; i < n_; ++i)
+        free_frames(p_, Use::User, q_[i].b);
+    n_ = from;
 }
 
 Result<void> PageFiller::add(uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
                              uint64_t at) {
-    Block nb = TRY(alloc_frames(p_, Use::User, 0, from_reserve_ ? From::Heap : From::Free));
-    auto r = run(nb);
-    if (!r.ok()) {
-        if (window_ok_) unwindow(nb.slot);
-        free_frames(p_, Use::User, nb);
-        return r;
-    }
-    auto* dst = static_cast<uint64_t*>(kernel::view(kScratchVa));
+    if (n_ == kFillPages) TRY(flush());
+    Block b = TRY(alloc_frames(p_, Use::User, 0, from_reserve_ ? From::Heap : From::Free));
     if (at > kPage) at = kPage;
     if (len > kPage - at) len = kPage - at;
-    for (uint64_t i = 0; i < kPage / 8; ++i)
-        dst[i] = 0;
-    copy_bytes(reinterpret_cast<uint8_t*>(dst) + at, src, len);
-    pending_ = true, b_ = nb, va_ = va, flags_ = flags;
+    q_[n_++] = Page{b, va, flags, src, len, at};
     return {};
 }
 
 Result<void> PageFiller::finish() {
-    if (!pending_) return {};
-    return run(Block{});
+    return n_ ? flush() : Result<void>{};
+}
+
+// The queued pages, in two batches (see pages.h). The books follow exactly
+// what the kernel did; pages not placed go back.
+Result<void> PageFiller::flush() {
+    const uint64_t n = n_;
+    flush_deferred_merges(n); // (none: the batch is ours)
+    for (uint64_t i = 0; i < n; ++i)
+        g_batch.add(abi::Sys::Map, q_[i].b.slot, abi::kSlotSelfAs, kFillVa + i * kPage,
+                    abi::kRightRead | abi::kRightWrite);
+    BatchRun windows = g_batch.run(&mm_self());
+    if (windows.done < n) {
+        for (uint64_t i = 0; i < windows.done; ++i)
+            unwindow(q_[i].b.slot);
+        drop(0);
+        return windows.ok() ? Error::NoMemory : windows.error;
+    }
+    for (uint64_t i = 0; i < n; ++i) {
+        auto* dst = static_cast<uint64_t*>(kernel::view(kFillVa + i * kPage));
+        for (uint64_t w = 0; w < kPage / 8; ++w)
+            dst[w] = 0;
+        if (q_[i].len) copy_bytes(reinterpret_cast<uint8_t*>(dst) + q_[i].at, q_[i].src, q_[i].len);
+    }
+    // Then per page: its window goes, [a copy of its capability], its mapping.
+    uint32_t slots[kFillPages];
+    uint64_t per = through_copy_ ? 3 : 2, queued = 0;
+    Result<void> out;
+    for (; queued < n; ++queued) {
+        slots[queued] = q_[queued].b.slot;
+        if (through_copy_) {
+            auto s = g_slots.alloc();
+            if (!s.ok()) {
+                out = s.error();
+                break;
+            }
+            slots[queued] = s.value();
+        }
+        const Page& pg = q_[queued];
+        g_batch.add(abi::Sys::Unmap, pg.b.slot);
+        if (through_copy_)
+            g_batch.add(abi::Sys::CapCopy, pg.b.slot, 0, slots[queued],
+                        abi::kRightsAll & ~abi::kRightDonate, 0);
+        g_batch.add(abi::Sys::Map, slots[queued], p_->as_obj, pg.va, rights_of(pg.flags));
+    }
+    BatchRun run = g_batch.run(p_);
+    if (out.ok() && !run.ok()) out = run.error;
+    for (uint64_t i = 0; i < n; ++i) {
+        const Page& pg = q_[i];
+        const uint64_t first = i * per;
+        const bool queued_i = i < queued, unmapped = queued_i && first < run.done,
+                   copied = through_copy_ && queued_i && first + 1 < run.done,
+                   mapped = queued_i && first + per - 1 < run.done;
+        if (mapped) {
+            uint64_t idx = frame_index(pg.b.pa);
+            frame_info(idx) =
+                FrameInfo{pg.b.slot, 0, static_cast<uint16_t>(slot_of(p_) + 1), kNone};
+            if (record_mapping(p_, pg.va, pg.flags, idx, slots[i]).ok()) {
+                q_[i].b = Block{}; // p's now
+                continue;
+            }
+            frame_info(idx) = FrameInfo{};
+            if (out.ok()) out = Error::NoMemory;
+            if (!through_copy_) (void)kernel::unmap(slots[i]);
+        }
+        // Not placed: the copy (and the mapping it made) goes, the window
+        // if it is still up, then the frame.
+        if (through_copy_ && queued_i) {
+            if (copied) (void)kernel::cap_delete(slots[i]);
+            g_slots.free(slots[i]);
+        }
+        if (!unmapped) unwindow(pg.b.slot);
+        free_frames(p_, Use::User, pg.b);
+        q_[i].b = Block{};
+    }
+    n_ = 0;
+    return out;
 }
 
 Result<void> new_page(Proc* p, uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
@@ -275,8 +309,8 @@ Result<void> break_cow(Proc* p, uint32_t i) {
     for (uint64_t w = 0; w < kPage / 8; ++w)
         to[w] = from[w];
     uint32_t src_slot = src.slot;
-    src.slot = 0;            // deleted by the batch below
-    flush_deferred_merges(); // (none: the batch is ours)
+    src.slot = 0;             // deleted by the batch below
+    flush_deferred_merges(4); // (none: the batch is ours)
     g_batch.add(abi::Sys::Unmap, b.slot);
     g_batch.add(abi::Sys::CapDelete, src_slot);
     g_batch.add(m.slot == f.block_slot ? abi::Sys::Unmap : abi::Sys::CapDelete, m.slot);
@@ -309,6 +343,25 @@ bool in_stack(uint64_t va) {
     return va >= abi::kStackGuardVa + kPage && va < abi::kUserStackTop;
 }
 
+Result<void> fault_heap(Proc* p, uint64_t va) {
+    va &= ~(kPage - 1);
+    const bool promised = p->reserved > 0;
+    PageFiller f(p, promised);
+    TRY(f.add(va, kMapW, nullptr, 0));
+    // Fault-around: the promised pages after it that are not there yet,
+    // placed with it by the filler's two batches. A page that cannot be had
+    // ends the run; only the faulting page's failure is an error.
+    for (uint64_t k = 1; promised && k < kFaultAround; ++k) {
+        uint64_t next = va + k * kPage;
+        if (!in_heap(p, next) || p->reserved == 0 || find_mapping(p, next)) break;
+        if (!f.add(next, kMapW, nullptr, 0).ok()) break; // (nothing queued for it)
+    }
+    auto r = f.finish();
+    // The faulting page is what counts; the others were a bonus.
+    if (find_mapping(p, va)) return {};
+    return r.ok() ? Result<void>{Error::NoMemory} : r;
+}
+
 Result<uint32_t> touch(Proc* p, uint64_t va, bool write) {
     va &= ~(kPage - 1);
     uint32_t i = find_mapping(p, va);
@@ -339,16 +392,36 @@ Result<void> each_page(Proc* p, uint64_t va, uint64_t n, bool write, F&& visit) 
     while (n) {
         uint64_t off = va & (kPage - 1), chunk = kPage - off < n ? kPage - off : n;
         uint32_t i = TRY(touch(p, va, write));
-        TempWindow w(frame_info(mapping(i).frame).block_slot, kScratchSrcVa, write);
-        auto* page = static_cast<uint8_t*>(w.page);
+        const uint64_t frame = mapping(i).frame;
+        TempWindow own;
+        Window* w = &own;
+        if (g_kept.active) { // keep (or replace) the scope's window
+            w = &g_kept.w;
+            if (!w->page || g_kept.frame != frame || (write && !g_kept.writable)) {
+                w->close();
+                g_kept.frame = frame, g_kept.writable = write;
+            }
+        }
+        if (!w->page) w->open(frame_info(frame).block_slot, kScratchSrcVa, write);
+        auto* page = static_cast<uint8_t*>(w->page);
         if (!page) return Error::NoMemory;
-        bool more = visit(page + off, chunk); // the window goes with w
+        bool more = visit(page + off, chunk); // own's window goes with it
         if (!more) return {};
         va += chunk, n -= chunk;
     }
     return {};
 }
 } // namespace
+
+UserWindowScope::UserWindowScope() : outer_(g_kept.active) {
+    g_kept.active = true;
+}
+
+UserWindowScope::~UserWindowScope() {
+    if (outer_) return;
+    g_kept.w.close();
+    g_kept = KeptWindow{};
+}
 
 Result<void> copy_user(Proc* p, uint64_t va, void* buf, uint64_t n, bool to_user) {
     auto* bytes = static_cast<uint8_t*>(buf);

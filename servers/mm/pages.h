@@ -25,17 +25,26 @@ Result<void> map_with_tables(Proc* owner, uint64_t frame, uint64_t as, uint64_t 
 // Donates the page-table page the kernel asks for on the way to va in `as`
 // (a Map failed with NeedTable), charged to owner.
 Result<void> donate_table(Proc* owner, uint64_t as, uint64_t va);
+// The frame donate_table would donate for va (the caller donates it and
+// push_table()s it, or frees it as a PageTable frame).
+Result<Block> table_frame(Proc* owner, uint64_t va);
 
 // mm's windows onto a frame: `slot` (a capability that is not mapped
 // anywhere) is mapped at va until unwindow(); null if it cannot be.
 void* window(uint64_t slot, uint64_t va, bool writable);
 void unwindow(uint64_t slot);
 
-// Fresh pages for p, filled through mm's window and mapped in p. Each
-// add() is one kernel call (a batch): the previous page's window goes, that
-// page is mapped in p (and recorded), and the new page's window is mapped;
-// finish() places the last one. A page not placed goes back (also when the
-// filler goes out of scope); on error p has exactly the pages placed.
+// Fresh pages for p, filled through mm's windows and mapped in p, up to
+// kFillPages at a time in two kernel calls (batches): the first maps their
+// windows at kFillVa.., mm writes them, the second takes the windows down
+// and maps the pages in p (through a new copy of each capability if
+// through_copy). add() queues a page (taking its frame now, so that an
+// allocation failure is the add's); the group goes when it is full and at
+// finish(). src must stay valid until then. A page not placed goes back
+// (also when the filler goes out of scope); on error p has exactly the
+// pages placed, and add()/finish() say the first error.
+inline constexpr uint64_t kFillPages = 16;
+inline constexpr uint64_t kFillVa = kScratchVa + 64 * kPage; // same leaf table as kScratchVa
 class PageFiller {
   public:
     explicit PageFiller(Proc* p, bool from_reserve = false, bool through_copy = false)
@@ -49,14 +58,27 @@ class PageFiller {
     Result<void> finish();
 
   private:
-    Result<void> run(Block next);
+    struct Page {
+        Block b;
+        uint64_t va, flags;
+        const uint8_t* src;
+        uint64_t len, at;
+    };
+    Result<void> flush();
+    void drop(uint64_t from); // frees queued pages [from, n_)
     Proc* p_;
     bool from_reserve_, through_copy_;
-    bool pending_ = false, window_ok_ = false;
-    Block b_{};
-    uint64_t va_ = 0, flags_ = 0;
+    Page q_[kFillPages];
+    uint64_t n_ = 0;
 };
 
+// A demand-zero fault at va in p's heap: the page, and when sbrk promised
+// the heap, up to kFaultAround - 1 promised pages after it that are not
+// there yet (a sequential toucher then enters the kernel twice per 16
+// pages instead of four or five times per page: the fault, mm's two
+// batches, the reply).
+inline constexpr uint64_t kFaultAround = 16;
+Result<void> fault_heap(Proc* p, uint64_t va);
 // A fresh page at va in p: zeroed, or `len` bytes of src at offset `at`.
 // from_reserve: a frame sbrk promised. through_copy: mapped through a copy
 // of its capability (so that revoking the frame removes the mapping).
@@ -74,6 +96,22 @@ bool in_stack(uint64_t va);
 // Makes the page at va present (and writable if asked) in p, as a fault
 // would: demand-zero heap and stack, copy-on-write. Fault if va is not p's.
 Result<uint32_t> touch(Proc* p, uint64_t va, bool write);
+
+// While one lives, copy_user and copy_string keep the window of the last
+// page they used instead of taking it down (two kernel calls a page), so
+// that exec's path, argv and strings, mostly on one page, cost one window.
+// The window's capability is a copy of the frame's, which stops the frame
+// from being freed or merged: nothing may free frames while one lives.
+class UserWindowScope {
+  public:
+    UserWindowScope();
+    ~UserWindowScope();
+    UserWindowScope(const UserWindowScope&) = delete;
+    UserWindowScope& operator=(const UserWindowScope&) = delete;
+
+  private:
+    bool outer_; // inside another: that one keeps the window
+};
 
 // Copies between mm and p's memory, a page at a time through a window.
 Result<void> copy_user(Proc* p, uint64_t va, void* buf, uint64_t n, bool to_user);

@@ -99,7 +99,7 @@ Result<void> make_process_objects(Proc* p) {
         if (!slot.ok()) return undo(Error::NoMemory);
         s = slot.value();
     }
-    flush_deferred_merges(); // (none: the batch is ours)
+    flush_deferred_merges(6); // (none: the batch is ours)
     g_batch.add(abi::Sys::Retype, table.slot, uint64_t(abi::ObjType::CapTable), slots[0]);
     g_batch.add(abi::Sys::Retype, as.slot, uint64_t(abi::ObjType::AddressSpace), slots[1]);
     g_batch.add(abi::Sys::Retype, thread.slot, uint64_t(abi::ObjType::Thread), slots[2]);
@@ -120,7 +120,7 @@ Result<void> make_process_objects(Proc* p) {
 
 Result<void> configure_thread(Proc* p, uint32_t as, const ThreadSetup& then) {
     uint32_t fault_ep = TRY(g_slots.alloc());
-    flush_deferred_merges(); // (none: the batch is ours)
+    flush_deferred_merges(6); // (none: the batch is ours)
     g_batch.add(abi::Sys::CapCopy, g_pt.endpoint, 0, fault_ep, abi::kRightWrite,
                 kFaultBit | uint64_t(p->pid));
     g_batch.add(abi::Sys::ThreadConfigure, p->thread_obj, as, p->table_obj, fault_ep);
@@ -150,10 +150,11 @@ void drop_tables(Proc* p) {
     // one the kernel refuses (Busy) stays for the next pass.
     for (int pass = 0; pass < 3 && p->tables; ++pass)
         for (uint32_t* link = &p->tables; *link;) {
-            flush_deferred_merges(); // the batch is this loop's
+            flush_deferred_merges(8); // the batch is this loop's (merges may ride in front)
             uint32_t list[abi::kBatchMax];
             uint64_t n = 0;
-            for (uint32_t t = *link; t && n < abi::kBatchMax; t = frame_info(t - 1).rmap) {
+            const uint64_t room = g_batch.room();
+            for (uint32_t t = *link; t && n < room; t = frame_info(t - 1).rmap) {
                 list[n++] = t;
                 g_batch.add(abi::Sys::UnmapTable, frame_info(t - 1).block_slot);
             }
@@ -203,7 +204,7 @@ void teardown_objects(Proc* p) {
     if (p->as_obj && p->badged_ep && p->table_obj) {
         // The rest in one batch when all goes well; whatever the kernel
         // refuses is done again below, one call at a time.
-        flush_deferred_merges(); // the batch is ours
+        flush_deferred_merges(4); // the batch is ours
         g_batch.add(abi::Sys::CapDelete, p->as_obj);
         g_batch.add(abi::Sys::CapRevoke, p->badged_ep);
         g_batch.add(abi::Sys::CapDelete, p->badged_ep);

@@ -166,10 +166,15 @@ bool request(Proc* p, const kernel::Msg& m, kernel::Msg& out) {
     case mmp::Request::Exec: {
         static char path[32];
         static Args args;
-        if (auto r = copy_string(p, m.w[1], path, sizeof path); !r.ok())
-            return answer(r.error() == Error::TooMany ? err(Errno::NoEnt) : errno_of(r.error()));
-        if (auto r = read_args(p, m.w[2], args); !r.ok())
-            return answer(r.error() == Error::TooMany ? err(Errno::TooBig) : errno_of(r.error()));
+        {
+            UserWindowScope one_window; // the path and argv, mostly on one page
+            if (auto r = copy_string(p, m.w[1], path, sizeof path); !r.ok())
+                return answer(r.error() == Error::TooMany ? err(Errno::NoEnt)
+                                                          : errno_of(r.error()));
+            if (auto r = read_args(p, m.w[2], args); !r.ok())
+                return answer(r.error() == Error::TooMany ? err(Errno::TooBig)
+                                                          : errno_of(r.error()));
+        } // (before exec_into frees the old image)
         auto r = exec_into(p, path, args, false);
         if (!r.ok()) return answer(errno_of(r.error()));
         return false; // the thread runs the new image

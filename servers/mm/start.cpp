@@ -34,9 +34,11 @@ Result<void> start() {
                  b.first_free_slot);
     if (b.meta_bytes < layout.bytes ||
         !g_book.buddy
-             .init(b.window_base, std::span(static_cast<FrameMeta*>(
-                                                static_cast<void*>(meta + layout.buddy_offset)),
-                                            b.window_frames))
+             .init(
+                 b.window_base,
+                 std::span(static_cast<FrameMeta*>(static_cast<void*>(meta + layout.buddy_offset)),
+                           b.window_frames),
+                 true) // zeroed by the kernel (BootInfo)
              .ok())
         return Error::OutOfRange;
     maps_init(meta, b.window_base, b.window_frames);

@@ -46,6 +46,10 @@ int program_name(int index, char* buf, int len); /* the index-th program in the 
 int prepare_write(void* va, long len);           /* make the range writable now (mm breaks COW) */
 int mm_fail_alloc(long n); /* tests: the n-th frame allocation of our next mm request fails */
 uint64_t timebase(void);   /* rdtime ticks per second */
+/* The longest kernel-lock hold, in instructions retired (exact under -icount;
+ * plain TCG ties instret to the host clock), since boot or the last reset
+ * (reset != 0 starts over); *acquisitions (if given) the count. */
+long lock_stats(int reset, uint64_t* acquisitions);
 
 /* Helpers the test programs share. */
 int wait_for(int pid, int* status); /* waits for pid, reaping others meanwhile; pid or -1 */
