@@ -90,7 +90,7 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
     KernelMem& kmem = kernel_mem();
     uint64_t before = ram.total_bytes() / kPageSize;
     if (ram.count() == 0) panic("no free RAM left for the memory server");
-    // Table order, metadata window and bytes: kernel/lib/mm_sizing.h (host-tested
+    // Table order, metadata window and bytes: lib/mm_sizing.h (host-tested
     // per board in tests/host/boards_test.cpp).
     const MmSizing sizing = mm_sizing(ram);
     uint64_t window_base = sizing.window_base;

@@ -2,7 +2,7 @@
 
 #include "arch/riscv64/csr.h"
 #include "console.h"
-#include "lib/vmprint.h"
+#include "vmprint.h"
 
 #include <optional>
 

@@ -21,23 +21,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capframe/layout.h"
 #include "capframe/user.h"
 #define TAP_WITH_PROCESSES
 #include "tap.h"
 
-/* The user address space, from capframe/abi.h (a C++ header; keep in step):
- * kMaxVa, kTrampolineVa = kMaxVa - 4096, kTrapframeVa = kTrampolineVa - 4096,
- * kUserStackTop = kTrapframeVa - 4096, kUserStackMax = 1 MiB,
- * kStackGuardVa = kUserStackTop - kUserStackMax - 4096, kMaxArgs, kMaxArgBytes. */
-#define PAGE 4096UL
-#define MAXVA (1UL << 38)
-#define TRAMPOLINE_VA (MAXVA - PAGE)
-#define TRAPFRAME_VA (TRAMPOLINE_VA - PAGE)
-#define USER_STACK_TOP (TRAPFRAME_VA - PAGE)
-#define USER_STACK_MAX (1UL << 20)
-#define STACK_GUARD_VA (USER_STACK_TOP - USER_STACK_MAX - PAGE)
-#define MAX_ARGS 64
-#define MAX_ARG_BYTES 2048
+/* The user address space: capframe/layout.h, the header abi.h derives from. */
+#define PAGE ((unsigned long)CAPFRAME_PAGE_SIZE)
+#define MAXVA ((unsigned long)CAPFRAME_MAX_VA)
+#define TRAMPOLINE_VA ((unsigned long)CAPFRAME_TRAMPOLINE_VA)
+#define TRAPFRAME_VA ((unsigned long)CAPFRAME_TRAPFRAME_VA)
+#define USER_STACK_TOP ((unsigned long)CAPFRAME_USER_STACK_TOP)
+#define USER_STACK_MAX ((unsigned long)CAPFRAME_USER_STACK_MAX)
+#define STACK_GUARD_VA ((unsigned long)CAPFRAME_STACK_GUARD_VA)
+#define MAX_ARGS CAPFRAME_MAX_ARGS
+#define MAX_ARG_BYTES CAPFRAME_MAX_ARG_BYTES
 
 #define KERNEL_VA 0x80200000UL       /* the kernel's first byte (physical = identity) */
 #define HIGH_VA 0xffffffc000000000UL /* canonical Sv39 upper half */
