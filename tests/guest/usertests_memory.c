@@ -189,28 +189,30 @@ int t_oom_children(void) {
 
 #define FAILALLOC_MAX 40
 
-int t_failalloc_exec(void) {
+/* For n = 1..FAILALLOC_MAX: a child makes its pages its own, arms
+ * mm_fail_alloc(n) (the n-th frame allocation of its next mm request fails)
+ * and exits with call(); the status must be 0 (counted in *ok) or
+ * CALL_FAILED (the call returned -1: counted in *failed), and every frame
+ * must come back. Returns the case's status (0, or 1 after a "#" line). */
+static int failalloc_each(int (*call)(void), int* ok, int* failed) {
     own_pages(); /* our own first copy-on-write breaks are not losses */
     long base = freeframes();
-    int ran = 0, failed = 0;
+    *ok = *failed = 0;
     for (int n = 1; n <= FAILALLOC_MAX; ++n) {
         int pid = fork();
         CHECK(pid >= 0, "fork failed at n=%d", n);
         if (pid == 0) {
-            char* argv[] = {"true", "failalloc", "with", "arguments", 0};
             own_pages();
             mm_fail_alloc(n);
-            exec("true", argv);
-            mm_fail_alloc(0);
-            exit(CALL_FAILED);
+            exit(call());
         }
         int st;
         CHECK(wait_for(pid, &st) == pid, "wait failed at n=%d", n);
         mm_fail_alloc(0);
         if (st == 0)
-            ++ran;
+            ++*ok;
         else if (st == CALL_FAILED)
-            ++failed;
+            ++*failed;
         else if (st == -1)
             FAIL("n=%d: killed (mm_fail_alloc fails only the next request)", n);
         else
@@ -218,84 +220,63 @@ int t_failalloc_exec(void) {
         long now = frames_settle(base, 50);
         CHECK(now == base, "n=%d: frames lost: %ld", n, base - now);
     }
+    return 0;
+}
+
+/* exec of "true": returns only if it failed. */
+static int exec_true(void) {
+    char* argv[] = {"true", "failalloc", "with", "arguments", 0};
+    exec("true", argv);
+    mm_fail_alloc(0);
+    return CALL_FAILED;
+}
+
+int t_failalloc_exec(void) {
+    int ran, failed;
+    if (failalloc_each(exec_true, &ran, &failed)) return 1;
     printf("# exec under injected failures: %d ran, %d returned -1\n", ran, failed);
     CHECK(failed >= 1, "exec never noticed an injected allocation failure");
     return 0;
 }
 
+/* A fork whose child exits with 7 at once. */
+static int fork_one(void) {
+    int pid = fork();
+    if (pid == 0) exit(7);
+    mm_fail_alloc(0);
+    if (pid < 0) return CALL_FAILED;
+    int st;
+    if (wait_for(pid, &st) != pid) return 3;
+    return st == 7 ? 0 : 4;
+}
+
 int t_failalloc_fork(void) {
-    own_pages();
-    long base = freeframes();
-    int forked = 0, failed = 0;
-    for (int n = 1; n <= FAILALLOC_MAX; ++n) {
-        /* a helper arms the failure and forks */
-        int helper = fork();
-        CHECK(helper >= 0, "fork of the helper failed at n=%d", n);
-        if (helper == 0) {
-            own_pages();
-            mm_fail_alloc(n);
-            int pid = fork();
-            if (pid == 0) exit(7);
-            mm_fail_alloc(0);
-            if (pid < 0) exit(CALL_FAILED);
-            int st;
-            if (wait_for(pid, &st) != pid) exit(3);
-            exit(st == 7 ? 0 : 4);
-        }
-        int st;
-        CHECK(wait_for(helper, &st) == helper, "wait failed at n=%d", n);
-        mm_fail_alloc(0);
-        if (st == 0)
-            ++forked;
-        else if (st == CALL_FAILED)
-            ++failed;
-        else
-            FAIL("n=%d: helper status %d", n, st);
-        long now = frames_settle(base, 50);
-        CHECK(now == base, "n=%d: frames lost: %ld", n, base - now);
-    }
+    int forked, failed;
+    if (failalloc_each(fork_one, &forked, &failed)) return 1;
     printf("# fork under injected failures: %d forked, %d returned -1\n", forked, failed);
     CHECK(failed >= 1, "fork never returned -1 under an injected allocation failure");
     CHECK(forked >= 1, "fork never succeeded with the failure %d allocations away", FAILALLOC_MAX);
     return 0;
 }
 
-int t_failalloc_sbrk(void) {
-    own_pages();
-    long base = freeframes();
-    int grown = 0, failed = 0;
-    for (int n = 1; n <= FAILALLOC_MAX; ++n) {
-        int pid = fork();
-        CHECK(pid >= 0, "fork failed at n=%d", n);
-        if (pid == 0) {
-            own_pages();
-            mm_fail_alloc(n);
-            char* p = sbrk(MIB);
-            if (p == BAD) {
-                mm_fail_alloc(0);
-                exit(CALL_FAILED);
-            }
-            for (long off = 0; off < MIB; off += PAGE)
-                p[off] = 1;
-            mm_fail_alloc(0);
-            for (long off = 0; off < MIB; off += PAGE)
-                if (p[off] != 1) exit(5);
-            exit(0);
-        }
-        int st;
-        CHECK(wait_for(pid, &st) == pid, "wait failed at n=%d", n);
+/* sbrk(1 MiB), then every page written and read back. */
+static int sbrk_and_touch(void) {
+    char* p = sbrk(MIB);
+    if (p == BAD) {
         mm_fail_alloc(0);
-        if (st == 0)
-            ++grown;
-        else if (st == CALL_FAILED)
-            ++failed;
-        else if (st == -1)
-            FAIL("n=%d: killed (mm_fail_alloc fails only the next request)", n);
-        else
-            FAIL("n=%d: child status %d", n, st);
-        long now = frames_settle(base, 50);
-        CHECK(now == base, "n=%d: frames lost: %ld", n, base - now);
+        return CALL_FAILED;
     }
+    for (long off = 0; off < MIB; off += PAGE)
+        p[off] = 1;
+    mm_fail_alloc(0);
+    for (long off = 0; off < MIB; off += PAGE)
+        if (p[off] != 1) return 5;
+    return 0;
+}
+
+int t_failalloc_sbrk(void) {
+    int grown, failed;
+    if (failalloc_each(sbrk_and_touch, &grown, &failed)) return 1;
     printf("# sbrk(1 MiB) + touch under injected failures: %d grew, %d returned -1\n", grown,
            failed);
     CHECK(failed >= 1, "sbrk never returned -1 under an injected allocation failure");

@@ -18,9 +18,7 @@ namespace {
 TEST(Mm, ForkAndExitBatchTheirKernelCalls) {
     ASSERT_TRUE(boot(4096));
     constexpr uint64_t kPages = 300;
-    ASSERT_EQ(request(1, mmp::Request::Sbrk, kPages * 4096).r(), int64_t(kHeap));
-    for (uint64_t i = 0; i < kPages; ++i)
-        ASSERT_TRUE(poke(1, kHeap + i * 4096, i + 1));
+    ASSERT_TRUE(touch_heap(1, kPages));
     auto& fk = fakek::fake();
     uint64_t calls = fk.calls, batches = fk.batches;
     auto f = request(1, mmp::Request::Fork);
@@ -57,9 +55,7 @@ TEST(Mm, ForkAndExitBatchTheirKernelCalls) {
 TEST(Mm, ACallFailingInTheMiddleOfABatchLeavesTheBooksExact) {
     ASSERT_TRUE(boot(4096));
     constexpr uint64_t kPages = 200;
-    ASSERT_EQ(request(1, mmp::Request::Sbrk, kPages * 4096).r(), int64_t(kHeap));
-    for (uint64_t i = 0; i < kPages; ++i)
-        ASSERT_TRUE(poke(1, kHeap + i * 4096, i + 1));
+    ASSERT_TRUE(touch_heap(1, kPages));
     auto& fk = fakek::fake();
     int failed = 0;
     for (cabi::Sys s : {cabi::Sys::Protect, cabi::Sys::CapCopy, cabi::Sys::Map})

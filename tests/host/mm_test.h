@@ -53,4 +53,17 @@ inline uint64_t put_string(int pid, const std::string& s) {
     return va;
 }
 
+// Grows pid's heap (init's, starting at kHeap) by `pages` pages and writes
+// each one: the first word of page i holds i + 1 (never 0, the value of a
+// page nobody wrote). ASSERT_TRUE(touch_heap(...)).
+inline ::testing::AssertionResult touch_heap(int pid, uint64_t pages) {
+    int64_t old = request(pid, mmp::Request::Sbrk, pages * 4096).r();
+    if (old != int64_t(kHeap))
+        return ::testing::AssertionFailure() << "sbrk of " << pages << " pages returned " << old;
+    for (uint64_t i = 0; i < pages; ++i)
+        if (!poke(pid, kHeap + i * 4096, i + 1))
+            return ::testing::AssertionFailure() << "poke of heap page " << i << " failed";
+    return ::testing::AssertionSuccess();
+}
+
 } // namespace mmt
