@@ -51,12 +51,9 @@ void set_root_cap(Cap* c, ObjType type, uint8_t order, uint64_t object) {
     mdb_insert_root(c);
 }
 
+// At most 1 GiB (order 18) per frame capability.
 uint8_t largest_order(uint64_t base, uint64_t size) {
-    uint8_t order = 0;
-    while (order < 18 && is_aligned(base, kPageSize << (order + 1)) &&
-           (kPageSize << (order + 1)) <= size)
-        ++order;
-    return order;
+    return largest_aligned_order(base, size, 18);
 }
 
 // Frame capabilities the free RAM makes as naturally aligned runs.

@@ -137,15 +137,11 @@ struct Env {
     }
     // Covers [pa, pa + pages) with the largest naturally aligned roots.
     void root_range(uint64_t pa, uint64_t pages) {
-        uint64_t pfn = pa / kPage;
-        const uint64_t end = pfn + pages;
-        while (pfn < end) {
-            uint8_t k = 0;
-            while (k < BuddyCore::kMaxOrder && pfn % (uint64_t{2} << k) == 0 &&
-                   pfn + (uint64_t{2} << k) <= end)
-                ++k;
-            root(pfn * kPage, k);
-            pfn += uint64_t{1} << k;
+        const uint64_t end = pa + pages * kPage;
+        while (pa < end) {
+            uint8_t k = largest_aligned_order(pa, end - pa, BuddyCore::kMaxOrder);
+            root(pa, k);
+            pa += kPage << k;
         }
     }
     // The allocator agrees with the fake kernel about every cap it holds.
