@@ -51,12 +51,9 @@ void set_root_cap(Cap* c, ObjType type, uint8_t order, uint64_t object) {
     mdb_insert_root(c);
 }
 
+// At most 1 GiB (order 18) per frame capability.
 uint8_t largest_order(uint64_t base, uint64_t size) {
-    uint8_t order = 0;
-    while (order < 18 && is_aligned(base, kPageSize << (order + 1)) &&
-           (kPageSize << (order + 1)) <= size)
-        ++order;
-    return order;
+    return largest_aligned_order(base, size, 18);
 }
 
 // Frame capabilities the free RAM makes as naturally aligned runs.
@@ -90,7 +87,7 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
     KernelMem& kmem = kernel_mem();
     uint64_t before = ram.total_bytes() / kPageSize;
     if (ram.count() == 0) panic("no free RAM left for the memory server");
-    // Table order, metadata window and bytes: kernel/lib/mm_sizing.h (host-tested
+    // Table order, metadata window and bytes: lib/mm_sizing.h (host-tested
     // per board in tests/host/boards_test.cpp).
     const MmSizing sizing = mm_sizing(ram);
     uint64_t window_base = sizing.window_base;

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "lib/machine.h"
+#include "machine.h"
 #include "object.h"
 #include "vm.h"
 

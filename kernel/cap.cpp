@@ -107,7 +107,7 @@ Result<void> check_delete(const Cap* c) {
 } // namespace
 
 void zero_frames(uint64_t pa, uint64_t pages) {
-    memset(reinterpret_cast<void*>(pa), 0, pages * kPageSize); // by words (kernel/string.cpp)
+    memset(reinterpret_cast<void*>(pa), 0, pages * kPageSize); // by words (lib/string.cpp)
 }
 
 void mdb_init() {

@@ -3,8 +3,8 @@
 // changed. Functions that need the caller's table take the Thread.
 #pragma once
 
-#include "lib/result.h"
 #include "object.h"
+#include "result.h"
 
 namespace capframe {
 

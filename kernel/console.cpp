@@ -5,7 +5,7 @@
 
 #include "arch/riscv64/csr.h"
 #include "arch/riscv64/sbi.h"
-#include "lib/uart.h"
+#include "uart.h"
 
 namespace capframe {
 namespace {

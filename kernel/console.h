@@ -4,8 +4,8 @@
 
 #include <cstddef>
 
-#include "lib/format.h"
-#include "lib/machine.h"
+#include "format.h"
+#include "machine.h"
 
 namespace capframe {
 

@@ -4,9 +4,9 @@
 
 #include "arch/riscv64/csr.h"
 #include "arch/riscv64/sbi.h"
+#include "bootargs.h"
 #include "console.h"
-#include "lib/bootargs.h"
-#include "lib/hartmask.h"
+#include "hartmask.h"
 #include "thread.h"
 #include "trap.h"
 #include "vm.h"

@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "arch/riscv64/csr.h"
-#include "lib/machine.h"
+#include "machine.h"
 #include "object.h"
 
 namespace capframe {

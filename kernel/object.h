@@ -6,9 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "addr.h"
 #include "arch/riscv64/trapframe.h"
 #include "capframe/abi.h"
-#include "lib/addr.h"
 
 namespace capframe {
 

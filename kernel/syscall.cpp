@@ -7,11 +7,11 @@
 #include "capframe/abi.h"
 #include "console.h"
 #include "hart.h"
-#include "lib/vmprint.h"
 #include "thread.h"
 #include "trap.h"
 #include "vm.h"
 #include "vmops.h"
+#include "vmprint.h"
 
 namespace capframe {
 namespace {

@@ -1,10 +1,10 @@
 // Address-space system calls: map, unmap, protect, page-table donation,
 // vmprint. Decode first, then perform in kernel/vmops.cpp.
 #include "cap.h"
-#include "lib/vmprint.h"
 #include "syscalls.h"
 #include "vm.h"
 #include "vmops.h"
+#include "vmprint.h"
 
 namespace capframe {
 

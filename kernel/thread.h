@@ -2,8 +2,8 @@
 #pragma once
 
 #include "hart.h"
-#include "lib/result.h"
 #include "object.h"
+#include "result.h"
 
 namespace capframe {
 

@@ -3,7 +3,7 @@
 #include "arch/riscv64/csr.h"
 #include "bytes.h"
 #include "console.h"
-#include "lib/vmprint.h"
+#include "vmprint.h"
 
 #include <optional>
 
@@ -19,7 +19,7 @@ constinit std::optional<PageTable> g_ktable;
 uint64_t g_kernel_satp = 0;
 
 void zero_page(PhysAddr pa) {
-    memset(reinterpret_cast<void*>(pa.value()), 0, kPageSize); // by words (kernel/string.cpp)
+    memset(reinterpret_cast<void*>(pa.value()), 0, kPageSize); // by words (lib/string.cpp)
 }
 
 void print_range(const char* what, PhysRange r) {

@@ -3,11 +3,11 @@
 // server exists.
 #pragma once
 
-#include "lib/addr.h"
-#include "lib/machine.h"
-#include "lib/ranges.h"
-#include "lib/result.h"
-#include "lib/sv39.h"
+#include "addr.h"
+#include "machine.h"
+#include "ranges.h"
+#include "result.h"
+#include "sv39.h"
 
 namespace capframe {
 

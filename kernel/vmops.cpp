@@ -4,9 +4,9 @@
 #include "cap.h"
 #include "console.h"
 #include "hart.h"
-#include "lib/sv39.h"
-#include "lib/vmprint.h"
+#include "sv39.h"
 #include "vm.h"
+#include "vmprint.h"
 
 namespace capframe {
 namespace {

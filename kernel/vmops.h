@@ -3,8 +3,8 @@
 
 #include <cstdint>
 
-#include "lib/result.h"
 #include "object.h"
+#include "result.h"
 
 namespace capframe {
 

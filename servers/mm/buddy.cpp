@@ -61,34 +61,23 @@ uint32_t BuddyCore::take_free(uint8_t order) {
     return i;
 }
 
-Result<uint32_t> BuddyCore::allocated_index(Block b) const {
+Result<uint32_t> BuddyCore::index_in_state(Block b, State state) const {
     const uint64_t pfn = b.pa >> kPageShift;
     if (!is_aligned(b.pa, kPageSize) || pfn < base_pfn_ || pfn - base_pfn_ >= meta_.size())
         return Error::InvalidArgument;
     const auto i = static_cast<uint32_t>(pfn - base_pfn_);
     const FrameMeta& m = meta_[i];
-    if (m.state != kAllocated || m.order != b.order || m.slot != b.slot)
-        return Error::InvalidArgument;
-    return i;
-}
-
-Result<uint32_t> BuddyCore::free_index(Block b) const {
-    const uint64_t pfn = b.pa >> kPageShift;
-    if (!is_aligned(b.pa, kPageSize) || pfn < base_pfn_ || pfn - base_pfn_ >= meta_.size())
-        return Error::InvalidArgument;
-    const auto i = static_cast<uint32_t>(pfn - base_pfn_);
-    const FrameMeta& m = meta_[i];
-    if (m.state != kFree || m.order != b.order || m.slot != b.slot) return Error::InvalidArgument;
+    if (m.state != state || m.order != b.order || m.slot != b.slot) return Error::InvalidArgument;
     return i;
 }
 
 bool BuddyCore::is_free(Block b) const {
-    return free_index(b).ok();
+    return index_in_state(b, kFree).ok();
 }
 
 Result<uint32_t> BuddyCore::block_index(Block b) const {
-    if (auto i = free_index(b); i.ok()) return i;
-    return allocated_index(b);
+    if (auto i = index_in_state(b, kFree); i.ok()) return i;
+    return index_in_state(b, kAllocated);
 }
 
 Result<void> BuddyCore::move_block(Block b, uint32_t new_slot) {

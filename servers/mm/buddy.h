@@ -133,11 +133,9 @@ class BuddyCore {
     int first_free_order(uint8_t order) const;
     // Unlinks the first free block of that order; returns its frame index.
     uint32_t take_free(uint8_t order);
-    // Frame index of the allocated block b; InvalidArgument unless b names
-    // exactly an allocated block (head frame, slot and order).
-    Result<uint32_t> allocated_index(Block b) const;
-    // Frame index of the free block b; InvalidArgument unless it is one.
-    Result<uint32_t> free_index(Block b) const;
+    // Frame index of block b in `state` (kFree or kAllocated); InvalidArgument
+    // unless b names exactly such a block (head frame, slot and order).
+    Result<uint32_t> index_in_state(Block b, State state) const;
     // Frame index of b if it is a free or an allocated block.
     Result<uint32_t> block_index(Block b) const;
     // If block (i, order) has a parent cap, sets the frame indices of the two
@@ -240,7 +238,7 @@ void Buddy<Ops>::unsplit(uint32_t i, uint8_t k, uint8_t to) {
 
 template <class Ops>
 Result<void> Buddy<Ops>::free(Block b) {
-    uint32_t i = TRY(allocated_index(b));
+    uint32_t i = TRY(index_in_state(b, kAllocated));
     uint32_t lo = 0, up = 0;
     for (uint8_t k = b.order; parent_halves(i, k, lo, up); ++k) {
         const uint32_t buddy = i == lo ? up : lo;

@@ -178,14 +178,12 @@ struct Harness {
 
     // Covers [first, first + pages) of the window with the largest aligned roots.
     void cover(uint64_t first, uint64_t pages) {
-        uint64_t pfn = base / kPage + first, end = pfn + pages;
-        while (pfn < end) {
-            uint8_t k = 0;
-            while (k < BuddyCore::kMaxOrder && pfn % (uint64_t{2} << k) == 0 &&
-                   pfn + (uint64_t{2} << k) <= end)
-                ++k;
-            add_root(pfn * kPage, k);
-            pfn += uint64_t{1} << k;
+        uint64_t pa = base + first * kPage;
+        const uint64_t end = pa + pages * kPage;
+        while (pa < end) {
+            uint8_t k = largest_aligned_order(pa, end - pa, BuddyCore::kMaxOrder);
+            add_root(pa, k);
+            pa += kPage << k;
         }
     }
 

@@ -1,4 +1,4 @@
-// Fuzzes the device-tree reader (kernel/lib/fdt.cpp), machine discovery
+// Fuzzes the device-tree reader (lib/fdt.cpp), machine discovery
 // (machine.cpp) and bootargs parsing (bootargs.cpp) with arbitrary bytes.
 //
 // The input is the blob, exactly `size` bytes (ASan catches any read past

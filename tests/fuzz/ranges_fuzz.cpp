@@ -1,4 +1,4 @@
-// Fuzzes the boot-time range set (kernel/lib/ranges.cpp) with add /
+// Fuzzes the boot-time range set (lib/ranges.cpp) with add /
 // subtract / trim / take / contains / overlaps sequences against a model: a
 // std::map of disjoint, non-touching [base, end) intervals. Every result and
 // the whole set are compared after each step; "nothing changes on error" is

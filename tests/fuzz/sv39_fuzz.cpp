@@ -1,4 +1,4 @@
-// Fuzzes the Sv39 mapper (kernel/lib/sv39.h) with map / unmap / protect /
+// Fuzzes the Sv39 mapper (lib/sv39.h) with map / unmap / protect /
 // translate sequences decoded from the input, on a fake physical memory of
 // host pages, against a model: the leaves (va -> pa, size, permissions).
 //

@@ -2,7 +2,7 @@
 // and where booti puts the kernel (RAM base + text_offset 0x200000) — which
 // must be RAM that no reservation claims, or the kernel refuses to boot.
 // The VisionFive 2 at 2, 4 and 8 GiB: how the kernel sizes mm for each
-// (kernel/lib/mm_sizing.h), and how much of it mm's capability table can
+// (lib/mm_sizing.h), and how much of it mm's capability table can
 // serve today.
 #include <gtest/gtest.h>
 

@@ -13,9 +13,10 @@
 # * full: everything else (interrupts, faults, IPC, calls that may block).
 #   All 31 registers are saved, user_trap() never returns here, and the way
 #   back is userret, called by return_to_user().
+#include "capframe/layout.h"
 #include "trapframe.h"
 
-#define TRAPFRAME (0x4000000000 - 2 * 4096)
+#define TRAPFRAME CAPFRAME_TRAPFRAME_VA
 
     .option norelax                 # exact sizes: the page layout must not shift at link time
     .section .trampoline, "ax"

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capframe/layout.h"
+
 namespace capframe::abi {
 
 enum class Sys : uint64_t {
@@ -187,18 +189,20 @@ inline constexpr uint64_t kFaultLabel = 0xfa017;
 inline constexpr size_t kWriteChunk = 256;
 inline constexpr size_t kWriteMax = 1 << 20;
 
-// The user address space that every program sees (docs/memory-layout.md).
-inline constexpr uint64_t kMaxVa = uint64_t{1} << 38;
-inline constexpr uint64_t kTrampolineVa = kMaxVa - 4096;
-inline constexpr uint64_t kTrapframeVa = kTrampolineVa - 4096;
+// The user address space that every program sees (docs/memory-layout.md):
+// the values are capframe/layout.h's, the one definition that C and the
+// kernel's assembly read too.
+inline constexpr uint64_t kMaxVa = CAPFRAME_MAX_VA;
+inline constexpr uint64_t kTrampolineVa = CAPFRAME_TRAMPOLINE_VA;
+inline constexpr uint64_t kTrapframeVa = CAPFRAME_TRAPFRAME_VA;
 inline constexpr uint64_t kUserTextBase = 0x10000;
-inline constexpr uint64_t kUserStackTop = kTrapframeVa - 4096;
-inline constexpr uint64_t kUserStackPages = 4;     // pages mm maps before a program starts
-inline constexpr uint64_t kUserStackMax = 1 << 20; // the stack grows on demand down to this size
-inline constexpr uint64_t kStackGuardVa = kUserStackTop - kUserStackMax - 4096; // never mapped
-inline constexpr uint64_t kMaxArgs = 64;               // exec: argv entries
-inline constexpr uint64_t kMaxArgBytes = 2048;         // exec: argv strings with their NULs
-inline constexpr uint64_t kBootInfoVa = 0x3f00000000;  // mm only: BootInfo, read-only
+inline constexpr uint64_t kUserStackTop = CAPFRAME_USER_STACK_TOP;
+inline constexpr uint64_t kUserStackPages = 4; // pages mm maps before a program starts
+inline constexpr uint64_t kUserStackMax = CAPFRAME_USER_STACK_MAX; // grows on demand to this
+inline constexpr uint64_t kStackGuardVa = CAPFRAME_STACK_GUARD_VA; // never mapped
+inline constexpr uint64_t kMaxArgs = CAPFRAME_MAX_ARGS;            // exec: argv entries
+inline constexpr uint64_t kMaxArgBytes = CAPFRAME_MAX_ARG_BYTES;   // exec: argv strings with NULs
+inline constexpr uint64_t kBootInfoVa = 0x3f00000000;              // mm only: BootInfo, read-only
 inline constexpr uint64_t kBootImageVa = 0x3f00100000; // mm only: the boot archive, read-only
 inline constexpr uint64_t kFrameMetaVa = 0x2000000000; // mm only: per-frame metadata, RW
 inline constexpr uint64_t kMetaBytesPerFrame = 68;     // zeroed RW bytes per window frame
@@ -238,5 +242,8 @@ inline constexpr uint64_t kSlotMmEndpoint = 1;
 static_assert(sizeof(Sys) == 8 && sizeof(Errno) == 8, "ABI enums are register sized");
 static_assert(sizeof(BootInfo) == 15 * 8 + 2048 && sizeof(BootInfo) <= 4096); // one page
 static_assert(kUserStackTop % 4096 == 0 && kUserTextBase % 4096 == 0);
+static_assert(kMaxVa == uint64_t{1} << 38 && kTrampolineVa == kMaxVa - 4096 &&
+              kTrapframeVa == kTrampolineVa - 4096 && kUserStackTop == kTrapframeVa - 4096);
+static_assert(kStackGuardVa == kUserStackTop - kUserStackMax - 4096);
 
 } // namespace capframe::abi

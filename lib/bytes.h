@@ -1,4 +1,4 @@
-// The C library routines kernel/string.cpp defines (by words where the
+// The C library routines lib/string.cpp defines (by words where the
 // addresses allow), for kernel code that calls them by name.
 #pragma once
 

@@ -27,13 +27,17 @@
 #include <type_traits>
 
 #include "addr.h"
+#include "capframe/abi.h"
 #include "result.h"
 
 namespace capframe {
 
-inline constexpr uint64_t kMaxVa = uint64_t{1} << 38;
-inline constexpr uint64_t kTrampolineVa = kMaxVa - kPageSize;
-inline constexpr uint64_t kTrapframeVa = kTrampolineVa - kPageSize;
+// The top of the user address space is the ABI's (capframe/layout.h): one
+// definition for the kernel, its assembly, mm, libsys and the tests.
+inline constexpr uint64_t kMaxVa = abi::kMaxVa;
+inline constexpr uint64_t kTrampolineVa = abi::kTrampolineVa;
+inline constexpr uint64_t kTrapframeVa = abi::kTrapframeVa;
+static_assert(kPageSize == CAPFRAME_PAGE_SIZE);
 inline constexpr uint64_t kMaxPa = uint64_t{1} << 56; // 44-bit PPN + 12-bit offset
 
 // Geometry of the three levels.

@@ -26,6 +26,23 @@ constexpr bool align_up(uint64_t v, uint64_t a, uint64_t& out) {
     return true;
 }
 
+// The largest order k <= max_order for which the 2^k pages at `base` (page
+// aligned) are naturally aligned and fit in `size` bytes: how a run of free
+// RAM is cut into frame capabilities (the kernel at boot; mm's buddy tests
+// and fuzzer cover their windows the same way).
+constexpr uint8_t largest_aligned_order(uint64_t base, uint64_t size, uint8_t max_order) {
+    uint8_t k = 0;
+    while (k < max_order && is_aligned(base, kPageSize << (k + 1)) &&
+           (kPageSize << (k + 1)) <= size)
+        ++k;
+    return k;
+}
+static_assert(largest_aligned_order(0x80200000, uint64_t{1} << 30, 26) == 9); // 2 MiB aligned
+static_assert(largest_aligned_order(0x80000000, uint64_t{1} << 30, 26) == 18);
+static_assert(largest_aligned_order(0x80000000, uint64_t{1} << 30, 10) == 10);
+static_assert(largest_aligned_order(0x80000000, 3 * kPageSize, 26) == 1);
+static_assert(largest_aligned_order(0x80001000, uint64_t{1} << 30, 26) == 0);
+
 template <class Tag>
 class Address {
   public:
