@@ -147,4 +147,37 @@ TEST(Mm, CopyOnWriteSurvivesARefusedCallInItsBatch) {
     end_and_expect_everything_back();
 }
 
+// Fault-around (pages.cpp's fault_heap): a heap fault inside what sbrk
+// promised places the page and up to 15 promised pages after it that are
+// not there yet, in two kernel calls; a fault on one of them then resumes
+// without a new page; the run stops at the break and at a present page.
+TEST(Mm, AHeapFaultPlacesTheNextPromisedPagesInTwoKernelCalls) {
+    ASSERT_TRUE(boot(4096));
+    auto& fk = fakek::fake();
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, 40 * 4096).r(), int64_t(kHeap));
+    const int as = fk.object_of(proc(1)->as_obj);
+    const uint64_t mapped = fk.mapped_pages(as), free_before = free_frames(),
+                   available = available_now();
+    uint64_t batches = fk.batches;
+    ASSERT_TRUE(fault(1, kHeap + 2 * 4096, 15));
+    EXPECT_EQ(fk.mapped_pages(as) - mapped, 16u) << "page 2 and the 15 after it";
+    // (The buddy allocator's frame splits are calls of their own.)
+    EXPECT_EQ(fk.batches - batches, 2u) << "two batches: the windows, then the pages";
+    EXPECT_EQ(free_frames(), free_before - 16) << "16 frames out of the free pool";
+    EXPECT_EQ(available_now(), available) << "out of the promise: no one else lost a frame";
+    ASSERT_TRUE(fault(1, kHeap + 5 * 4096, 15)) << "present and writable: resumed";
+    EXPECT_EQ(fk.mapped_pages(as) - mapped, 16u);
+    ASSERT_TRUE(fault(1, kHeap + 30 * 4096, 15));
+    EXPECT_EQ(fk.mapped_pages(as) - mapped, 26u) << "pages 30..39: the break ends the run";
+    ASSERT_TRUE(fault(1, kHeap, 13));
+    EXPECT_EQ(fk.mapped_pages(as) - mapped, 28u) << "pages 0 and 1: page 2 is there";
+    for (uint64_t i = 0; i < 40; i += 3) {
+        uint64_t v = 1;
+        ASSERT_TRUE(peek(1, kHeap + i * 4096, v));
+        EXPECT_EQ(v, 0u) << "page " << i << " is zero";
+    }
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+}
+
 } // namespace
