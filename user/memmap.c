@@ -43,14 +43,21 @@ int main(int argc, char** argv) {
         }
         if (pids[i] == 0) hold(64 << i, i == 0);
     }
-    /* Wait until the children have touched their heaps and the free count
-     * holds still (up to 5 s): sbrk only promises frames, a touch takes one
-     * from the free list. */
+    /* Wait until the children have touched their heaps (sbrk only promises
+     * frames, a touch takes one from the free list), the first one's child
+     * exists (its fork is one mm request: its pages are shared once it
+     * shows) and the free count holds still; up to 30 s, so that a slow,
+     * busy host is waited for instead of drawn half-way. */
     long last = -1, steady = 0;
-    for (int t = 0; t < 500 && (before - last < heaps || steady < 5); ++t) {
+    for (int t = 0; t < 3000; ++t) {
         long now = freeframes();
         steady = now == last ? steady + 1 : 0;
         last = now;
+        int grandchild = 0;
+        struct procinfo gi;
+        for (int i = 0; getproc(i, &gi) == 0; ++i)
+            grandchild |= gi.parent == pids[0] && gi.state == 1;
+        if (before - last >= heaps && grandchild && steady >= 5) break;
         sleep(1);
     }
     long runs = memmap();
