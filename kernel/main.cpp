@@ -166,7 +166,8 @@ extern "C" [[noreturn]] void kmain(uint64_t hart_id, uint64_t dtb_pa, uint64_t r
     harts_start_others(m);
     // Instructions retired since reset, firmware included: the boot's cost
     // (exact under -icount; plain TCG ties instret to the host clock).
-    kprintf("kernel: starting mm (%lu instructions since reset)\n", arch::read_instret());
+    kprintf("kernel: starting mm (%lu instructions since reset; exact under -icount)\n",
+            arch::read_instret());
     kernel_lock(); // the other harts' schedulers already look at the run queue
     if (!thread_start(mm).ok()) panic("mm's thread would not start");
     kernel_unlock();

@@ -60,7 +60,7 @@ int main() {
     }
     uint64_t retired;
     asm volatile("rdinstret %0" : "=r"(retired));
-    kernel::log("mm: started pid %d (%s) (%lu instructions since reset)\n", g_pt.init_pid, init,
-                static_cast<unsigned long>(retired));
+    kernel::log("mm: started pid %d (%s) (%lu instructions since reset; exact under -icount)\n",
+                g_pt.init_pid, init, static_cast<unsigned long>(retired));
     serve();
 }
