@@ -10,20 +10,10 @@ namespace capframe::mm {
 
 FrameBook g_book;
 
-namespace {
-void queue_split(uint32_t slot, uint32_t hi);
-int g_split_depth = 0; // begin_deferred_splits() .. end_deferred_splits()
-} // namespace
-
 // Splits are in place (the block's capability becomes its lower half), so
 // a split costs one slot and a frame at most one; merges are their inverse.
-// While deferred, a split is queued in mm's batch like a deferred merge.
 Result<SplitSlots> KernelFrameOps::split(uint32_t slot, uint8_t) {
     uint32_t hi = TRY(g_slots.alloc());
-    if (g_split_depth > 0) {
-        queue_split(slot, hi);
-        return SplitSlots{slot, hi};
-    }
     int64_t r = kernel::frame_split(slot, slot, hi);
     if (r < 0) {
         g_slots.free(hi);
@@ -34,13 +24,12 @@ Result<SplitSlots> KernelFrameOps::split(uint32_t slot, uint8_t) {
 
 namespace {
 
-// The merges (and splits) queued while deferred, in queue order: their
-// halves' slots; a merge's upper one is freed once the batch ran.
+// The merges queued while deferred: their halves' slots; the upper one is
+// freed once the batch ran.
 struct Deferred {
     int depth = 0;
     struct {
         uint32_t lower, upper;
-        bool split;
     } merges[abi::kBatchMax];
     uint64_t n = 0;
 } g_deferred;
@@ -49,12 +38,7 @@ struct Deferred {
 // the rest are tried alone, and a slot is kept if its merge fails again.
 void merges_ran(uint64_t ran) {
     for (uint64_t i = 0; i < g_deferred.n; ++i) {
-        auto [lower, upper, split] = g_deferred.merges[i];
-        if (split) { // (cannot fail either: the block is free and whole)
-            if (i >= ran && kernel::frame_split(lower, lower, upper) < 0)
-                kernel::log("mm: BUG: split of slot %u into %u refused\n", lower, upper);
-            continue;
-        }
+        auto [lower, upper] = g_deferred.merges[i];
         // Cannot fail (the halves are free, unmapped and without copies).
         if (i >= ran && kernel::frame_merge(lower, upper) < 0) {
             kernel::log("mm: BUG: merge of slots %u and %u refused\n", lower, upper);
@@ -73,26 +57,6 @@ void run_deferred_merges() {
 }
 
 } // namespace
-
-namespace {
-void queue_split(uint32_t slot, uint32_t hi) {
-    if (g_batch.room() < 1 || g_batch.queued() != g_deferred.n) run_deferred_merges();
-    g_batch.add(abi::Sys::FrameSplit, slot, slot, hi);
-    g_deferred.merges[g_deferred.n++] = {slot, hi, true};
-}
-} // namespace
-
-void begin_deferred_splits() {
-    ++g_split_depth;
-}
-
-void end_deferred_splits() {
-    --g_split_depth;
-}
-
-void run_deferred_splits() {
-    run_deferred_merges();
-}
 
 void begin_deferred_merges() {
     ++g_deferred.depth;
@@ -116,7 +80,7 @@ Result<void> KernelFrameOps::merge(uint32_t, uint32_t lower, uint32_t upper) {
     if (g_deferred.depth > 0) {
         if (g_batch.room() < 1) run_deferred_merges();
         g_batch.add(abi::Sys::FrameMerge, lower, upper);
-        g_deferred.merges[g_deferred.n++] = {lower, upper, false};
+        g_deferred.merges[g_deferred.n++] = {lower, upper};
         return {};
     }
     if (kernel::frame_merge(lower, upper) < 0) return Error::Busy;
@@ -174,16 +138,6 @@ uint64_t slots_target(uint64_t n) {
 // attached at the top of mm's space.
 Result<void> grow_one() {
     if (g_slots.leaves() >= g_slots.max_leaves()) return Error::TooMany;
-    // Its frame goes to calls of its own: no deferred split may stand
-    // between (the queued ones run first, and none is deferred meanwhile).
-    struct NoDeferredSplits {
-        int saved = g_split_depth;
-        NoDeferredSplits() {
-            g_split_depth = 0;
-            run_deferred_splits();
-        }
-        ~NoDeferredSplits() { g_split_depth = saved; }
-    } no_deferred_splits;
     g_growing = true;
     auto b = alloc_frames(nullptr, Use::KernelObject, 0);
     g_growing = false;

@@ -27,14 +27,6 @@ struct KernelFrameOps {
 // process's teardown makes a kernel call per batch of merges instead of two
 // per merge. In between nothing may allocate frames or slots, and whoever
 // queues other calls in mm's batch flushes the merges first.
-// While deferred, the buddy allocator's splits go into mm's batch the same
-// way, in front of the calls that use their halves (PageFiller: its frames
-// are used only by its own batches). Whoever would use a frame it took
-// meanwhile in a call of its own, or free it, runs them first
-// (run_deferred_splits).
-void begin_deferred_splits();
-void end_deferred_splits();
-void run_deferred_splits();
 void begin_deferred_merges();
 void end_deferred_merges();
 // A caller about to queue up to `room` calls: the merges ride in front of

@@ -158,7 +158,6 @@ PageFiller::~PageFiller() {
 }
 
 void PageFiller::drop(uint64_t from) {
-    if (from < n_) run_deferred_splits(); // the kernel's halves first, then free
     for (uint64_t i = from; i < n_; ++i)
         free_frames(p_, Use::User, q_[i].b);
     n_ = from;
@@ -167,11 +166,7 @@ void PageFiller::drop(uint64_t from) {
 Result<void> PageFiller::add(uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
                              uint64_t at) {
     if (n_ == kFillPages) TRY(flush());
-    // Its splits ride in front of flush()'s first batch.
-    begin_deferred_splits();
-    auto got = alloc_frames(p_, Use::User, 0, from_reserve_ ? From::Heap : From::Free);
-    end_deferred_splits();
-    Block b = TRY(got);
+    Block b = TRY(alloc_frames(p_, Use::User, 0, from_reserve_ ? From::Heap : From::Free));
     if (at > kPage) at = kPage;
     if (len > kPage - at) len = kPage - at;
     q_[n_++] = Page{b, va, flags, src, len, at};
