@@ -12,13 +12,14 @@
 namespace capframe::mmp {
 
 enum class Request : uint64_t {
-    Exit = 1,       // (status): the process ends; no reply
-    Getpid = 2,     // () -> pid
-    Meminfo = 3,    // () -> m1 total, m2 free, m3 in use; mm prints the table
-    VmPrint = 4,    // (pid, 0 = mm): the kernel prints that process's page table
-    MapPage = 5,    // (va, writable) -> 0: a fresh zeroed page at va in the caller
-    UnmapPage = 6,  // (va) -> 0: gives the page at va back
-    RevokePage = 7, // (va): revokes the frame behind va (tests: later access faults); EPERM if shared
+    Exit = 1,      // (status): the process ends; no reply
+    Getpid = 2,    // () -> pid
+    Meminfo = 3,   // () -> m1 total, m2 free, m3 in use; mm prints the table
+    VmPrint = 4,   // (pid, 0 = mm): the kernel prints that process's page table
+    MapPage = 5,   // (va, writable) -> 0: a fresh zeroed page at va in the caller
+    UnmapPage = 6, // (va) -> 0: gives the page at va back
+    RevokePage =
+        7, // (va): revokes the frame behind va (tests: later access faults); EPERM if shared
     FreeFrames = 8, // () -> m1 free frames (cheap, no printing)
 
     Fork = 10,         // () -> child pid in the parent, 0 in the child
@@ -37,5 +38,56 @@ enum class Request : uint64_t {
 // ProcInfo states
 inline constexpr uint64_t kProcRunning = 1;
 inline constexpr uint64_t kProcZombie = 2;
+
+// The results of ProcInfo and Program, as both sides see them: mm encodes
+// the reply's m1..m3 with encode(), libsys decodes them with decode_*();
+// nothing else packs these words.
+struct ProcInfoReply {
+    uint32_t parent = 0;
+    uint32_t state = 0;  // kProcRunning or kProcZombie
+    uint64_t frames = 0; // the process's frames, all uses
+    char name[8] = {};   // NUL-padded; all 8 bytes used by an 8-byte name
+};
+struct ProgramReply {
+    char name[24] = {}; // NUL-padded; at most 23 bytes of the archive's name
+};
+
+// n bytes of s (up to a NUL) into a word, the first byte lowest, and back.
+inline uint64_t pack_bytes(const char* s, unsigned n) {
+    uint64_t w = 0;
+    for (unsigned b = 0; b < n && b < 8 && s[b]; ++b)
+        w |= uint64_t(static_cast<unsigned char>(s[b])) << (8 * b);
+    return w;
+}
+inline void unpack_bytes(uint64_t w, char* out) { // 8 bytes
+    for (unsigned b = 0; b < 8; ++b)
+        out[b] = static_cast<char>((w >> (8 * b)) & 0xff);
+}
+
+inline void encode(const ProcInfoReply& r, uint64_t (&m)[3]) {
+    m[0] = uint64_t{r.parent} | uint64_t{r.state} << 32;
+    m[1] = r.frames;
+    m[2] = pack_bytes(r.name, 8);
+}
+inline ProcInfoReply decode_proc_info(const uint64_t (&m)[3]) {
+    ProcInfoReply r;
+    r.parent = static_cast<uint32_t>(m[0] & 0xffffffff);
+    r.state = static_cast<uint32_t>(m[0] >> 32);
+    r.frames = m[1];
+    unpack_bytes(m[2], r.name);
+    return r;
+}
+inline void encode(const ProgramReply& r, uint64_t (&m)[3]) {
+    for (unsigned w = 0; w < 3; ++w)
+        m[w] = pack_bytes(r.name + 8 * w, 8);
+    m[2] &= ~(uint64_t{0xff} << 56); // byte 23 stays the NUL
+}
+inline ProgramReply decode_program(const uint64_t (&m)[3]) {
+    ProgramReply r;
+    for (unsigned w = 0; w < 3; ++w)
+        unpack_bytes(m[w], r.name + 8 * w);
+    r.name[23] = 0;
+    return r;
+}
 
 } // namespace capframe::mmp

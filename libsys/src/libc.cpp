@@ -177,11 +177,13 @@ int getproc(int index, struct procinfo* out) {
     sys::Msg m;
     int64_t r = mm(Request::ProcInfo, static_cast<uint64_t>(static_cast<int64_t>(index)), 0, 0, &m);
     if (r < 0) return -1;
+    const uint64_t words[3] = {m.w[1], m.w[2], m.w[3]};
+    mmp::ProcInfoReply info = mmp::decode_proc_info(words);
     out->pid = static_cast<int>(r);
-    out->parent = static_cast<int>(m.w[1] & 0xffffffff);
-    out->state = static_cast<int>(m.w[1] >> 32);
-    out->frames = static_cast<long>(m.w[2]);
-    memcpy(out->name, &m.w[3], 8);
+    out->parent = static_cast<int>(info.parent);
+    out->state = static_cast<int>(info.state);
+    out->frames = static_cast<long>(info.frames);
+    memcpy(out->name, info.name, 8);
     out->name[8] = 0;
     return 0;
 }
@@ -191,10 +193,9 @@ int program_name(int index, char* buf, int len) {
     if (len <= 0 ||
         mm(Request::Program, static_cast<uint64_t>(static_cast<int64_t>(index)), 0, 0, &m) < 0)
         return -1;
-    char name[25];
-    memcpy(name, &m.w[1], 24);
-    name[24] = 0;
-    strncpy(buf, name, static_cast<size_t>(len));
+    const uint64_t words[3] = {m.w[1], m.w[2], m.w[3]};
+    mmp::ProgramReply prog = mmp::decode_program(words);
+    strncpy(buf, prog.name, static_cast<size_t>(len));
     buf[len - 1] = 0;
     return 0;
 }

@@ -38,11 +38,10 @@ void meminfo() {
                 g_book.buddy.total_frames(), sum, b.total_frames);
 }
 
-uint64_t pack8(const char* s, size_t max) {
-    uint64_t w = 0;
-    for (size_t b = 0; b < 8 && b < max && s[b]; ++b)
-        w |= uint64_t(static_cast<uint8_t>(s[b])) << (8 * b);
-    return w;
+// m1..m3 of a reply, through the protocol's codecs (mm_protocol.h).
+void reply_words(kernel::Msg& out, const uint64_t (&m)[3]) {
+    for (int w = 0; w < 3; ++w)
+        out.w[1 + w] = m[w];
 }
 
 int64_t proc_info(int64_t index, kernel::Msg& out) {
@@ -51,10 +50,16 @@ int64_t proc_info(int64_t index, kernel::Msg& out) {
         const Proc& q = g_pt.procs[i];
         if (q.state != State::Running && q.state != State::Zombie) continue;
         if (seen++ != index) continue;
-        out.w[1] = static_cast<uint64_t>(q.parent) |
-                   (q.state == State::Running ? mmp::kProcRunning : mmp::kProcZombie) << 32;
-        out.w[2] = g_book.acct.task_total(id_of(&q));
-        out.w[3] = pack8(q.name, sizeof q.name);
+        mmp::ProcInfoReply r;
+        r.parent = static_cast<uint32_t>(q.parent);
+        r.state =
+            static_cast<uint32_t>(q.state == State::Running ? mmp::kProcRunning : mmp::kProcZombie);
+        r.frames = g_book.acct.task_total(id_of(&q));
+        for (size_t k = 0; k < sizeof r.name && k < sizeof q.name && q.name[k]; ++k)
+            r.name[k] = q.name[k];
+        uint64_t m[3];
+        mmp::encode(r, m);
+        reply_words(out, m);
         return q.pid;
     }
     return err(Errno::Srch);
@@ -63,11 +68,12 @@ int64_t proc_info(int64_t index, kernel::Msg& out) {
 int64_t program(int64_t index, kernel::Msg& out) {
     const CpioEntry* e = index < 0 ? nullptr : archive_at(static_cast<size_t>(index));
     if (!e) return err(Errno::NoEnt);
-    char name[24] = {};
-    for (size_t k = 0; k < e->name_len && k < 23; ++k)
-        name[k] = e->name[k];
-    for (int w = 0; w < 3; ++w)
-        out.w[1 + w] = pack8(name + w * 8, 8);
+    mmp::ProgramReply r;
+    for (size_t k = 0; k < e->name_len && k < sizeof r.name - 1; ++k)
+        r.name[k] = e->name[k];
+    uint64_t m[3];
+    mmp::encode(r, m);
+    reply_words(out, m);
     return 0;
 }
 
