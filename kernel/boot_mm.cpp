@@ -161,7 +161,11 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
     uint64_t book_bytes = 0;
     (void)align_up(meta_bytes + sizing.slot_book_bytes, kPageSize, book_bytes);
     if (auto run = ram.take(book_bytes, kMegaPageSize); run.ok()) {
-        zero_frames(run.value().value(), book_bytes / kPageSize);
+        // Zeroed: the metadata's first part and the leaf books; the mapping
+        // records (half the metadata) are taken from a high-water mark and
+        // never read before written.
+        zero_frames(run.value().value(), sizing.meta_zeroed_bytes / kPageSize);
+        zero_frames(run.value().value() + meta_bytes, (book_bytes - meta_bytes) / kPageSize);
         must(user.map(VirtAddr(abi::kFrameMetaVa), run.value(), book_bytes,
                       Perm::R | Perm::W | Perm::U, PageSizes::Upto2M),
              "mapping frame metadata");
@@ -228,6 +232,7 @@ Thread* build_memory_server(const MachineInfo& m, uint64_t free_at_boot, uint64_
     info->window_base = window_base;
     info->window_frames = window_frames;
     info->meta_bytes = meta_bytes;
+    info->meta_zeroed_bytes = sizing.meta_zeroed_bytes;
     info->cap_dir_entries = sizing.dir_entries;
     info->boot_leaves = leaves;
     info->slot_book_bytes = sizing.slot_book_bytes;

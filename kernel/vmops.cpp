@@ -153,6 +153,42 @@ Result<void> frame_protect(Cap* frame, uint8_t rights) {
     return {};
 }
 
+Result<uint64_t> as_protect_range(AddressSpace* as, uint64_t va, uint64_t end) {
+    if (!is_aligned(va, kPageSize) || !is_aligned(end, kPageSize) || va > end)
+        return Error::InvalidArgument;
+    if (end > kTrapframeVa) return Error::OutOfRange;
+    constexpr uint64_t kL1Span = uint64_t{1} << 30, kL0Span = uint64_t{1} << 21;
+    constexpr uint64_t kUserRw = Pte::kV | Pte::kU | Pte::kW;
+    uint64_t steps = 0;
+    bool changed = false;
+    while (va < end && steps < abi::kProtectRangeSteps) {
+        ++steps;
+        Pte top(entries(as->root)[sv39::index(va, 2)]);
+        if (!top.is_table()) {
+            va = (va & ~(kL1Span - 1)) + kL1Span;
+            continue;
+        }
+        Pte mid(entries(top.pa().value())[sv39::index(va, 1)]);
+        uint64_t table_end = (va & ~(kL0Span - 1)) + kL0Span;
+        if (!mid.is_table()) {
+            va = table_end;
+            continue;
+        }
+        uint64_t* leaf = entries(mid.pa().value());
+        uint64_t stop = table_end < end ? table_end : end;
+        for (; va < stop; va += kPageSize) {
+            uint64_t& e = leaf[sv39::index(va, 0)];
+            if ((e & kUserRw) == kUserRw) {
+                e &= ~(Pte::kW | Pte::kD);
+                changed = true;
+            }
+        }
+        steps += sv39::kEntries - 1;
+    }
+    if (changed) tlb_shootdown(as->root); // narrowed: every hart using it
+    return va < end ? va : end;
+}
+
 Result<int> table_map(Cap* frame, AddressSpace* as, uint64_t va) {
     if (!frame->has(abi::kRightDonate)) return Error::Permission;
     if (frame->order != 0) return Error::InvalidArgument;

@@ -14,6 +14,12 @@ namespace capframe {
 Result<void> frame_map(Cap* frame, AddressSpace* as, uint64_t va, uint8_t rights, int* need_level);
 Result<void> frame_unmap_checked(Cap* frame);
 Result<void> frame_protect(Cap* frame, uint8_t rights);
+// Every user page mapped in [va, end) of `as` loses W (fork's copy-on-write
+// of a whole region in one call instead of a Protect per page); looks at no
+// more than abi::kProtectRangeSteps entries and returns where it stopped
+// (end when done). Misaligned or reversed bounds: InvalidArgument; end past
+// the user part: OutOfRange. Only narrows what a frame capability allowed.
+Result<uint64_t> as_protect_range(AddressSpace* as, uint64_t va, uint64_t end);
 // Donates an order-0 frame as the first missing page-table page on the way
 // to va; returns its level.
 Result<int> table_map(Cap* frame, AddressSpace* as, uint64_t va);

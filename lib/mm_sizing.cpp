@@ -23,7 +23,10 @@ MmSizing mm_sizing(const RangeSet& free_ram) {
     if (free_ram.count() == 0) return s;
     s.window_base = free_ram[0].base.value();
     s.window_frames = (free_ram[free_ram.count() - 1].end() - s.window_base) / kPageSize;
-    (void)align_up(s.window_frames * abi::kMetaBytesPerFrame, kPageSize, s.meta_bytes);
+    (void)align_up(s.window_frames * abi::kMetaBytesPerFrame + abi::kMetaSlackBytes, kPageSize,
+                   s.meta_bytes);
+    (void)align_up(s.window_frames * abi::kMetaZeroedBytesPerFrame + abi::kMetaSlackBytes,
+                   kPageSize, s.meta_zeroed_bytes);
     return s;
 }
 

@@ -32,14 +32,15 @@ inline constexpr uint64_t kMmBootSpareSlots = 256;
 uint64_t mm_dir_entries(uint64_t frames);
 
 struct MmSizing {
-    uint64_t free_frames = 0;     // free RAM when mm is built
-    uint64_t dir_entries = 0;     // leaves mm's space can have (the root is entry 0)
-    uint64_t dir_bytes = 0;       // the kernel's directory: 8 bytes per entry
-    uint64_t max_slots = 0;       // dir_entries * 63: capabilities the space can hold
-    uint64_t slot_book_bytes = 0; // mm's books per leaf, page-rounded
-    uint64_t window_base = 0;     // the first free byte
-    uint64_t window_frames = 0;   // window_base to the end of the last free range
-    uint64_t meta_bytes = 0;      // window_frames * kMetaBytesPerFrame, page-rounded
+    uint64_t free_frames = 0;       // free RAM when mm is built
+    uint64_t dir_entries = 0;       // leaves mm's space can have (the root is entry 0)
+    uint64_t dir_bytes = 0;         // the kernel's directory: 8 bytes per entry
+    uint64_t max_slots = 0;         // dir_entries * 63: capabilities the space can hold
+    uint64_t slot_book_bytes = 0;   // mm's books per leaf, page-rounded
+    uint64_t window_base = 0;       // the first free byte
+    uint64_t window_frames = 0;     // window_base to the end of the last free range
+    uint64_t meta_bytes = 0;        // window_frames * kMetaBytesPerFrame + slack, page-rounded
+    uint64_t meta_zeroed_bytes = 0; // the part of it the kernel zeroes (the rest: records)
 };
 
 // Sizing from the free RAM left when mm is built (after the kernel's own

@@ -45,12 +45,15 @@ enum class Sys : uint64_t {
                      // the empty slot dst with its mapping, children, donation; src empties
 
     // Address spaces
-    Map = 20,        // (frame, as, va, rights) -> 0, or NeedTable with the level in a1
-    Unmap = 21,      // (frame) -> 0: removes the mapping the cap made
-    Protect = 22,    // (frame, rights) -> 0
-    MapTable = 23,   // (frame, as, va) -> level: donates a page-table page for va
-    UnmapTable = 24, // (frame) -> 0: the table must be empty
-    VmPrint = 25,    // (as or Control) -> 0: the kernel prints that table
+    Map = 20,          // (frame, as, va, rights) -> 0, or NeedTable with the level in a1
+    Unmap = 21,        // (frame) -> 0: removes the mapping the cap made
+    Protect = 22,      // (frame, rights) -> 0
+    MapTable = 23,     // (frame, as, va) -> level: donates a page-table page for va
+    UnmapTable = 24,   // (frame) -> 0: the table must be empty
+    VmPrint = 25,      // (as or Control) -> 0: the kernel prints that table
+    ProtectRange = 26, // (as, va, end) -> where it stopped: every user page mapped in
+                       // [va, end) becomes read-only; at most kProtectRangeSteps
+                       // entries looked at per call (call again from there to end)
 
     // Threads
     ThreadConfigure = 30, // (thread, as, captable, fault_ep) -> 0
@@ -77,6 +80,10 @@ enum class Sys : uint64_t {
     // NeedTable level, CapInfo's object).
     Batch = 60, // (frame, count) -> entries that succeeded
 };
+
+// ProtectRange's bound per call: a leaf table costs 512 steps, an absent
+// table above one 1, so one call holds the kernel for a few leaf tables.
+inline constexpr uint64_t kProtectRangeSteps = 8 * 512;
 
 // Error numbers, returned negated.
 enum class Errno : int64_t {
@@ -117,7 +124,7 @@ enum class ObjType : uint8_t {
 // One call of a Batch: the kernel reads number and args once, runs the call
 // through the same decoder as a single call, and writes its result (>= 0,
 // or a negated Errno) back. Only calls that never block and print nothing
-// may be batched: Cap*, FrameSplit, Retype, Map, Unmap, Protect, MapTable,
+// may be batched: Cap*, FrameSplit, Retype, Map, Unmap, Protect, ProtectRange, MapTable,
 // UnmapTable, ThreadConfigure, ThreadSetStack, ThreadWriteRegs, ThreadStart,
 // ThreadCopyRegs; any other number's result is NoSys and ends the batch.
 struct BatchEntry {
@@ -205,7 +212,15 @@ inline constexpr uint64_t kMaxArgBytes = CAPFRAME_MAX_ARG_BYTES;   // exec: argv
 inline constexpr uint64_t kBootInfoVa = 0x3f00000000;              // mm only: BootInfo, read-only
 inline constexpr uint64_t kBootImageVa = 0x3f00100000; // mm only: the boot archive, read-only
 inline constexpr uint64_t kFrameMetaVa = 0x2000000000; // mm only: per-frame metadata, RW
-inline constexpr uint64_t kMetaBytesPerFrame = 68;     // zeroed RW bytes per window frame
+// mm's per-frame books at kFrameMetaVa, per window frame: a part the kernel
+// zeroes (the allocator's 16 bytes, a 12-byte frame record, a 4-byte hash
+// bucket per 4 frames), then mapping records (32 bytes, one per frame),
+// which mm takes from a high-water mark and the kernel leaves as they are;
+// kMetaSlackBytes once (record 0, alignment).
+inline constexpr uint64_t kMetaZeroedBytesPerFrame = 29;
+inline constexpr uint64_t kMetaRecordBytesPerFrame = 32;
+inline constexpr uint64_t kMetaBytesPerFrame = kMetaZeroedBytesPerFrame + kMetaRecordBytesPerFrame;
+inline constexpr uint64_t kMetaSlackBytes = 64;
 
 // What the kernel tells mm at start (mapped read-only at kBootInfoVa).
 struct BootInfo {
@@ -217,10 +232,11 @@ struct BootInfo {
     uint64_t first_frame_slot;   // frame caps: slots [first, first + count)
     uint64_t frame_slot_count;
     uint64_t first_free_slot;
-    uint64_t image_bytes;   // size of the boot archive (cpio newc) at kBootImageVa
-    uint64_t window_base;   // lowest physical address of any frame capability
-    uint64_t window_frames; // frames from window_base to the highest frame's end
-    uint64_t meta_bytes;    // zeroed RW memory at kFrameMetaVa (kMetaBytesPerFrame per frame)
+    uint64_t image_bytes;       // size of the boot archive (cpio newc) at kBootImageVa
+    uint64_t window_base;       // lowest physical address of any frame capability
+    uint64_t window_frames;     // frames from window_base to the highest frame's end
+    uint64_t meta_bytes;        // RW memory at kFrameMetaVa (kMetaBytesPerFrame per frame)
+    uint64_t meta_zeroed_bytes; // of which the first this many are zeroed
     // mm's two-level capability space (docs/memory-server.md): directory
     // entries (leaves it can ever have), leaves [0, boot_leaves) attached at
     // boot, and zeroed RW books for the leaves at kFrameMetaVa + meta_bytes.
@@ -240,7 +256,7 @@ inline constexpr uint64_t kSlotControl = 4;
 inline constexpr uint64_t kSlotMmEndpoint = 1;
 
 static_assert(sizeof(Sys) == 8 && sizeof(Errno) == 8, "ABI enums are register sized");
-static_assert(sizeof(BootInfo) == 15 * 8 + 2048 && sizeof(BootInfo) <= 4096); // one page
+static_assert(sizeof(BootInfo) == 16 * 8 + 2048 && sizeof(BootInfo) <= 4096); // one page
 static_assert(kUserStackTop % 4096 == 0 && kUserTextBase % 4096 == 0);
 static_assert(kMaxVa == uint64_t{1} << 38 && kTrampolineVa == kMaxVa - 4096 &&
               kTrapframeVa == kTrampolineVa - 4096 && kUserStackTop == kTrapframeVa - 4096);

@@ -77,6 +77,9 @@ int64_t unmap(uint64_t frame) {
 int64_t protect(uint64_t frame, uint64_t rights) {
     return syscall(Sys::Protect, frame, rights);
 }
+int64_t protect_range(uint64_t as, uint64_t va, uint64_t end) {
+    return syscall(Sys::ProtectRange, as, va, end);
+}
 int64_t map_table(uint64_t frame, uint64_t as, uint64_t va) {
     return syscall(Sys::MapTable, frame, as, va);
 }

@@ -13,6 +13,7 @@ Result<void> BuddyCore::init(uint64_t window_base_pa, std::span<FrameMeta> meta,
     meta_ = meta;
     base_pfn_ = window_base_pa >> kPageShift;
     total_frames_ = free_frames_ = fail_countdown_ = 0;
+    root_count_ = 0;
     for (int k = 0; k <= kMaxOrder; ++k) {
         head_[k] = kNil;
         free_count_[k] = 0;
@@ -27,11 +28,23 @@ Result<void> BuddyCore::add_root(Block b) {
     const uint64_t pfn = b.pa >> kPageShift;
     if (pfn < base_pfn_ || pfn - base_pfn_ + pages > meta_.size()) return Error::OutOfRange;
     const auto i = static_cast<uint32_t>(pfn - base_pfn_);
-    for (uint64_t j = i; j < i + pages; ++j)
-        if (meta_[j].state != kOutside) return Error::AlreadyMapped;
+    // The first root at or after i; only it and the one before can overlap.
+    uint32_t at = 0, hi = root_count_;
+    while (at < hi) {
+        uint32_t mid = (at + hi) / 2;
+        if (root_first(roots_[mid]) < i)
+            at = mid + 1;
+        else
+            hi = mid;
+    }
+    if (at < root_count_ && root_first(roots_[at]) < i + pages) return Error::AlreadyMapped;
+    if (at > 0 && root_end(roots_[at - 1]) > i) return Error::AlreadyMapped;
+    if (root_count_ == kMaxRoots) return Error::TooMany;
+    for (uint32_t k = root_count_; k > at; --k)
+        roots_[k] = roots_[k - 1];
+    roots_[at] = root(i, b.order);
+    ++root_count_;
 
-    for (uint64_t j = i + 1; j < i + pages; ++j)
-        meta_[j].state = kInterior;
     meta_[i].slot = b.slot;
     meta_[i].order = b.order;
     push_free(i);
@@ -150,8 +163,7 @@ void BuddyCore::join(uint32_t i) {
     FrameMeta& up = meta_[i + (uint32_t{1} << lo.order)];
     lo.slot = up.split_slot;
     lo.order = lo.order + 1;
-    up = FrameMeta{};
-    up.state = kInterior;
+    up = FrameMeta{}; // kNone: inside the parent
 }
 
 Block BuddyCore::block_at(uint32_t i) const {
@@ -166,16 +178,16 @@ bool BuddyCore::check() const {
     uint32_t count[kMaxOrder + 1] = {};
     for (uint64_t i = 0; i < meta_.size();) {
         const FrameMeta& m = meta_[i];
-        if (m.state == kOutside) {
+        if (m.state == kNone) {
             if (m.split) return false;
             ++i;
             continue;
         }
-        if (m.state == kInterior || m.order > kMaxOrder) return false;
+        if (m.order > kMaxOrder) return false;
         const uint64_t pages = uint64_t{1} << m.order;
         if (!is_aligned(base_pfn_ + i, pages) || i + pages > meta_.size()) return false;
         for (uint64_t j = i + 1; j < i + pages; ++j)
-            if (meta_[j].state != kInterior || meta_[j].split) return false;
+            if (meta_[j].state != kNone || meta_[j].split) return false;
         if (m.state == kFree) {
             free += pages;
             ++count[m.order];

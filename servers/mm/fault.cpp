@@ -43,6 +43,15 @@ bool handle_fault(Proc* p, const kernel::Msg& m) {
     g_spurious = Spurious{};
     if (!is_page_fault(cause) || va >= abi::kMaxVa) return false;
     uint32_t i = find_mapping(p, va & ~(kPage - 1));
+    bool made = false; // a lazy page (fork) made present by this fault
+    if (i && is_lazy(mapping(i))) {
+        if (auto r = materialize(p, i); !r.ok()) {
+            kernel::log("mm: pid %d (%s): cannot map shared page 0x%lx (%s)\n", p->pid, p->name, va,
+                        error_name(r.error()));
+            return false;
+        }
+        made = true;
+    }
     if (i) {
         uint64_t flags = flags_of(mapping(i));
         // Already there with the rights the access needs (fault-around
@@ -51,6 +60,7 @@ bool handle_fault(Proc* p, const kernel::Msg& m) {
         bool allowed = cause == 13   ? true // every mapping is readable
                        : cause == 12 ? (flags & kMapX) != 0
                                      : (flags & kMapW) && !(flags & kMapCow);
+        if (allowed && made) return true;
         if (allowed) {
             // Twice in a row at the same page would mean mm's books and the
             // page table disagree: a bug, reported instead of looping.

@@ -43,12 +43,55 @@ Result<void> run_shares(Proc* c, Share* items, uint64_t n) {
     return out;
 }
 
-Result<void> share_pages(Proc* parent, Proc* c) {
+// The parent's heap in [heap_base, end) read-only in the kernel, a few
+// page tables per call (ProtectRange); returns how far it got.
+uint64_t protect_heap(Proc* parent, uint64_t end) {
+    uint64_t va = parent->heap_base;
+    while (va < end) {
+        int64_t r = kernel::protect_range(parent->as_obj, va, end);
+        if (r < 0 || static_cast<uint64_t>(r) <= va) break;
+        va = static_cast<uint64_t>(r);
+    }
+    return va;
+}
+
+// A large heap is shared by records alone (kMapLazy): its writable pages
+// become copy-on-write in the parent's books once ProtectRange made them
+// read-only, and the child's records wait for its first touch (pages.cpp,
+// materialize). Kernel calls for the whole heap: one per few page tables,
+// instead of three per page. The rest (and a small heap) as below.
+Result<void> share_heap(Proc* parent, Proc* c) {
+    uint64_t end = (parent->brk + kPage - 1) & ~(kPage - 1);
+    uint64_t reached = protect_heap(parent, end);
+    for (uint32_t i = parent->maps; i; i = mapping(i).pnext) {
+        Mapping& m = mapping(i);
+        uint64_t va = va_of(m);
+        if (!in_heap(parent, va)) continue;
+        uint64_t flags = flags_of(m) & ~(kMapReserved | kMapLazy);
+        if (flags & kMapW) {
+            if (va >= reached) continue; // still writable: not shared
+            m.key |= kMapCow, flags |= kMapCow;
+        }
+        TRY(record_mapping(c, va, flags | kMapReserved | kMapLazy, m.frame, 0));
+        ++g_book.lazy;
+    }
+    return reached == end ? Result<void>{} : Result<void>{Error::InvalidArgument};
+}
+
+Result<void> share_pages(Proc* parent, Proc* c, bool heap_lazy) {
+    if (heap_lazy) TRY(share_heap(parent, c));
     Share items[abi::kBatchMax / 2];
     uint64_t n = 0;
     flush_deferred_merges(3); // (none: the batch is ours)
     for (uint32_t i = parent->maps; i; i = mapping(i).pnext) {
         Mapping& m = mapping(i);
+        if (heap_lazy && in_heap(parent, va_of(m))) continue; // shared above
+        if (is_lazy(m)) {
+            // Lazy in the parent too: the child's is a record as well.
+            TRY(record_mapping(c, va_of(m), flags_of(m) | kMapReserved, m.frame, 0));
+            ++g_book.lazy;
+            continue;
+        }
         uint64_t flags = flags_of(m) & ~kMapReserved;
         bool protect = (flags & kMapW) && !(flags & kMapCow);
         if (g_batch.room() < 3) {
@@ -96,15 +139,24 @@ Result<Proc*> fork(Proc* parent) {
     // Every shared page may need one copy more: the child holds a frame for
     // each, so that no copy-on-write fault can find memory gone (and its
     // mapping records and capabilities are paid for in frames).
-    uint64_t pages = 0;
-    for (uint32_t i = parent->maps; i; i = mapping(i).pnext)
+    uint64_t pages = 0, heap_pages = 0, lazy = 0;
+    for (uint32_t i = parent->maps; i; i = mapping(i).pnext) {
         ++pages;
+        heap_pages += in_heap(parent, va_of(mapping(i)));
+        lazy += is_lazy(mapping(i)) && !in_heap(parent, va_of(mapping(i)));
+    }
     if (auto r = reserve_cow(c, pages); !r.ok()) return fail(r.error());
+    // The child's lazy records each keep a capability slot free for the
+    // mapping they will make (slots_fit counts FrameBook::lazy).
+    // A small heap keeps the per-page path: its child never faults for it.
+    const bool heap_lazy = heap_pages >= g_lazy_heap_pages;
+    if (auto r = reserve_lazy_slots(lazy + (heap_lazy ? heap_pages : 0)); !r.ok())
+        return fail(r.error());
     // Share every page: writable ones become copy-on-write in both. The
     // kernel's part (protect the parent's page, copy the capability, map
     // the copy in the child) goes in batches; the books follow each batch
     // for exactly the calls that succeeded.
-    if (auto r = share_pages(parent, c); !r.ok()) return fail(r.error());
+    if (auto r = share_pages(parent, c, heap_lazy); !r.ok()) return fail(r.error());
     ThreadSetup setup;
     setup.copy_regs_from = parent->thread_obj;
     setup.start = true;

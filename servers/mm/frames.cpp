@@ -130,8 +130,10 @@ constexpr uint64_t kNetSlotsPerLeaf = SlotAllocator::kLeafSlots - 1 - 2;
 
 bool g_growing = false; // grow_one() is allocating: no growth inside it
 
+bool frames_for(uint64_t n); // below
+
 uint64_t slots_target(uint64_t n) {
-    return kSlotsPerFrame * (g_book.reserved + n) + kSlotHeadroom;
+    return kSlotsPerFrame * (g_book.reserved + n) + g_book.lazy + kSlotHeadroom;
 }
 
 // One more leaf: a frame of mm's own, retyped into a one-page CapTable,
@@ -174,7 +176,7 @@ bool slots_fit(uint64_t n) {
     uint64_t target = slots_target(n), free = g_slots.free_slots();
     if (free >= target) return true;
     uint64_t leaves = (target - free + kNetSlotsPerLeaf - 1) / kNetSlotsPerLeaf;
-    if (g_slots.leaves() + leaves > g_slots.max_leaves() || available() < n + leaves) return false;
+    if (g_slots.leaves() + leaves > g_slots.max_leaves() || !frames_for(n + leaves)) return false;
     grow_to(target);
     return g_slots.free_slots() >= target && available() >= n;
 }
@@ -255,17 +257,13 @@ bool injected_failure() {
 
 } // namespace
 
-void slots_trim(bool all) {
-    // Not from inside a growth or a trim, nor while merges wait in the
-    // batch (their upper slots are still taken; the outermost
-    // end_deferred_merges trims).
-    if (g_growing || g_deferred.depth > 0) return;
-    // Keep two spare leaves' worth unless asked for everything. The top
-    // leaf goes when the slots left without it are enough: the free blocks
-    // in it move down first.
-    uint64_t keep = slots_target(0) + (all ? 0 : 2 * SlotAllocator::kLeafSlots);
+namespace {
+// Gives back top leaves while the slots left without one are at least
+// `keep`; live: also moves capabilities of live pages down (only between
+// requests: nothing else holds a slot number then).
+void trim_to(uint64_t keep, bool live) {
     while (g_slots.grown() && g_slots.free_slots() >= keep + SlotAllocator::kLeafSlots - 1) {
-        if (!g_slots.top_leaf_empty() && (!evacuate_top_leaf(all) || !g_slots.top_leaf_empty()))
+        if (!g_slots.top_leaf_empty() && (!evacuate_top_leaf(live) || !g_slots.top_leaf_empty()))
             return;
         SlotAllocator::Leaf l = g_slots.top_leaf();
         if (kernel::cap_detach(0, g_slots.leaves() - 1) < 0) return;
@@ -279,6 +277,31 @@ void slots_trim(bool all) {
         free_frames(nullptr, Use::KernelObject, Block{l.frame_slot, pa, 0});
         g_growing = false;
     }
+}
+
+// Spare leaves (what slots_trim(false) keeps) go back when memory is short:
+// whether n frames are there then.
+bool frames_for(uint64_t n) {
+    if (available() >= n) return true;
+    if (!g_growing && g_deferred.depth == 0) trim_to(slots_target(0), false);
+    return available() >= n;
+}
+} // namespace
+
+void slots_trim(bool all) {
+    // Not from inside a growth or a trim, nor while merges wait in the
+    // batch (their upper slots are still taken; the outermost
+    // end_deferred_merges trims).
+    if (g_growing || g_deferred.depth > 0) return;
+    // Keep kSpareLeaves leaves' worth unless asked for everything, so that
+    // a fork of a large process and its exit do not grow and trim the same
+    // leaves each time (with 2 spare, 10-13 leaves and 30-40 kernel calls
+    // per fork+exit of an 8 MiB process). They are mm's frames, given back
+    // when memory is short (frames_for) and on every count of free frames
+    // (FreeFrames, the end). The top leaf goes when the slots left without
+    // it are enough: the free blocks in it move down first.
+    constexpr uint64_t kSpareLeaves = 128; // 512 KiB at most
+    trim_to(slots_target(0) + (all ? 0 : kSpareLeaves * SlotAllocator::kLeafSlots), all);
 }
 
 uint64_t leaf_frames() {
@@ -319,7 +342,7 @@ Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from) {
     if (from_reserve) {
         if (!pool || *pool < n) return Error::NoMemory;
     } else {
-        if (available() < n) return Error::NoMemory;
+        if (!frames_for(n)) return Error::NoMemory;
         if (is_process(p) && !group_fits(p->group, n)) return Error::NoMemory;
         if (is_process(p) && !slots_fit(n)) return Error::NoMemory;
         if (available() < n) return Error::NoMemory; // (growth took frames)
@@ -343,7 +366,7 @@ void free_frames(Proc* p, Use use, Block b) {
 }
 
 Result<void> reserve(Proc* p, uint64_t n) {
-    if (injected_failure() || available() < n || !group_fits(p->group, n) || !slots_fit(n))
+    if (injected_failure() || !frames_for(n) || !group_fits(p->group, n) || !slots_fit(n))
         return Error::NoMemory; // (slots_fit grows only when the frames are there)
     p->reserved += n, g_book.reserved += n;
     charge(p, Use::Shared, n);
@@ -374,11 +397,18 @@ void transfer_charge(Proc* from, Proc* to, Use use, uint64_t n) {
 
 Result<void> reserve_cow(Proc* p, uint64_t n) {
     if (n == 0) return {};
-    if (injected_failure() || available() < n || !group_fits(p->group, n) || !slots_fit(n))
+    if (injected_failure() || !frames_for(n) || !group_fits(p->group, n) || !slots_fit(n))
         return Error::NoMemory;
     p->cow_reserved += n, g_book.reserved += n;
     charge(p, Use::Shared, n);
     return {};
+}
+
+Result<void> reserve_lazy_slots(uint64_t n) {
+    g_book.lazy += n; // as if made: the target counts them
+    bool fits = slots_fit(0);
+    g_book.lazy -= n; // each record adds its own
+    return fits ? Result<void>{} : Result<void>{Error::NoMemory};
 }
 
 void unreserve_cow(Proc* p, uint64_t n) {

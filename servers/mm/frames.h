@@ -50,6 +50,7 @@ struct FrameBook {
     Group groups[kMaxGroups] = {};
     uint64_t free_at_start = 0;
     uint64_t reserved = 0; // frames promised to heaps (sbrk) but not yet mapped
+    uint64_t lazy = 0;     // kMapLazy mappings: each will take a slot when made
     // Tests (FailAlloc): the fail_after-th allocation made for pid
     // fail_pid's next request fails (0: off). Only that request counts (not
     // page faults, not other processes), and the failure is off after it.
@@ -84,6 +85,9 @@ void transfer_charge(Proc* from, Proc* to, Use use, uint64_t n);
 // fork's promises for copy-on-write copies: n frames held by p (charged as
 // "Shared"); FailAlloc counts it as one allocation.
 Result<void> reserve_cow(Proc* p, uint64_t n);
+// Room for n more lazy mappings (kMapLazy: a slot each when made), growing
+// the capability space if the frames for its leaves are there.
+Result<void> reserve_lazy_slots(uint64_t n);
 void unreserve_cow(Proc* p, uint64_t n);
 // The copy of a shared page for p, out of the unit `holder` kept for it (it
 // cannot fail for lack of memory; the copy is charged to p, limit or not).

@@ -42,6 +42,8 @@ int64_t cap_move(uint64_t src, uint64_t dst);
 int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level = nullptr);
 int64_t unmap(uint64_t frame);
 int64_t protect(uint64_t frame, uint64_t rights);
+// Every page mapped in [va, end) of as read-only; returns where it stopped.
+int64_t protect_range(uint64_t as, uint64_t va, uint64_t end);
 int64_t map_table(uint64_t frame, uint64_t as, uint64_t va);
 int64_t unmap_table(uint64_t frame);
 int64_t vmprint(uint64_t as);

@@ -51,6 +51,9 @@ int64_t unmap(uint64_t frame) {
 int64_t protect(uint64_t frame, uint64_t rights) {
     return sys::protect(frame, rights);
 }
+int64_t protect_range(uint64_t as, uint64_t va, uint64_t end) {
+    return sys::protect_range(as, va, end);
+}
 int64_t map_table(uint64_t frame, uint64_t as, uint64_t va) {
     return sys::map_table(frame, as, va);
 }

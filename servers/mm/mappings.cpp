@@ -106,7 +106,9 @@ void remove_mapping(uint32_t i, bool cap_gone, bool units_later) {
     Mapping& m = mapping(i);
     Proc* p = proc_of(m);
     FrameInfo& f = frame_info(m.frame);
-    if (m.slot == f.block_slot) {
+    if (is_lazy(m)) {
+        --g_book.lazy; // nothing in the kernel
+    } else if (m.slot == f.block_slot) {
         if (!cap_gone) (void)kernel::unmap(m.slot);
     } else {
         if (!cap_gone) (void)kernel::cap_delete(m.slot);
@@ -146,23 +148,31 @@ void remove_mappings(const uint32_t* list, uint64_t n, bool units_later) {
         // The kernel's part for as many as a batch holds, then the books
         // for those it did; the one that failed goes alone, as
         // remove_mapping does it (its error ignored), and the rest again.
+        // A lazy mapping (kMapLazy) has no kernel call: only books.
         flush_deferred_merges(8); // the batch is this loop's (merges may ride in front)
-        uint64_t k = n < g_batch.room() ? n : g_batch.room();
-        for (uint64_t j = 0; j < k; ++j) {
-            const Mapping& m = mapping(list[j]);
-            if (m.slot == frame_info(m.frame).block_slot)
-                g_batch.add(abi::Sys::Unmap, m.slot);
-            else
-                g_batch.add(abi::Sys::CapDelete, m.slot);
+        uint64_t k = 0, calls = 0, room = g_batch.room();
+        for (; k < n; ++k) {
+            const Mapping& m = mapping(list[k]);
+            if (is_lazy(m)) continue;
+            if (calls == room) break;
+            g_batch.add(m.slot == frame_info(m.frame).block_slot ? abi::Sys::Unmap
+                                                                 : abi::Sys::CapDelete,
+                        m.slot);
+            ++calls;
         }
-        uint64_t done = g_batch.run().done;
+        uint64_t done = calls ? g_batch.run().done : 0;
         // The frames these free merge in the kernel in batches too.
         begin_deferred_merges();
-        for (uint64_t j = 0; j < done; ++j)
+        uint64_t j = 0;
+        for (uint64_t made = 0; j < k; ++j) {
+            bool lazy = is_lazy(mapping(list[j]));
+            if (!lazy && made == done) break; // the call the kernel refused
             remove_mapping(list[j], true, units_later);
+            made += lazy ? 0 : 1;
+        }
         end_deferred_merges();
-        if (done < k) remove_mapping(list[done++], false, units_later);
-        list += done, n -= done;
+        if (j < k) remove_mapping(list[j++], false, units_later);
+        list += j, n -= j;
     }
 }
 

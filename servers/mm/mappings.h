@@ -6,8 +6,8 @@
 // per process through their FrameInfo.
 //
 // All of it lives in the metadata region the kernel gave mm
-// (abi::kMetaBytesPerFrame zeroed bytes per window frame); meta_layout()
-// places it and says whether it fits.
+// (abi::kMetaBytesPerFrame bytes per window frame, the records' part not
+// zeroed); meta_layout() places it and says whether it fits.
 #pragma once
 
 #include <cstdint>
@@ -46,7 +46,14 @@ inline constexpr uint64_t kMapCow = 1 << 9; // mapped read-only until the next w
 // and every mapping record and capability copy of a sharer is backed by a
 // frame, so no shared page can make mm's books run out before memory does.
 inline constexpr uint64_t kMapReserved = 1 << 10;
-inline constexpr uint64_t kMapFlags = kMapW | kMapX | kMapCow | kMapReserved;
+// Recorded, not yet in the kernel (slot 0): fork shares a large heap by
+// records alone, and the child's first touch of the page makes the mapping
+// (materialize in pages.cpp). Always copy-on-write or read-only (made with
+// kMapReserved: a sharer's copy can take that unit); each one keeps a
+// capability slot free for its mapping
+// (FrameBook::lazy counts them into the slots every promise needs).
+inline constexpr uint64_t kMapLazy = 1 << 11;
+inline constexpr uint64_t kMapFlags = kMapW | kMapX | kMapCow | kMapReserved | kMapLazy;
 static_assert(kMaxProcs < kKeyProcMask + 1, "process slots must fit the key");
 
 inline uint64_t va_of(const Mapping& m) {
@@ -55,34 +62,53 @@ inline uint64_t va_of(const Mapping& m) {
 inline uint64_t flags_of(const Mapping& m) {
     return m.key & kMapFlags;
 }
+inline bool is_lazy(const Mapping& m) {
+    return (m.key & kMapLazy) != 0;
+}
 
 // Where each part of the metadata region goes, for a window of `frames`.
 struct MetaLayout {
-    uint64_t buddy_offset, frames_offset, maps_offset, buckets_offset, bytes;
+    uint64_t buddy_offset, frames_offset, buckets_offset, maps_offset, bytes;
+    uint64_t zeroed_bytes; // what must read zero at start: all but the records
     uint64_t map_count, bucket_count;
 };
 constexpr MetaLayout meta_layout(uint64_t frames) {
     MetaLayout l{};
     l.buddy_offset = 0;
     l.frames_offset = frames * sizeof(FrameMeta);
-    l.maps_offset = l.frames_offset + frames * sizeof(FrameInfo);
+    l.buckets_offset = l.frames_offset + frames * sizeof(FrameInfo);
+    // Chains of four records on average if every frame were mapped (they
+    // cannot all be: mm's books and page tables are not), one bucket per four
+    // frames: a byte per frame of the window.
+    l.bucket_count = 1;
+    while (l.bucket_count * 8 <= frames)
+        l.bucket_count *= 2;
+    l.zeroed_bytes = l.buckets_offset + l.bucket_count * sizeof(uint32_t);
     // A mapping is a page mapped in a process: its own frame, or a shared
     // frame's extra mapping backed by a frame the sharer holds in reserve
-    // (kMapReserved), so there are never more than frames; 1/32 spare.
-    l.map_count = frames + frames / 32; // entry 0 unused
-    l.buckets_offset = l.maps_offset + l.map_count * sizeof(Mapping);
-    l.bucket_count = 1;
-    while (l.bucket_count * 2 <= frames)
-        l.bucket_count *= 2;
-    l.bytes = l.buckets_offset + l.bucket_count * sizeof(uint32_t);
+    // (kMapReserved), so there are never more than frames (and never as
+    // many: mm's books are frames of the window no process maps). Entry 0
+    // is unused. Last, because nothing needs them zeroed: they are taken
+    // from a high-water mark (MapBook::map_next), the kernel does not clear
+    // them at boot (half of what it cleared before).
+    l.maps_offset = (l.zeroed_bytes + 7) & ~uint64_t{7};
+    l.map_count = frames + 1;
+    l.bytes = l.maps_offset + l.map_count * sizeof(Mapping);
     return l;
 }
-// The layout fits the budget at every window size (buckets: at most one per
-// frame, 4 bytes): 16 + 12 + 33 + 4 = 65 of 68 bytes.
-static_assert(sizeof(FrameMeta) + sizeof(FrameInfo) + sizeof(Mapping) * 33 / 32 + 4 <=
-              abi::kMetaBytesPerFrame);
-static_assert(meta_layout(1).bytes <= abi::kMetaBytesPerFrame);
-static_assert(meta_layout(4096).bytes <= 4096 * abi::kMetaBytesPerFrame);
+// The layout fits the kernel's sizing (lib/mm_sizing.cpp) at every window
+// size: 16 + 12 + at most 1 for buckets zeroed, 32 for records, and the slack
+// (record 0, a bucket's rounding, alignment).
+static_assert(sizeof(FrameMeta) + sizeof(FrameInfo) + sizeof(uint32_t) / 4 ==
+              abi::kMetaZeroedBytesPerFrame);
+static_assert(sizeof(Mapping) == abi::kMetaRecordBytesPerFrame);
+constexpr bool meta_layout_fits(uint64_t frames) {
+    MetaLayout l = meta_layout(frames);
+    return l.zeroed_bytes <= frames * abi::kMetaZeroedBytesPerFrame + abi::kMetaSlackBytes &&
+           l.bytes <= frames * abi::kMetaBytesPerFrame + abi::kMetaSlackBytes;
+}
+static_assert(meta_layout_fits(1) && meta_layout_fits(2) && meta_layout_fits(3) &&
+              meta_layout_fits(4097) && meta_layout_fits(uint64_t{1} << 22));
 
 struct MapBook {
     FrameInfo* frames = nullptr;

@@ -271,7 +271,45 @@ Result<void> share_page(Proc* p, uint64_t va, uint64_t flags, uint64_t idx) {
     return r;
 }
 
+Result<void> materialize(Proc* p, uint32_t i) {
+    struct Item {
+        uint32_t map, slot;
+        uint64_t first;
+    };
+    Item items[kFaultAround];
+    uint64_t n = 0;
+    flush_deferred_merges(2 * kFaultAround); // (none: the batch is ours)
+    for (uint32_t k = i; k && is_lazy(mapping(k)) && n < kFaultAround;) {
+        const Mapping& m = mapping(k);
+        auto slot = g_slots.alloc();
+        if (!slot.ok()) break;
+        items[n++] = Item{k, slot.value(), g_batch.size()};
+        g_batch.add(abi::Sys::CapCopy, frame_info(m.frame).block_slot, 0, slot.value(),
+                    abi::kRightsAll & ~abi::kRightDonate, 0);
+        g_batch.add(abi::Sys::Map, slot.value(), p->as_obj, va_of(m), rights_of(flags_of(m)));
+        uint64_t next = va_of(m) + kPage;
+        k = next < abi::kTrapframeVa ? find_mapping(p, next) : kNone;
+    }
+    if (n == 0) return Error::NoMemory;
+    BatchRun run = g_batch.run(p);
+    for (uint64_t j = 0; j < n; ++j) {
+        Item& it = items[j];
+        if (it.first + 1 < run.done) {
+            Mapping& m = mapping(it.map);
+            m.slot = it.slot;
+            m.key &= ~kMapLazy;
+            --g_book.lazy;
+            continue;
+        }
+        if (it.first < run.done) (void)kernel::cap_delete(it.slot);
+        g_slots.free(it.slot);
+    }
+    if (!is_lazy(mapping(i))) return {};
+    return run.ok() ? Error::NoMemory : run.error;
+}
+
 Result<void> break_cow(Proc* p, uint32_t i) {
+    if (is_lazy(mapping(i))) TRY(materialize(p, i)); // then as any shared page
     Mapping& m = mapping(i);
     FrameInfo& f = frame_info(m.frame);
     uint64_t va = va_of(m);

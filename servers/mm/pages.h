@@ -89,6 +89,11 @@ Result<void> share_page(Proc* p, uint64_t va, uint64_t flags, uint64_t idx);
 // A write fault on a copy-on-write page (mapping i): the last sharer takes
 // the frame over; otherwise the page is copied.
 Result<void> break_cow(Proc* p, uint32_t i);
+// Lazy mapping i of p (kMapLazy, fork) made in the kernel, with up to
+// kFaultAround - 1 lazy pages right above it: a copy of each frame's
+// capability mapped with the record's rights, two calls a page in one batch.
+// Error (the page stays lazy) only if mapping i could not be made.
+Result<void> materialize(Proc* p, uint32_t i);
 uint64_t rights_of(uint64_t flags);
 
 bool in_heap(const Proc* p, uint64_t va);

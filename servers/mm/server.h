@@ -40,6 +40,10 @@ Result<Proc*> spawn_init(const char* name, const Args& args);
 bool init_args(const char* bootargs, const char* name, Args& args);
 
 Result<Proc*> fork(Proc* parent);
+// A heap of this many pages or more is shared lazily by fork (fork.cpp,
+// share_heap); the host tests raise it to test the per-page path.
+inline constexpr uint64_t kLazyHeapPages = 64;
+inline uint64_t g_lazy_heap_pages = kLazyHeapPages;
 
 // p ends with status: everything goes back, its children go to init, its
 // parent learns (wait). When init ends, the system shuts down.

@@ -32,7 +32,7 @@ Result<void> start() {
         return Error::OutOfRange;
     g_slots.init(kernel::view(abi::kFrameMetaVa + b.meta_bytes), b.cap_dir_entries, b.boot_leaves,
                  b.first_free_slot);
-    if (b.meta_bytes < layout.bytes ||
+    if (b.meta_bytes < layout.bytes || b.meta_zeroed_bytes < layout.zeroed_bytes ||
         !g_book.buddy
              .init(
                  b.window_base,

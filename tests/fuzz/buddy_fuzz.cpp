@@ -159,6 +159,7 @@ struct Harness {
             uint64_t rp = r.pa / kPage, rn = uint64_t{1} << r.order;
             if (pfn < rp + rn && rp < pfn + pages) return Error::AlreadyMapped;
         }
+        if (roots.size() == BuddyCore::kMaxRoots) return Error::TooMany;
         return {};
     }
 

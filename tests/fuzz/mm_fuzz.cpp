@@ -1,7 +1,8 @@
 // Fuzzes the memory server's logic (servers/mm/, against the fake kernel of
 // tests/host/mm/) with sequences of fork / exec / sbrk / faults / exit /
 // kill / wait / setlimit / injected allocation failures / map and unmap /
-// forks with a kernel call refused in the middle of a batch,
+// forks with a kernel call refused in the middle of a batch, with either
+// of fork's paths for the heap (per page, or lazy records),
 // decoded from the input. After every step the books must hold
 // (mmh::check_books: allocator, accounting, mapping index, reference counts,
 // reservations, mm's records against the kernel's mappings), and every
@@ -54,6 +55,9 @@ uint64_t put_path(int pid, const char* name) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FuzzedDataProvider in(data, size);
     uint64_t frames = 1024 + in.ConsumeIntegralInRange<uint64_t>(0, 3) * 1024;
+    // fork's two paths: heaps shared by records (kMapLazy) from this size.
+    static const uint64_t kLazyFrom[] = {1, 8, mm::kLazyHeapPages, ~uint64_t{0}};
+    mm::g_lazy_heap_pages = kLazyFrom[in.ConsumeIntegralInRange<int>(0, 3)];
     CHECK(boot(frames));
     CHECK(check_books().empty());
     for (int step = 0; step < 200 && in.remaining_bytes() > 0; ++step) {
@@ -138,8 +142,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         case 12: { // fork with a kernel call refused in the middle of one of its batches
             static const cabi::Sys kinds[] = {cabi::Sys::Protect, cabi::Sys::CapCopy,
-                                              cabi::Sys::Map};
-            fakek::fake().fail_sys = kinds[in.ConsumeIntegralInRange<int>(0, 2)];
+                                              cabi::Sys::Map, cabi::Sys::ProtectRange};
+            fakek::fake().fail_sys = kinds[in.ConsumeIntegralInRange<int>(0, 3)];
             fakek::fake().fail_after = in.ConsumeIntegralInRange<uint64_t>(1, 300);
             request(pid, mmp::Request::Fork);
             fakek::fake().fail_after = 0;

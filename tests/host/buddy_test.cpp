@@ -37,6 +37,48 @@ TEST(Buddy, InitValidatesTheWindow) {
     EXPECT_TRUE(b.check());
 }
 
+TEST(Buddy, RootsComeInAnyOrderAndOverlapsAreSeenFromEitherSide) {
+    // add_root keeps the roots sorted instead of marking their frames: a
+    // new root is checked against its neighbours in that table only.
+    Env e(1024);
+    e.root(kBase + 512 * kPage, 4);
+    e.root(kBase, 0);               // below
+    e.root(kBase + 256 * kPage, 8); // ends where the first starts
+    e.root(kBase + 528 * kPage, 4); // right after it
+    const auto before = dump(e.buddy);
+    auto add = [&](uint64_t pa, uint8_t order) { return e.buddy.add_root(Block{7, pa, order}); };
+    EXPECT_EQ(add(kBase + 512 * kPage, 5).error(), Error::AlreadyMapped); // holds two
+    EXPECT_EQ(add(kBase + 520 * kPage, 3).error(), Error::AlreadyMapped); // inside, not at the head
+    EXPECT_EQ(add(kBase + 532 * kPage, 2).error(), Error::AlreadyMapped); // inside the second
+    EXPECT_EQ(add(kBase, 9).error(), Error::AlreadyMapped);               // holds pfn 0 and 256..
+    EXPECT_EQ(add(kBase + 384 * kPage, 7).error(), Error::AlreadyMapped); // upper half of one
+    EXPECT_EQ(dump(e.buddy), before);
+    EXPECT_EQ(e.buddy.root_count(), 4u);
+    EXPECT_EQ(e.buddy.total_frames(), 1u + 256 + 16 + 16);
+    EXPECT_TRUE(e.buddy.check());
+    EXPECT_TRUE(e.consistent());
+    e.root(kBase + 1 * kPage, 0); // the gaps are still free to hand in
+    e.root(kBase + 544 * kPage, 5);
+    EXPECT_EQ(e.buddy.root_count(), 6u);
+    EXPECT_TRUE(e.buddy.check());
+}
+
+TEST(Buddy, MoreRootsThanTheTableHoldsAreRefused) {
+    const uint64_t n = BuddyCore::kMaxRoots;
+    Env e(2 * n);
+    for (uint64_t i = n; i-- > 0;) // from the top down: every insert shifts the table
+        ASSERT_TRUE(e.buddy
+                        .add_root(Block{e.ops.make_root(kBase + 2 * i * kPage, 0),
+                                        kBase + 2 * i * kPage, 0})
+                        .ok());
+    const auto before = dump(e.buddy);
+    EXPECT_EQ(e.buddy.add_root(Block{7, kBase + kPage, 0}).error(), Error::TooMany);
+    EXPECT_EQ(e.buddy.add_root(Block{7, kBase, 0}).error(), Error::AlreadyMapped);
+    EXPECT_EQ(dump(e.buddy), before);
+    EXPECT_EQ(e.buddy.total_frames(), n);
+    EXPECT_TRUE(e.buddy.check());
+}
+
 TEST(Buddy, AddRootValidatesAndChangesNothingOnError) {
     Env e(1024); // window: pfn 0x80200 .. 0x80600
     e.root(kBase, 4);

@@ -269,8 +269,11 @@ TEST(Mm, AnObjectTheKernelKeepsIsNeverHandedOutAgain) {
 TEST(Mm, MetadataLayoutFitsItsBudgetAtEverySize) {
     for (uint64_t frames : {1ull, 3ull, 64ull, 4097ull, 65536ull, 1ull << 20, 4ull << 20}) {
         auto l = mm::meta_layout(frames);
-        EXPECT_LE(l.bytes, frames * cabi::kMetaBytesPerFrame) << frames << " frames";
-        EXPECT_GE(l.map_count, frames) << "at least one mapping record per frame";
+        EXPECT_LE(l.bytes, frames * cabi::kMetaBytesPerFrame + cabi::kMetaSlackBytes) << frames;
+        EXPECT_LE(l.zeroed_bytes, frames * cabi::kMetaZeroedBytesPerFrame + cabi::kMetaSlackBytes)
+            << frames;
+        EXPECT_LE(l.zeroed_bytes, l.maps_offset) << "the records come after the zeroed part";
+        EXPECT_GT(l.map_count, frames) << "a mapping record per frame (record 0 unused)";
     }
 }
 

@@ -56,6 +56,7 @@ int64_t unmap(uint64_t frame);
 // many succeeded; *second: the a1 value of the last entry run.
 int64_t batch(uint64_t frame, uint64_t count, uint64_t* second = nullptr);
 int64_t protect(uint64_t frame, uint64_t rights);
+int64_t protect_range(uint64_t as, uint64_t va, uint64_t end); // -> where it stopped
 int64_t map_table(uint64_t frame, uint64_t as, uint64_t va);
 int64_t unmap_table(uint64_t frame);
 int64_t vmprint_cap(uint64_t slot);

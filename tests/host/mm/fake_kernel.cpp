@@ -6,6 +6,7 @@
 #include "mm_sizing.h"
 #include "slots.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -145,9 +146,14 @@ void FakeKernel::reset(uint64_t frames, uint64_t slots, Bytes arch) {
     info.image_bytes = archive.size();
     info.window_base = kRamBase;
     info.window_frames = frames;
-    info.meta_bytes = frames * abi::kMetaBytesPerFrame;
+    info.meta_bytes = frames * abi::kMetaBytesPerFrame + abi::kMetaSlackBytes;
+    info.meta_zeroed_bytes = frames * abi::kMetaZeroedBytesPerFrame + abi::kMetaSlackBytes;
     info.slot_book_bytes = capframe::mm::SlotAllocator::book_bytes(caps_.dir_entries());
     meta_.assign(info.meta_bytes + info.slot_book_bytes, 0);
+    // The part the kernel does not zero (mapping records) holds junk, as
+    // RAM does on a board: mm must never read a record it did not write.
+    std::fill(meta_.begin() + static_cast<std::ptrdiff_t>(info.meta_zeroed_bytes),
+              meta_.begin() + static_cast<std::ptrdiff_t>(info.meta_bytes), uint8_t{0xa5});
 }
 
 uint64_t FakeKernel::live_objects() const {
@@ -270,6 +276,9 @@ int64_t batch(uint64_t frame, uint64_t count, uint64_t* second) {
 }
 int64_t protect(uint64_t frame, uint64_t rights) {
     return fake().protect(frame, rights);
+}
+int64_t protect_range(uint64_t as, uint64_t va, uint64_t end) {
+    return fake().protect_range(as, va, end);
 }
 int64_t map_table(uint64_t frame, uint64_t as, uint64_t va) {
     return fake().map_table(frame, as, va);

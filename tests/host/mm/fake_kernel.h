@@ -143,6 +143,7 @@ class FakeKernel {
     int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level);
     int64_t unmap(uint64_t frame);
     int64_t protect(uint64_t frame, uint64_t rights);
+    int64_t protect_range(uint64_t as, uint64_t va, uint64_t end);
     int64_t map_table(uint64_t frame, uint64_t as, uint64_t va);
     int64_t unmap_table(uint64_t frame);
     // The batch call: the kernel's frame checks, entries read from the

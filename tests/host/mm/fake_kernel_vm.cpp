@@ -62,6 +62,24 @@ int64_t FakeKernel::protect(uint64_t frame, uint64_t rights) {
     return 0;
 }
 
+// The kernel's bounds and its stepping (abi::kProtectRangeSteps): the fake
+// keeps no page permissions, so what it checks is the calling convention.
+int64_t FakeKernel::protect_range(uint64_t as, uint64_t va, uint64_t end) {
+    ++calls;
+    if (injected(abi::Sys::ProtectRange)) return e(Errno::Busy);
+    Object* a = object(as, ObjType::AddressSpace);
+    if (!a) return e(Errno::BadType);
+    if (va % kPage || end % kPage || va > end) return e(Errno::Inval);
+    if (end > abi::kTrapframeVa) return e(Errno::Range);
+    uint64_t steps = 0;
+    while (va < end && steps < abi::kProtectRangeSteps) {
+        uint64_t table_end = (va | ((uint64_t{1} << 21) - 1)) + 1;
+        steps += a->l0.count(va >> 21) ? 512 : 1;
+        va = table_end;
+    }
+    return int64_t(va < end ? va : end);
+}
+
 int64_t FakeKernel::map_table(uint64_t frame, uint64_t as, uint64_t va) {
     ++calls;
     Cap* f = cap(frame, ObjType::Frame);
@@ -151,6 +169,8 @@ int64_t FakeKernel::batch_entry(const abi::BatchEntry& b, uint64_t* second) {
         return unmap(a[0]);
     case Sys::Protect:
         return protect(a[0], a[1]);
+    case Sys::ProtectRange:
+        return protect_range(a[0], a[1], a[2]);
     case Sys::MapTable:
         return map_table(a[0], a[1], a[2]);
     case Sys::UnmapTable:

@@ -92,12 +92,18 @@ std::string check_books() {
     }
     // Every mapping is found through the index, is its process's, and its
     // frame's reference count matches the mappings that name it.
-    uint64_t maps = 0;
+    uint64_t maps = 0, lazy_total = 0;
     for (int i = 0; i < mm::kMaxProcs; ++i) {
         mm::Proc& p = mm::g_pt.procs[i];
-        uint64_t n = 0;
+        uint64_t n = 0, lazy = 0;
         for (uint32_t k = p.maps; k; k = mm::mapping(k).pnext, ++n) {
             const mm::Mapping& m = mm::mapping(k);
+            if (mm::is_lazy(m)) {
+                ++lazy;
+                if (m.slot != 0) return "a lazy mapping with a slot";
+                if ((m.key & mm::kMapW) && !(m.key & mm::kMapCow))
+                    return "a lazy mapping that is writable";
+            }
             if (mm::proc_of(m) != &p) return "a mapping on the wrong process list";
             if (mm::find_mapping(&p, mm::va_of(m)) != k) return "a mapping the index cannot find";
             const mm::FrameInfo& f = mm::frame_info(m.frame);
@@ -130,14 +136,17 @@ std::string check_books() {
         if (p.state == mm::State::Free && (n || p.tables) && !p.stuck)
             return "a free process slot holds memory";
         if (p.state == mm::State::Running && p.as_obj &&
-            fakek::fake().mapped_pages(fakek::fake().object_of(p.as_obj)) != n) {
-            std::snprintf(buf, sizeof buf, "pid %d: mm records %lu pages, the kernel maps %lu",
-                          p.pid, n, fakek::fake().mapped_pages(fakek::fake().object_of(p.as_obj)));
+            fakek::fake().mapped_pages(fakek::fake().object_of(p.as_obj)) != n - lazy) {
+            std::snprintf(buf, sizeof buf,
+                          "pid %d: mm records %lu pages (%lu lazy), the kernel maps %lu", p.pid, n,
+                          lazy, fakek::fake().mapped_pages(fakek::fake().object_of(p.as_obj)));
             return buf;
         }
         maps += n;
+        lazy_total += lazy;
     }
     if (maps != mm::g_maps.maps_in_use) return "mapping records lost";
+    if (lazy_total != mm::g_book.lazy) return "the lazy mapping count is off";
     uint64_t reserved = 0;
     for (int i = 0; i < mm::kMaxProcs; ++i)
         reserved += mm::g_pt.procs[i].reserved + mm::g_pt.procs[i].cow_reserved +
