@@ -19,18 +19,9 @@ using namespace machine_test;
 
 static void expect_virt_common(const MachineInfo& m) {
     EXPECT_STREQ(m.model, "riscv-virtio,qemu");
-    EXPECT_EQ(m.uart.kind, UartKind::Ns16550);
-    EXPECT_TRUE(same(m.uart.regs, range(0x10000000, 0x100)));
-    EXPECT_EQ(m.uart.reg_shift, 0u);
-    EXPECT_EQ(m.uart.reg_io_width, 1u);
-    EXPECT_EQ(m.uart.clock_hz, 3686400u); // clock-frequency = "\08@" = <0x384000>
-    EXPECT_EQ(m.uart.irq, 10u);
-    EXPECT_STREQ(m.uart.path, "serial@10000000");
-    EXPECT_STREQ(m.uart.note, "");
-    EXPECT_TRUE(same(m.plic, range(0xc000000, 0x600000)));
-    EXPECT_EQ(m.plic_ndev, 0x60u);
-    EXPECT_TRUE(same(m.clint, range(0x2000000, 0x10000)));
-    EXPECT_EQ(m.timebase_hz, 10000000u);
+    // clock-frequency = "\08@" = <0x384000>
+    expect_uart(m, {UartKind::Ns16550, 0x10000000, 0x100, 0, 1, 3686400, 10, "serial@10000000"});
+    expect_irq(m, {0xc000000, 0x600000, 0x60, 0x2000000, 0x10000, 10000000});
     EXPECT_STREQ(m.bootargs, "");
     for (int i = 0; i < m.hart_count; ++i) {
         const HartInfo& h = m.harts[i];
@@ -115,27 +106,14 @@ TEST(Machine, SifiveU) {
     ASSERT_EQ(m.memory_count, 1);
     EXPECT_TRUE(same(m.memory[0], range(0x80000000, 128 << 20)));
     EXPECT_EQ(m.reserved_count, 0);
-    EXPECT_EQ(m.uart.kind, UartKind::SifiveUart0);
-    EXPECT_TRUE(same(m.uart.regs, range(0x10010000, 0x1000)));
-    EXPECT_EQ(m.uart.clock_hz, 0u); // clocks = <&prci ...>, no clock-frequency
-    EXPECT_EQ(m.uart.irq, 4u);
-    EXPECT_STREQ(m.uart.path, "serial@10010000");
-    EXPECT_TRUE(same(m.plic, range(0xc000000, 0x4000000)));
-    EXPECT_EQ(m.plic_ndev, 0x35u);
-    EXPECT_TRUE(same(m.clint, range(0x2000000, 0x10000)));
-    EXPECT_EQ(m.timebase_hz, 1000000u);
+    // clocks = <&prci ...>, no clock-frequency
+    expect_uart(m, {UartKind::SifiveUart0, 0x10010000, 0x1000, 0, 1, 0, 4, "serial@10010000"});
+    expect_irq(m, {0xc000000, 0x4000000, 0x35, 0x2000000, 0x10000, 1000000});
     ASSERT_EQ(m.hart_count, 2);
     // interrupts-extended = <&cpu0_intc 11 &cpu1_intc 11 &cpu1_intc 9>:
     // hart 0 has only an M context (0); hart 1: M = 1, S = 2, i.e. S = 2h.
-    const HartInfo& e51 = m.harts[0];
-    EXPECT_EQ(e51.hart_id, 0u);
-    EXPECT_TRUE(e51.enabled);
-    EXPECT_FALSE(e51.has_mmu || e51.sv39 || e51.s_mode || e51.usable());
-    EXPECT_EQ(e51.plic_s_context, -1);
-    const HartInfo& u54 = m.harts[1];
-    EXPECT_EQ(u54.hart_id, 1u);
-    EXPECT_TRUE(u54.usable() && u54.s_mode);
-    EXPECT_EQ(u54.plic_s_context, 2);
+    expect_monitor_hart0(m, true);
+    expect_application_harts(m, 1);
     EXPECT_TRUE(same(m.mmio[0].range, range(0x10010000, 0x1000)));
     EXPECT_TRUE(same(m.mmio[1].range, range(0xc000000, 0x4000000)));
     EXPECT_TRUE(same(m.mmio[2].range, range(0x2000000, 0x10000)));
@@ -160,32 +138,15 @@ TEST(Machine, VisionFive2) {
     EXPECT_TRUE(same(m.memory[0], range(0x40000000, 4ull << 30)));
     ASSERT_EQ(m.reserved_count, 1); // linux,cma has only a size
     EXPECT_TRUE(same(m.reserved[0], range(0x40000000, 0x80000)));
-    EXPECT_EQ(m.uart.kind, UartKind::Ns16550);
-    EXPECT_TRUE(same(m.uart.regs, range(0x10000000, 0x10000)));
-    EXPECT_EQ(m.uart.reg_shift, 2u);
-    EXPECT_EQ(m.uart.reg_io_width, 4u);
-    EXPECT_EQ(m.uart.clock_hz, 24000000u);
-    EXPECT_EQ(m.uart.irq, 32u);
-    EXPECT_STREQ(m.uart.path, "serial@10000000");
-    EXPECT_STREQ(m.uart.note, "");
-    EXPECT_TRUE(same(m.plic, range(0xc000000, 0x4000000)));
-    EXPECT_EQ(m.plic_ndev, 136u);
-    EXPECT_TRUE(same(m.clint, range(0x2000000, 0x10000)));
-    EXPECT_EQ(m.timebase_hz, 4000000u);
+    expect_uart(m, {UartKind::Ns16550, 0x10000000, 0x10000, 2, 4, 24000000, 32, "serial@10000000"});
+    expect_irq(m, {0xc000000, 0x4000000, 136, 0x2000000, 0x10000, 4000000});
     EXPECT_STREQ(m.bootargs, "console=ttyS0,115200 earlycon rootwait");
     EXPECT_EQ(m.bootargs_len, std::strlen("console=ttyS0,115200 earlycon rootwait"));
 
+    // The S7 monitor core is disabled in this tree; four U74s.
     ASSERT_EQ(m.hart_count, 5);
-    const HartInfo& s7 = m.harts[0];
-    EXPECT_EQ(s7.hart_id, 0u);
-    EXPECT_FALSE(s7.enabled || s7.has_mmu || s7.sv39 || s7.s_mode || s7.usable());
-    EXPECT_EQ(s7.plic_s_context, -1);
-    for (uint32_t h = 1; h <= 4; ++h) {
-        const HartInfo* u74 = m.find_hart(h);
-        ASSERT_NE(u74, nullptr);
-        EXPECT_TRUE(u74->enabled && u74->has_mmu && u74->sv39 && u74->s_mode && u74->usable());
-        EXPECT_EQ(u74->plic_s_context, int32_t(2 * h));
-    }
+    expect_monitor_hart0(m, false);
+    expect_application_harts(m, 4);
 
     std::vector<std::pair<uint64_t, uint64_t>> want = {
         {0x10000000, 0x10000},   {0xc000000, 0x4000000},
@@ -335,39 +296,17 @@ TEST(Machine, IcicleKit) {
     EXPECT_EQ(m.reserved_count, 0); // OpenSBI adds its own at boot
     // The console is MMUART1 (stdout-path "serial1:115200n8" via the alias),
     // an 8250 with registers 4 bytes apart and 32-bit accesses.
-    EXPECT_EQ(m.uart.kind, UartKind::Ns16550);
-    EXPECT_TRUE(same(m.uart.regs, range(0x20100000, 0x1000)));
-    EXPECT_EQ(m.uart.reg_shift, 2u);
-    EXPECT_EQ(m.uart.reg_io_width, 4u);
-    EXPECT_EQ(m.uart.clock_hz, 150000000u);
-    EXPECT_EQ(m.uart.irq, 91u);
-    EXPECT_STREQ(m.uart.path, "serial@20100000");
-    EXPECT_STREQ(m.uart.note, "");
-    EXPECT_TRUE(same(m.plic, range(0xc000000, 0x4000000)));
-    EXPECT_EQ(m.plic_ndev, 184u);
-    EXPECT_TRUE(same(m.clint, range(0x2000000, 0xc000)));
-    EXPECT_EQ(m.timebase_hz, 1000000u);
+    expect_uart(m, {UartKind::Ns16550, 0x20100000, 0x1000, 2, 4, 150000000, 91, "serial@20100000"});
+    expect_irq(m, {0xc000000, 0x4000000, 184, 0x2000000, 0xc000, 1000000});
     EXPECT_STREQ(m.bootargs, "");
 
     // Hart 0 is the E51: okay in this tree (OpenSBI disables it in the tree
     // it passes on), but without an MMU it is never usable, and it has only
     // an M-mode PLIC context.
+    // PLIC contexts: 0 = E51 M, then M, S per U54.
     ASSERT_EQ(m.hart_count, 5);
-    const HartInfo& e51 = m.harts[0];
-    EXPECT_EQ(e51.hart_id, 0u);
-    EXPECT_TRUE(e51.enabled);
-    EXPECT_FALSE(e51.has_mmu || e51.sv39 || e51.s_mode || e51.usable());
-    EXPECT_EQ(e51.plic_s_context, -1);
-    int usable = 0;
-    for (uint32_t h = 1; h <= 4; ++h) {
-        const HartInfo* u54 = m.find_hart(h);
-        ASSERT_NE(u54, nullptr) << h;
-        EXPECT_TRUE(u54->enabled && u54->has_mmu && u54->sv39 && u54->s_mode && u54->usable());
-        EXPECT_EQ(u54->plic_s_context, int32_t(2 * h)); // contexts: 0 = E51 M, then M, S per U54
-        usable += u54->usable();
-    }
-    EXPECT_EQ(usable, 4);
-    EXPECT_EQ(m.find_hart(5), nullptr);
+    expect_monitor_hart0(m, true);
+    expect_application_harts(m, 4);
 
     // The console, PLIC and CLINT first, then MMUART0 from the walk.
     std::vector<std::pair<uint64_t, uint64_t>> want = {

@@ -78,6 +78,63 @@ inline bool has_mmio(const MachineInfo& m, uint64_t base, uint64_t size) {
     return false;
 }
 
+// A console UART as a fixture's tree describes it; expect_uart checks every
+// field, the note included (empty: a UART was found).
+struct UartWant {
+    UartKind kind;
+    uint64_t base, size;
+    uint32_t reg_shift, reg_io_width, clock_hz, irq;
+    const char* path;
+};
+
+inline void expect_uart(const MachineInfo& m, const UartWant& w) {
+    EXPECT_EQ(m.uart.kind, w.kind);
+    EXPECT_TRUE(same(m.uart.regs, range(w.base, w.size)));
+    EXPECT_EQ(m.uart.reg_shift, w.reg_shift);
+    EXPECT_EQ(m.uart.reg_io_width, w.reg_io_width);
+    EXPECT_EQ(m.uart.clock_hz, w.clock_hz);
+    EXPECT_EQ(m.uart.irq, w.irq);
+    EXPECT_STREQ(m.uart.path, w.path);
+    EXPECT_STREQ(m.uart.note, "");
+}
+
+// The interrupt controllers and the timer.
+struct IrqWant {
+    uint64_t plic_base, plic_size;
+    uint32_t plic_ndev;
+    uint64_t clint_base, clint_size;
+    uint64_t timebase_hz;
+};
+
+inline void expect_irq(const MachineInfo& m, const IrqWant& w) {
+    EXPECT_TRUE(same(m.plic, range(w.plic_base, w.plic_size)));
+    EXPECT_EQ(m.plic_ndev, w.plic_ndev);
+    EXPECT_TRUE(same(m.clint, range(w.clint_base, w.clint_size)));
+    EXPECT_EQ(m.timebase_hz, w.timebase_hz);
+}
+
+// SiFive-style SoCs: hart 0 is a monitor core without MMU (only an M-mode
+// PLIC context, so no S context); harts 1..last are application cores, each
+// with an M and an S context after the monitor's: S = 2h.
+inline void expect_monitor_hart0(const MachineInfo& m, bool enabled) {
+    ASSERT_GE(m.hart_count, 1);
+    const HartInfo& h = m.harts[0];
+    EXPECT_EQ(h.hart_id, 0u);
+    EXPECT_EQ(h.enabled, enabled);
+    EXPECT_FALSE(h.has_mmu || h.sv39 || h.s_mode || h.usable());
+    EXPECT_EQ(h.plic_s_context, -1);
+}
+
+inline void expect_application_harts(const MachineInfo& m, uint32_t last) {
+    for (uint32_t id = 1; id <= last; ++id) {
+        const HartInfo* h = m.find_hart(id);
+        ASSERT_NE(h, nullptr) << id;
+        EXPECT_TRUE(h->enabled && h->has_mmu && h->sv39 && h->s_mode && h->usable()) << id;
+        EXPECT_EQ(h->plic_s_context, int32_t(2 * id)) << id;
+    }
+    EXPECT_EQ(m.find_hart(last + 1), nullptr);
+}
+
 // MMIO invariants every result must keep: page-rounded, disjoint, not in RAM.
 inline void check_mmio_invariants(const MachineInfo& m) {
     for (int i = 0; i < m.mmio_count; ++i) {
