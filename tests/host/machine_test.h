@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
@@ -65,11 +66,29 @@ inline ::testing::AssertionResult same(PhysRange got, PhysRange want) {
     return ::testing::AssertionFailure() << buf;
 }
 
-inline std::vector<std::pair<uint64_t, uint64_t>> mmio_list(const MachineInfo& m) {
-    std::vector<std::pair<uint64_t, uint64_t>> v;
+// (base, size) pairs, to compare a whole list in one EXPECT_EQ.
+using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;
+
+inline Ranges range_list(const PhysRange* r, int n) {
+    Ranges v;
+    for (int i = 0; i < n; ++i)
+        v.push_back({r[i].base.value(), r[i].size});
+    return v;
+}
+
+inline Ranges mmio_list(const MachineInfo& m) {
+    Ranges v;
     for (int i = 0; i < m.mmio_count; ++i)
         v.push_back({m.mmio[i].range.base.value(), m.mmio[i].range.size});
     return v;
+}
+
+inline Ranges memory_list(const MachineInfo& m) {
+    return range_list(m.memory, m.memory_count);
+}
+
+inline Ranges reserved_list(const MachineInfo& m) {
+    return range_list(m.reserved, m.reserved_count);
 }
 
 inline bool has_mmio(const MachineInfo& m, uint64_t base, uint64_t size) {
@@ -145,6 +164,18 @@ inline void check_mmio_invariants(const MachineInfo& m) {
         for (int k = 0; k < m.memory_count; ++k)
             EXPECT_FALSE(r.overlaps(m.memory[k]));
     }
+}
+
+// The whole MMIO list, the names of some entries (index, name), and the
+// invariants.
+inline void expect_mmio(const MachineInfo& m, const Ranges& want,
+                        std::initializer_list<std::pair<int, const char*>> names) {
+    EXPECT_EQ(mmio_list(m), want);
+    for (const auto& [i, name] : names) {
+        ASSERT_LT(i, m.mmio_count) << name;
+        EXPECT_STREQ(m.mmio[i].name, name) << i;
+    }
+    check_mmio_invariants(m);
 }
 
 // Offset of a property's value in the blob, for patching a copy in place.
