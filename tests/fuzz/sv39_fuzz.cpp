@@ -322,17 +322,14 @@ struct Harness {
         pt = created.value();
 
         for (int steps = 0; steps < 200 && in.remaining_bytes(); ++steps) {
-            switch (in.ConsumeIntegralInRange(0, 6)) {
+            switch (choose(in, {3, 2, 1, 1})) {
             case 0:
-            case 1:
-            case 2:
                 do_map();
                 break;
-            case 3:
-            case 4:
+            case 1:
                 do_unmap_or_protect(true);
                 break;
-            case 5:
+            case 2:
                 do_unmap_or_protect(false);
                 break;
             default:
@@ -357,8 +354,5 @@ struct Harness {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    FuzzedDataProvider in(data, size);
-    Harness h(in);
-    h.run();
-    return 0;
+    return run_harness<Harness>(data, size);
 }
