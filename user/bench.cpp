@@ -78,14 +78,7 @@ void fork_exit_wait() {
 }
 
 void fork_exec_wait() {
-    int pid = fork();
-    if (pid == 0) {
-        char name[] = "true";
-        char* argv[] = {name, nullptr};
-        exec("true", argv);
-        exit(1);
-    }
-    if (pid > 0) reap();
+    if (spawn("true") > 0) reap();
 }
 
 // Demand-zero heap: one sbrk(4096) and the first touch, per page, over 16 MiB.

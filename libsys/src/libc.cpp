@@ -206,6 +206,25 @@ int prepare_write(void* va, long len) {
                : 0;
 }
 
+int spawn(const char* path) {
+    int pid = fork();
+    if (pid == 0) {
+        char name[64];
+        strlcpy(name, path, sizeof name);
+        char* argv[] = {name, nullptr};
+        exec(path, argv);
+        exit(1);
+    }
+    return pid;
+}
+
+long arg_number(const char* s, long fallback) {
+    if (!s) return fallback;
+    char* end = nullptr;
+    long v = strtol(s, &end, 0);
+    return *s && !*end && v > 0 ? v : -1;
+}
+
 int wait_for(int pid, int* status) {
     int st = 0, w;
     while ((w = wait(&st)) >= 0)

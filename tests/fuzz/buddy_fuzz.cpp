@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <iterator>
 #include <map>
 #include <string>
@@ -20,6 +21,7 @@
 
 #include "accounting.h"
 #include "buddy.h"
+#include "fake_frame_caps.h"
 #include "fuzz.h"
 
 using namespace capframe;
@@ -29,77 +31,14 @@ namespace {
 
 constexpr uint64_t kPage = 4096;
 
-// The kernel's side of frame caps: fresh slot numbers, splits and merges
-// checked as the kernel would, the n-th split or merge refused on request.
-class FakeCaps {
-  public:
-    static constexpr uint32_t kNone = ~0u;
-    struct Cap {
-        uint64_t pa;
-        uint8_t order;
-        uint32_t parent;
-        uint32_t lower = kNone, upper = kNone;
-    };
-
-    uint32_t make_root(uint64_t pa, uint8_t order) {
-        caps_[next_] = Cap{pa, order, kNone};
-        return next_++;
+struct FuzzReport {
+    static void bad(const char* what) {
+        std::fprintf(stderr, "%s\n", what);
+        FUZZ_CHECK(false);
     }
-    void forget(uint32_t slot) { caps_.erase(slot); }
-
-    Result<SplitSlots> split(uint32_t slot, uint8_t order) {
-        if (fail_split && --fail_split == 0) return Error::TooMany;
-        auto it = caps_.find(slot);
-        FUZZ_CHECK(it != caps_.end() && it->second.lower == kNone && it->second.order == order &&
-                   order > 0);
-        const uint32_t lo = next_++, up = next_++;
-        const uint8_t k = order - 1;
-        caps_[lo] = Cap{it->second.pa, k, slot};
-        caps_[up] = Cap{it->second.pa + (kPage << k), k, slot};
-        it->second.lower = lo;
-        it->second.upper = up;
-        return SplitSlots{lo, up};
-    }
-
-    Result<void> merge(uint32_t parent, uint32_t lower, uint32_t upper) {
-        if (fail_merge && --fail_merge == 0) {
-            ++merges_refused;
-            return Error::Busy;
-        }
-        auto it = caps_.find(parent);
-        FUZZ_CHECK(it != caps_.end() && it->second.lower == lower && it->second.upper == upper);
-        FUZZ_CHECK(caps_.at(lower).lower == kNone && caps_.at(upper).lower == kNone);
-        caps_.erase(lower);
-        caps_.erase(upper);
-        it->second.lower = it->second.upper = kNone;
-        return {};
-    }
-
-    size_t leaves() const {
-        size_t n = 0;
-        for (auto& kv : caps_)
-            n += kv.second.lower == kNone;
-        return n;
-    }
-    size_t children() const {
-        size_t n = 0;
-        for (auto& kv : caps_)
-            n += kv.second.parent != kNone;
-        return n;
-    }
-    bool is_leaf(const Block& b) const {
-        auto it = caps_.find(b.slot);
-        return it != caps_.end() && it->second.lower == kNone && it->second.pa == b.pa &&
-               it->second.order == b.order;
-    }
-
-    uint64_t fail_split = 0, fail_merge = 0;
-    uint64_t merges_refused = 0;
-
-  private:
-    std::map<uint32_t, Cap> caps_;
-    uint32_t next_ = 100;
 };
+// The kernel's side of frame caps (tests/host/fake_frame_caps.h).
+using FakeCaps = test::FakeFrameCaps<FuzzReport>;
 
 struct Owned {
     Block b;
@@ -378,33 +317,30 @@ struct Harness {
         check_state();
 
         for (int steps = 0; steps < 2000 && in.remaining_bytes(); ++steps) {
-            switch (in.ConsumeIntegralInRange(0, 9)) {
+            switch (choose(in, {3, 2, 1, 1, 1, 1, 1})) {
             case 0:
-            case 1:
-            case 2:
                 alloc();
                 break;
-            case 3:
-            case 4:
+            case 1:
                 free_one();
                 break;
-            case 5:
+            case 2:
                 forged_free();
                 break;
-            case 6: {
+            case 3: {
                 const uint64_t pa =
                     in.ConsumeBool() ? base + in.ConsumeIntegralInRange<uint64_t>(0, pages) * kPage
                                      : in.ConsumeIntegral<uint64_t>();
                 add_root(pa, in.ConsumeIntegralInRange<uint8_t>(0, 30));
                 break;
             }
-            case 7:
+            case 4:
                 if (in.ConsumeBool())
-                    caps.fail_split = in.ConsumeIntegralInRange<uint64_t>(0, 8);
+                    caps.fail_nth_split(in.ConsumeIntegralInRange<uint64_t>(0, 8));
                 else
-                    caps.fail_merge = in.ConsumeIntegralInRange<uint64_t>(0, 8);
+                    caps.fail_nth_merge(in.ConsumeIntegralInRange<uint64_t>(0, 8));
                 break;
-            case 8:
+            case 5:
                 alloc_countdown = in.ConsumeIntegralInRange<uint64_t>(0, 4);
                 buddy.fail_nth_alloc(alloc_countdown);
                 break;
@@ -423,7 +359,8 @@ struct Harness {
         FUZZ_CHECK(report.find("frames add up") != std::string::npos);
 
         // Everything comes back.
-        caps.fail_split = caps.fail_merge = 0;
+        caps.fail_nth_split(0);
+        caps.fail_nth_merge(0);
         for (auto& kv : allocated) {
             FUZZ_CHECK(buddy.free(kv.second.b).ok());
             FUZZ_CHECK(
@@ -435,7 +372,7 @@ struct Harness {
         FUZZ_CHECK(buddy.free_frames() == buddy.total_frames() && charged.in_use() == 0);
         if (!caps.merges_refused) {
             const Blocks d = dump(buddy);
-            FUZZ_CHECK(d.v.size() == roots.size() && caps.children() == 0);
+            FUZZ_CHECK(d.v.size() == roots.size() && caps.live_children() == 0);
             for (size_t i = 0; i < d.v.size(); ++i)
                 FUZZ_CHECK(same(d.v[i], roots[i]) && d.free[i]);
         }
@@ -445,8 +382,5 @@ struct Harness {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    FuzzedDataProvider in(data, size);
-    Harness h(in);
-    h.run();
-    return 0;
+    return run_harness<Harness>(data, size);
 }

@@ -82,6 +82,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FuzzedDataProvider in(data, size);
     RangeSet set;
     Model model;
+    // The set must now hold `want`, or refuse with TooMany where that would
+    // not fit (and then hold what it held: compared after each step).
+    auto expect = [&](const Result<void>& got, const Model& want) {
+        if (want.size() > RangeSet::kCapacity) {
+            FUZZ_CHECK(!got.ok() && got.error() == Error::TooMany);
+        } else {
+            FUZZ_CHECK(got.ok());
+            model = want;
+        }
+    };
     for (int steps = 0; steps < 400 && in.remaining_bytes(); ++steps) {
         const uint64_t base = pick(in), len = pick_size(in);
         const uint64_t end = base + len;
@@ -95,13 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             } else if (wraps) {
                 FUZZ_CHECK(!got.ok() && got.error() == Error::OutOfRange);
             } else {
-                Model want = union_of(model, base, end);
-                if (want.size() > RangeSet::kCapacity) {
-                    FUZZ_CHECK(!got.ok() && got.error() == Error::TooMany);
-                } else {
-                    FUZZ_CHECK(got.ok());
-                    model = want;
-                }
+                expect(got, union_of(model, base, end));
             }
             break;
         }
@@ -111,13 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 FUZZ_CHECK(got.ok());
                 break;
             }
-            Model want = minus(model, base, wraps ? ~uint64_t{0} : end);
-            if (want.size() > RangeSet::kCapacity) {
-                FUZZ_CHECK(!got.ok() && got.error() == Error::TooMany);
-            } else {
-                FUZZ_CHECK(got.ok());
-                model = want;
-            }
+            expect(got, minus(model, base, wraps ? ~uint64_t{0} : end));
             break;
         }
         case 2: { // trim_to_pages

@@ -13,12 +13,14 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
 #include <vector>
 
 #include "fuzz.h"
+#include "sim_tables.h"
 #include "sv39.h"
 
 using namespace capframe;
@@ -29,62 +31,15 @@ constexpr uint64_t K4 = kPageSize, M2 = kMegaPageSize, G1 = kGigaPageSize;
 constexpr size_t kOpLeafBudget = 1024;    // leaves one map may create
 constexpr size_t kTotalLeafBudget = 4096; // leaves alive at once
 
-class FakeMem {
-  public:
-    static constexpr uint64_t kBase = 0x80000000;
-    static constexpr unsigned kPages = 256;
-
-    void reset() {
-        std::memset(live_, 0, sizeof live_);
-        live_count_ = 0;
-        allocs_ = 0;
-        fail_at_ = -1;
+struct FuzzReport {
+    static void bad(const char* what, PhysAddr pa) {
+        std::fprintf(stderr, "%s: %#llx\n", what, (unsigned long long)pa.value());
+        FUZZ_CHECK(false);
     }
-    uint64_t* table(PhysAddr pa) {
-        unsigned i = index(pa);
-        FUZZ_CHECK(live_[i]); // never a freed or never-allocated page
-        return pages_[i].w;
-    }
-    Result<PhysAddr> alloc_table() {
-        if (allocs_++ == fail_at_) return Error::NoMemory;
-        for (unsigned i = 0; i < kPages; ++i) {
-            if (live_[i]) continue;
-            live_[i] = true;
-            ++live_count_;
-            std::memset(pages_[i].w, 0, sizeof pages_[i].w);
-            return PhysAddr(kBase + uint64_t{i} * K4);
-        }
-        return Error::NoMemory;
-    }
-    void free_table(PhysAddr pa) {
-        unsigned i = index(pa);
-        FUZZ_CHECK(live_[i]); // no double free
-        live_[i] = false;
-        --live_count_;
-        std::memset(pages_[i].w, 0xa5, sizeof pages_[i].w); // use after free shows
-    }
-    unsigned live() const { return live_count_; }
-    unsigned free_pages() const { return kPages - live_count_; }
-    void fail_nth_alloc(long n) { fail_at_ = allocs_ + n; }
-    void never_fail() { fail_at_ = -1; }
-
-  private:
-    struct alignas(4096) Page {
-        uint64_t w[512];
-    };
-    unsigned index(PhysAddr pa) const {
-        FUZZ_CHECK(pa.value() >= kBase && pa.is_page_aligned());
-        uint64_t i = (pa.value() - kBase) / K4;
-        FUZZ_CHECK(i < kPages);
-        return static_cast<unsigned>(i);
-    }
-    Page pages_[kPages];
-    bool live_[kPages] = {};
-    unsigned live_count_ = 0;
-    long allocs_ = 0, fail_at_ = -1;
 };
+using FakeMem = test::SimTables<256, FuzzReport>;
 
-FakeMem g_mem; // 1 MiB: static, reset per input
+FakeMem g_mem; // 1 MiB, reset per input
 
 struct Leaf {
     uint64_t pa, size;
@@ -367,17 +322,14 @@ struct Harness {
         pt = created.value();
 
         for (int steps = 0; steps < 200 && in.remaining_bytes(); ++steps) {
-            switch (in.ConsumeIntegralInRange(0, 6)) {
+            switch (choose(in, {3, 2, 1, 1})) {
             case 0:
-            case 1:
-            case 2:
                 do_map();
                 break;
-            case 3:
-            case 4:
+            case 1:
                 do_unmap_or_protect(true);
                 break;
-            case 5:
+            case 2:
                 do_unmap_or_protect(false);
                 break;
             default:
@@ -402,8 +354,5 @@ struct Harness {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    FuzzedDataProvider in(data, size);
-    Harness h(in);
-    h.run();
-    return 0;
+    return run_harness<Harness>(data, size);
 }

@@ -510,13 +510,7 @@ int main(int argc, char** argv) {
            odd);
 
     // Still alive: a process can be made and run a program.
-    int pid = fork();
-    if (pid == 0) {
-        char name[] = "true";
-        char* args[] = {name, nullptr};
-        exec("true", args);
-        exit(1);
-    }
+    int pid = spawn("true");
     int st = -2;
     if (pid < 0 || wait(&st) != pid || st != 0) {
         printf("fuzz: FAILED: fork+exec of true after fuzzing (status %d)\n", st);

@@ -38,13 +38,6 @@ void result(bool ok, const char* name, const char* why = "") {
     tap_result(ok, name, why);
 }
 
-long number(const char* s, long fallback) {
-    if (!s) return fallback;
-    char* end = nullptr;
-    long v = strtol(s, &end, 0);
-    return *s && !*end && v > 0 ? v : -1;
-}
-
 // ---- gap: console output must not stall the other processes ----------------
 
 constexpr size_t kBig = size_t{1} << 20;
@@ -338,11 +331,11 @@ int main(int argc, char** argv) {
     const char* a3 = argc > 3 ? argv[3] : nullptr;
     int r;
     if (!strcmp(cmd, "gap")) {
-        long s = number(a2, 1000), w = number(a3, 1);
+        long s = arg_number(a2, 1000), w = arg_number(a3, 1);
         if (s < 0 || w < 0 || w > 8) return usage();
         r = cmd_gap(s, w);
     } else if (!strcmp(cmd, "kill")) {
-        long n = number(a2, 200);
+        long n = arg_number(a2, 200);
         if (n < 0) return usage();
         r = cmd_kill(n);
     } else if (!strcmp(cmd, "fp")) {

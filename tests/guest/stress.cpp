@@ -61,13 +61,7 @@ void own_pages() {
 // took, or -1.
 int responsive() {
     int t0 = uptime();
-    int pid = fork();
-    if (pid == 0) {
-        char name[] = "true";
-        char* argv[] = {name, nullptr};
-        exec("true", argv);
-        exit(1);
-    }
+    int pid = spawn("true");
     int st = -2;
     if (pid < 0 || wait_for(pid, &st) != pid || st != 0) return -1;
     return uptime() - t0;
@@ -408,13 +402,7 @@ long soak_worker(int deadline, uint64_t seed) {
         uint64_t pick = rnd() % 16;
         switch (pick < 4 ? 0 : pick < 8 ? 1 : pick < 9 ? 2 : pick < 13 ? 3 : 4) {
         case 0: { // fork + exec
-            int pid = fork();
-            if (pid == 0) {
-                char name[] = "true";
-                char* argv[] = {name, nullptr};
-                exec("true", argv);
-                exit(1);
-            }
+            int pid = spawn("true");
             if (pid < 0) break; // memory or slots short: another worker has them
             if (wait_for(pid, &st) != pid || st != 0) return -1;
             break;
@@ -512,13 +500,6 @@ int cmd_hold_lock(long ms) {
     return r == 0 ? 0 : 1;
 }
 
-long number(const char* s, long fallback) {
-    if (!s) return fallback;
-    char* end = nullptr;
-    long v = strtol(s, &end, 0);
-    return *s && !*end && v > 0 ? v : -1;
-}
-
 int usage() {
     printf("usage: stress failalloc [ROUNDS] | exhaust [ROUNDS] | smp [SECONDS] [WORKERS] |\n"
            "       hold-lock MS\n");
@@ -533,8 +514,8 @@ int main(int argc, char** argv) {
     const char* a2 = argc > 2 ? argv[2] : nullptr;
     const char* a3 = argc > 3 ? argv[3] : nullptr;
     if (!strcmp(cmd, "exec-target")) return exec_target(argc, argv);
-    if (!strcmp(cmd, "hold")) return cmd_hold(number(a2, 1));
-    long n = number(a2, 1), m = number(a3, 4);
+    if (!strcmp(cmd, "hold")) return cmd_hold(arg_number(a2, 1));
+    long n = arg_number(a2, 1), m = arg_number(a3, 4);
     if (n < 0 || m < 0 || argc > 4) return usage();
     int r;
     if (!strcmp(cmd, "failalloc"))
@@ -542,7 +523,7 @@ int main(int argc, char** argv) {
     else if (!strcmp(cmd, "exhaust"))
         r = cmd_exhaust(static_cast<int>(n));
     else if (!strcmp(cmd, "smp"))
-        r = cmd_smp(static_cast<int>(number(a2, 10)), static_cast<int>(m > 16 ? 16 : m));
+        r = cmd_smp(static_cast<int>(arg_number(a2, 10)), static_cast<int>(m > 16 ? 16 : m));
     else if (!strcmp(cmd, "hold-lock"))
         return cmd_hold_lock(n);
     else

@@ -51,6 +51,14 @@ bool placement_ok(const MachineInfo& m, PhysRange& at) {
     return true;
 }
 
+// booti's placement is accepted, at `base`; returns it.
+PhysRange expect_placed_at(const MachineInfo& m, uint64_t base) {
+    PhysRange at;
+    EXPECT_TRUE(placement_ok(m, at));
+    EXPECT_EQ(at.base.value(), base);
+    return at;
+}
+
 // The free RAM as bootmem_init (kernel/vm.cpp) computes it: RAM minus the
 // first 2 MiB (firmware), the reservations, the kernel image where booti
 // puts it and the device tree at U-Boot's fdt_addr_r (0x46000000 on the
@@ -100,9 +108,7 @@ TEST(Boards, VisionFive2Jh7110) {
     EXPECT_FALSE(m.find_hart(0)->usable()) << "the S7 monitor core is never started";
     for (uint32_t h = 1; h <= 4; ++h)
         EXPECT_EQ(m.find_hart(h)->plic_s_context, int32_t(2 * h));
-    PhysRange at;
-    EXPECT_TRUE(placement_ok(m, at));
-    EXPECT_EQ(at.base.value(), 0x40200000u) << "booti's kernel_addr_r on the board";
+    PhysRange at = expect_placed_at(m, 0x40200000); // booti's kernel_addr_r on the board
     EXPECT_FALSE(m.reserved[0].overlaps(at)) << "clear of OpenSBI at 0x40000000..0x4007ffff";
 }
 
@@ -125,9 +131,7 @@ TEST(Boards, VisionFive1Jh7100) {
     EXPECT_EQ(m.find_hart(1)->plic_s_context, 3);
     EXPECT_EQ(m.plic.base.value(), 0xc000000u);
     EXPECT_EQ(m.clint.base.value(), 0x2000000u);
-    PhysRange at;
-    EXPECT_TRUE(placement_ok(m, at));
-    EXPECT_EQ(at.base.value(), 0x80200000u);
+    expect_placed_at(m, 0x80200000);
 }
 
 TEST(Boards, PlacementRefusedWhenAReservationCoversIt) {
@@ -168,9 +172,7 @@ TEST(Boards, VisionFive2MemoryAt2And4And8GiB) {
         EXPECT_EQ(m.memory[0].size, v.ram_bytes);
         EXPECT_EQ(m.memory[0].end(), 0x40000000u + v.ram_bytes);
         EXPECT_EQ(usable_harts(m), 4);
-        PhysRange at;
-        EXPECT_TRUE(placement_ok(m, at));
-        EXPECT_EQ(at.base.value(), 0x40200000u);
+        expect_placed_at(m, 0x40200000);
     }
 }
 

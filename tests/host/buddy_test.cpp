@@ -143,6 +143,18 @@ TEST(Buddy, OrderZeroIsConstantTimeWhenFree) {
     EXPECT_TRUE(e.consistent());
 }
 
+// Frees `a`, the one block taken from the lone root r: r.order merges later
+// the root is whole again, under its very cap.
+static void expect_merges_back_to_root(Env& e, const Block& a, const Block& r) {
+    const uint64_t merges = e.ops.merges;
+    ASSERT_TRUE(e.buddy.free(a).ok());
+    EXPECT_EQ(e.ops.merges - merges, r.order);
+    EXPECT_TRUE(e.back_to_roots());
+    auto whole = e.buddy.alloc(r.order);
+    ASSERT_TRUE(whole.ok());
+    EXPECT_EQ(whole.value().slot, r.slot);
+}
+
 TEST(Buddy, SplitsALargeRootDownAndMergesItBack) {
     Env e(1024);
     const Block r = e.root(kBase + 512 * kPage, 9);
@@ -160,12 +172,7 @@ TEST(Buddy, SplitsALargeRootDownAndMergesItBack) {
     EXPECT_TRUE(e.buddy.check());
     EXPECT_TRUE(e.consistent());
 
-    ASSERT_TRUE(e.buddy.free(a.value()).ok());
-    EXPECT_EQ(e.ops.merges, 9u);
-    EXPECT_TRUE(e.back_to_roots());
-    auto whole = e.buddy.alloc(9);
-    ASSERT_TRUE(whole.ok());
-    EXPECT_EQ(whole.value().slot, r.slot);
+    expect_merges_back_to_root(e, a.value(), r);
     EXPECT_TRUE(e.buddy.check());
 }
 
@@ -405,10 +412,5 @@ TEST(Buddy, GigabyteRootOrder18) {
     EXPECT_EQ(e.ops.splits, 18u);
     EXPECT_EQ(e.buddy.free_frames(), (uint64_t{1} << 18) - 1);
     EXPECT_TRUE(e.buddy.check());
-    ASSERT_TRUE(e.buddy.free(a.value()).ok());
-    EXPECT_EQ(e.ops.merges, 18u);
-    EXPECT_TRUE(e.back_to_roots());
-    auto whole = e.buddy.alloc(18);
-    ASSERT_TRUE(whole.ok());
-    EXPECT_EQ(whole.value().slot, r.slot);
+    expect_merges_back_to_root(e, a.value(), r);
 }

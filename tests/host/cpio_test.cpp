@@ -173,6 +173,28 @@ void expect_entry_ok(std::span<const uint8_t> a, size_t before, size_t after, co
     }
 }
 
+// Walks the archive with cpio_next, checking each entry (expect_entry_ok)
+// and that a failure leaves the offset alone; on_entry(e, offset) sees each
+// entry. Returns the error that ended the walk (NotFound: the trailer) and
+// stops early, with InvalidArgument, after `max_steps` entries.
+template <class F>
+Error walk(std::span<const uint8_t> a, F on_entry, int max_steps = 1 << 30) {
+    size_t off = 0;
+    for (int steps = 0; steps < max_steps; ++steps) {
+        CpioEntry e;
+        size_t before = off;
+        Result<void> r = cpio_next(a, off, e);
+        if (!r.ok()) {
+            EXPECT_EQ(off, before);
+            return r.error();
+        }
+        expect_entry_ok(a, before, off, e);
+        on_entry(e, before);
+    }
+    ADD_FAILURE() << "more than " << max_steps << " entries";
+    return Error::InvalidArgument;
+}
+
 Bytes read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -523,20 +545,9 @@ TEST(Cpio, MutationsNeverBreakTheInvariants) {
             }
         }
         std::span<const uint8_t> a = view(b);
-        size_t off = 0;
-        int steps = 0;
-        for (;;) {
-            CpioEntry e;
-            size_t before = off;
-            Result<void> r = cpio_next(a, off, e);
-            if (!r.ok()) {
-                EXPECT_EQ(off, before);
-                if (r.error() == Error::NotFound) ++walked_ok;
-                break;
-            }
-            expect_entry_ok(a, before, off, e);
-            ASSERT_LT(++steps, 100) << "iteration " << iter;
-        }
+        if (walk(
+                a, [](const CpioEntry&, size_t) {}, 100) == Error::NotFound)
+            ++walked_ok;
         for (const char* name : {"init", "bin/sh", "e", "lnk"}) {
             CpioEntry e;
             if (!cpio_find(a, name, e).ok()) continue;
@@ -561,19 +572,10 @@ TEST(Cpio, ArchiveFromFile) {
     if (!path) GTEST_SKIP() << "set CAPFRAME_CPIO to an archive (tools/mkcpio.py)";
     Bytes b = read_file(path);
     std::span<const uint8_t> a = view(b);
-    size_t off = 0;
     int files = 0;
-    for (;;) {
-        CpioEntry e;
-        size_t before = off;
-        Result<void> r = cpio_next(a, off, e);
-        if (!r.ok()) {
-            ASSERT_EQ(r.error(), Error::NotFound) << "at " << before;
-            break;
-        }
-        expect_entry_ok(a, before, off, e);
+    Error end = walk(a, [&](const CpioEntry& e, size_t) {
         std::printf("%06o %8zu %.*s\n", unsigned(e.mode), e.data.size(), int(e.name_len), e.name);
-        if ((e.mode & kCpioTypeMask) != kCpioRegular) continue;
+        if ((e.mode & kCpioTypeMask) != kCpioRegular) return;
         ++files;
         std::string name = name_of(e);
         if (name.rfind("./", 0) == 0) name = name.substr(2);
@@ -581,6 +583,7 @@ TEST(Cpio, ArchiveFromFile) {
         ASSERT_TRUE(cpio_find(a, name.c_str(), f).ok()) << name;
         EXPECT_EQ(f.data.data(), e.data.data());
         EXPECT_EQ(f.data.size(), e.data.size());
-    }
+    });
+    EXPECT_EQ(end, Error::NotFound);
     EXPECT_GT(files, 0);
 }

@@ -32,45 +32,58 @@ TEST(Fdt, OpensEveryFixture) {
     }
 }
 
-TEST(Fdt, FindNodeByPath) {
+// find_node: a path (a unit address optional but exact when given), an
+// alias (whole names only, optionally followed by a relative path), either
+// length-limited. `name` is the node found, or nullptr for none.
+TEST(Fdt, FindNode) {
+    constexpr size_t kAll = ~size_t{0};
+    struct {
+        const char* fixture;
+        const char* path;
+        size_t len;
+        const char* name;
+    } cases[] = {
+        {"virt-smp2", "/", kAll, ""},
+        {"virt-smp2", "/cpus", kAll, "cpus"},
+        {"virt-smp2", "/soc/serial@10000000", kAll, "serial@10000000"},
+        {"virt-smp2", "/memory", kAll, "memory@80000000"}, // unit address optional
+        {"virt-smp2", "/cpus/cpu@1/interrupt-controller", kAll, "interrupt-controller"},
+        {"virt-smp2", "//soc//plic/", kAll, "plic@c000000"},
+        {"virt-smp2", "/soc/serial@1", kAll, nullptr}, // a unit address must match exactly
+        {"virt-smp2", "/soc/seria", kAll, nullptr},
+        {"virt-smp2", "/nonexistent", kAll, nullptr},
+        {"virt-smp2", "", kAll, nullptr},
+        {"virt-smp2", nullptr, kAll, nullptr},
+        {"virt-smp2", "/cpus/cpu@0", 5, "cpus"}, // only the first 5 characters count
+        // Without a unit address: the first match.
+        {"sifive_u-smp2", "/soc/serial", kAll, "serial@10010000"},
+        {"sifive_u-smp2", "/soc/serial@10011000", kAll, "serial@10011000"},
+        {"jh7110-visionfive2", "serial0", kAll, "serial@10000000"},
+        {"jh7110-visionfive2", "serial1", kAll, "serial@10010000"},
+        {"jh7110-visionfive2", "serial", kAll, nullptr}, // aliases match whole names only
+        {"jh7110-visionfive2", "serial2", kAll, nullptr},
+        {"jh7110-visionfive2", "serial0:115200n8", 7, "serial@10000000"},
+        {"sifive_u-smp2", "ethernet0", kAll, "ethernet@10090000"},
+        {"sifive_u-smp2", "ethernet0/ethernet-phy@0", kAll, "ethernet-phy@0"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(std::string(c.fixture) + " " + (c.path ? c.path : "(null)"));
+        Bytes b = load(c.fixture);
+        Fdt f = open_fixture(b);
+        FdtNode n = c.len == kAll ? f.find_node(c.path) : f.find_node(c.path, c.len);
+        if (c.name) {
+            ASSERT_TRUE(n.valid());
+            EXPECT_EQ(name_of(f, n), c.name);
+        } else {
+            EXPECT_FALSE(n.valid());
+        }
+    }
     Bytes b = load("virt-smp2");
     Fdt f = open_fixture(b);
     EXPECT_EQ(f.find_node("/"), f.root());
-    EXPECT_EQ(name_of(f, f.find_node("/cpus")), "cpus");
-    EXPECT_EQ(name_of(f, f.find_node("/soc/serial@10000000")), "serial@10000000");
-    EXPECT_EQ(name_of(f, f.find_node("/memory")), "memory@80000000"); // unit address optional
-    EXPECT_EQ(name_of(f, f.find_node("/cpus/cpu@1/interrupt-controller")), "interrupt-controller");
-    EXPECT_EQ(name_of(f, f.find_node("//soc//plic/")), "plic@c000000");
-    EXPECT_FALSE(f.find_node("/soc/serial@1").valid()); // a unit address must match exactly
-    EXPECT_FALSE(f.find_node("/soc/seria").valid());
-    EXPECT_FALSE(f.find_node("/nonexistent").valid());
-    EXPECT_FALSE(f.find_node("").valid());
-    EXPECT_FALSE(f.find_node(nullptr).valid());
-    // Length-limited: only the first 5 characters count.
-    EXPECT_EQ(name_of(f, f.find_node("/cpus/cpu@0", 5)), "cpus");
-}
-
-TEST(Fdt, UnitAddressFallbackPicksFirstMatch) {
-    Bytes b = load("sifive_u-smp2");
-    Fdt f = open_fixture(b);
-    EXPECT_EQ(name_of(f, f.find_node("/soc/serial")), "serial@10010000");
-    EXPECT_EQ(name_of(f, f.find_node("/soc/serial@10011000")), "serial@10011000");
-}
-
-TEST(Fdt, Aliases) {
-    Bytes b = load("jh7110-visionfive2");
-    Fdt f = open_fixture(b);
-    EXPECT_EQ(f.find_node("serial0"), f.find_node("/soc/serial@10000000"));
-    EXPECT_EQ(name_of(f, f.find_node("serial1")), "serial@10010000");
-    EXPECT_FALSE(f.find_node("serial").valid()); // aliases match whole names only
-    EXPECT_FALSE(f.find_node("serial2").valid());
-    EXPECT_EQ(name_of(f, f.find_node("serial0:115200n8", 7)), "serial@10000000");
-
-    Bytes s = load("sifive_u-smp2");
-    Fdt g = open_fixture(s);
-    EXPECT_EQ(name_of(g, g.find_node("ethernet0")), "ethernet@10090000");
-    // An alias followed by a relative path.
-    EXPECT_EQ(name_of(g, g.find_node("ethernet0/ethernet-phy@0")), "ethernet-phy@0");
+    Bytes v = load("jh7110-visionfive2");
+    Fdt g = open_fixture(v);
+    EXPECT_EQ(g.find_node("serial0"), g.find_node("/soc/serial@10000000"));
 }
 
 TEST(Fdt, Iteration) {

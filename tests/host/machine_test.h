@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
@@ -65,17 +66,92 @@ inline ::testing::AssertionResult same(PhysRange got, PhysRange want) {
     return ::testing::AssertionFailure() << buf;
 }
 
-inline std::vector<std::pair<uint64_t, uint64_t>> mmio_list(const MachineInfo& m) {
-    std::vector<std::pair<uint64_t, uint64_t>> v;
+// (base, size) pairs, to compare a whole list in one EXPECT_EQ.
+using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;
+
+inline Ranges range_list(const PhysRange* r, int n) {
+    Ranges v;
+    for (int i = 0; i < n; ++i)
+        v.push_back({r[i].base.value(), r[i].size});
+    return v;
+}
+
+inline Ranges mmio_list(const MachineInfo& m) {
+    Ranges v;
     for (int i = 0; i < m.mmio_count; ++i)
         v.push_back({m.mmio[i].range.base.value(), m.mmio[i].range.size});
     return v;
+}
+
+inline Ranges memory_list(const MachineInfo& m) {
+    return range_list(m.memory, m.memory_count);
+}
+
+inline Ranges reserved_list(const MachineInfo& m) {
+    return range_list(m.reserved, m.reserved_count);
 }
 
 inline bool has_mmio(const MachineInfo& m, uint64_t base, uint64_t size) {
     for (int i = 0; i < m.mmio_count; ++i)
         if (m.mmio[i].range.base.value() == base && m.mmio[i].range.size == size) return true;
     return false;
+}
+
+// A console UART as a fixture's tree describes it; expect_uart checks every
+// field, the note included (empty: a UART was found).
+struct UartWant {
+    UartKind kind;
+    uint64_t base, size;
+    uint32_t reg_shift, reg_io_width, clock_hz, irq;
+    const char* path;
+};
+
+inline void expect_uart(const MachineInfo& m, const UartWant& w) {
+    EXPECT_EQ(m.uart.kind, w.kind);
+    EXPECT_TRUE(same(m.uart.regs, range(w.base, w.size)));
+    EXPECT_EQ(m.uart.reg_shift, w.reg_shift);
+    EXPECT_EQ(m.uart.reg_io_width, w.reg_io_width);
+    EXPECT_EQ(m.uart.clock_hz, w.clock_hz);
+    EXPECT_EQ(m.uart.irq, w.irq);
+    EXPECT_STREQ(m.uart.path, w.path);
+    EXPECT_STREQ(m.uart.note, "");
+}
+
+// The interrupt controllers and the timer.
+struct IrqWant {
+    uint64_t plic_base, plic_size;
+    uint32_t plic_ndev;
+    uint64_t clint_base, clint_size;
+    uint64_t timebase_hz;
+};
+
+inline void expect_irq(const MachineInfo& m, const IrqWant& w) {
+    EXPECT_TRUE(same(m.plic, range(w.plic_base, w.plic_size)));
+    EXPECT_EQ(m.plic_ndev, w.plic_ndev);
+    EXPECT_TRUE(same(m.clint, range(w.clint_base, w.clint_size)));
+    EXPECT_EQ(m.timebase_hz, w.timebase_hz);
+}
+
+// SiFive-style SoCs: hart 0 is a monitor core without MMU (only an M-mode
+// PLIC context, so no S context); harts 1..last are application cores, each
+// with an M and an S context after the monitor's: S = 2h.
+inline void expect_monitor_hart0(const MachineInfo& m, bool enabled) {
+    ASSERT_GE(m.hart_count, 1);
+    const HartInfo& h = m.harts[0];
+    EXPECT_EQ(h.hart_id, 0u);
+    EXPECT_EQ(h.enabled, enabled);
+    EXPECT_FALSE(h.has_mmu || h.sv39 || h.s_mode || h.usable());
+    EXPECT_EQ(h.plic_s_context, -1);
+}
+
+inline void expect_application_harts(const MachineInfo& m, uint32_t last) {
+    for (uint32_t id = 1; id <= last; ++id) {
+        const HartInfo* h = m.find_hart(id);
+        ASSERT_NE(h, nullptr) << id;
+        EXPECT_TRUE(h->enabled && h->has_mmu && h->sv39 && h->s_mode && h->usable()) << id;
+        EXPECT_EQ(h->plic_s_context, int32_t(2 * id)) << id;
+    }
+    EXPECT_EQ(m.find_hart(last + 1), nullptr);
 }
 
 // MMIO invariants every result must keep: page-rounded, disjoint, not in RAM.
@@ -88,6 +164,18 @@ inline void check_mmio_invariants(const MachineInfo& m) {
         for (int k = 0; k < m.memory_count; ++k)
             EXPECT_FALSE(r.overlaps(m.memory[k]));
     }
+}
+
+// The whole MMIO list, the names of some entries (index, name), and the
+// invariants.
+inline void expect_mmio(const MachineInfo& m, const Ranges& want,
+                        std::initializer_list<std::pair<int, const char*>> names) {
+    EXPECT_EQ(mmio_list(m), want);
+    for (const auto& [i, name] : names) {
+        ASSERT_LT(i, m.mmio_count) << name;
+        EXPECT_STREQ(m.mmio[i].name, name) << i;
+    }
+    check_mmio_invariants(m);
 }
 
 // Offset of a property's value in the blob, for patching a copy in place.

@@ -8,96 +8,20 @@
 #include <memory>
 #include <vector>
 
+#include "sv39_test.h"
+
 using namespace capframe;
+using namespace capframe::test;
 
 namespace {
-
-class SimMem {
-  public:
-    static constexpr uint64_t kBase = 0x80000000;
-    static constexpr unsigned kPages = 256;
-
-    SimMem() : pages_(new Page[kPages]) {}
-
-    uint64_t* table(PhysAddr pa) {
-        unsigned i = page_index(pa);
-        EXPECT_TRUE(live_[i]) << "table() of a page that is not allocated: " << std::hex
-                              << pa.value();
-        return pages_[i].w;
-    }
-    Result<PhysAddr> alloc_table() {
-        if (allocs_++ == fail_at_) return Error::NoMemory;
-        for (unsigned i = 0; i < kPages; ++i) {
-            if (live_[i]) continue;
-            live_[i] = true;
-            ++live_count_;
-            std::memset(pages_[i].w, 0, sizeof pages_[i].w);
-            return PhysAddr(kBase + uint64_t{i} * kPageSize);
-        }
-        return Error::NoMemory;
-    }
-    void free_table(PhysAddr pa) {
-        unsigned i = page_index(pa);
-        EXPECT_TRUE(live_[i]) << "double free of " << std::hex << pa.value();
-        live_[i] = false;
-        --live_count_;
-        std::memset(pages_[i].w, 0xa5, sizeof pages_[i].w); // catch use after free
-    }
-
-    unsigned live() const { return live_count_; }
-    // The n-th allocation from now (0-based) fails; the others succeed.
-    void fail_nth_alloc(int n) { fail_at_ = allocs_ + n; }
-    void never_fail() { fail_at_ = -1; }
-
-    // Every live page with its contents: equal snapshots mean equal trees.
-    std::vector<std::pair<unsigned, std::vector<uint64_t>>> snapshot() const {
-        std::vector<std::pair<unsigned, std::vector<uint64_t>>> s;
-        for (unsigned i = 0; i < kPages; ++i)
-            if (live_[i]) s.emplace_back(i, std::vector<uint64_t>(pages_[i].w, pages_[i].w + 512));
-        return s;
-    }
-
-  private:
-    struct alignas(4096) Page {
-        uint64_t w[512];
-    };
-    unsigned page_index(PhysAddr pa) {
-        uint64_t i = (pa.value() - kBase) / kPageSize;
-        if (pa.value() < kBase || i >= kPages || !pa.is_page_aligned()) {
-            ADD_FAILURE() << "PA outside simulated memory: " << std::hex << pa.value();
-            std::abort();
-        }
-        return unsigned(i);
-    }
-
-    std::unique_ptr<Page[]> pages_;
-    bool live_[kPages] = {};
-    unsigned live_count_ = 0;
-    long allocs_ = 0;
-    long fail_at_ = -1;
-};
-
-constexpr uint64_t K4 = kPageSize, M2 = kMegaPageSize, G1 = kGigaPageSize;
-VirtAddr V(uint64_t v) {
-    return VirtAddr(v);
-}
-PhysAddr P(uint64_t p) {
-    return PhysAddr(p);
-}
 
 struct Leaf {
     uint64_t va, pa, size, raw;
     bool operator==(const Leaf&) const = default;
 };
 
-class Sv39Test : public ::testing::Test {
+class Sv39Test : public SimTreeTest {
   protected:
-    void SetUp() override {
-        Result<Sv39<SimMem>> r = Sv39<SimMem>::create(mem);
-        ASSERT_TRUE(r.ok());
-        pt = r.value();
-        ASSERT_EQ(mem.live(), 1u);
-    }
     std::vector<Leaf> leaves() const {
         std::vector<Leaf> v;
         pt.for_each_leaf([&](VirtAddr va, PhysAddr pa, uint64_t size, Pte e) {
@@ -114,9 +38,6 @@ class Sv39Test : public ::testing::Test {
         EXPECT_EQ(mem.snapshot(), before);
         return r.error();
     }
-
-    SimMem mem;
-    Sv39<SimMem> pt;
 };
 
 // ---- Pte and Perm -----------------------------------------------------------

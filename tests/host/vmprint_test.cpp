@@ -7,61 +7,21 @@
 #include <memory>
 #include <string>
 
+#include "sv39_test.h"
+
 using namespace capframe;
+using namespace capframe::test;
 
 namespace {
-
-// Table pages at kBase, handed out lowest first.
-class SimMem {
-  public:
-    static constexpr uint64_t kBase = 0x80000000;
-    static constexpr unsigned kPages = 64;
-
-    SimMem() : pages_(new Page[kPages]) {}
-    uint64_t* table(PhysAddr pa) {
-        uint64_t i = (pa.value() - kBase) / kPageSize;
-        if (pa.value() < kBase || i >= kPages) std::abort();
-        return pages_[i].w;
-    }
-    Result<PhysAddr> alloc_table() {
-        for (unsigned i = 0; i < kPages; ++i) {
-            if (live_[i]) continue;
-            live_[i] = true;
-            std::memset(pages_[i].w, 0, sizeof pages_[i].w);
-            return PhysAddr(kBase + uint64_t{i} * kPageSize);
-        }
-        return Error::NoMemory;
-    }
-    void free_table(PhysAddr pa) { live_[(pa.value() - kBase) / kPageSize] = false; }
-
-  private:
-    struct alignas(4096) Page {
-        uint64_t w[512];
-    };
-    std::unique_ptr<Page[]> pages_;
-    bool live_[kPages] = {};
-};
 
 void append(void* ctx, const char* s, size_t n) {
     static_cast<std::string*>(ctx)->append(s, n);
 }
 
-constexpr uint64_t K4 = kPageSize, M2 = kMegaPageSize, G1 = kGigaPageSize;
 constexpr uint64_t kTrampolinePa = 0x80201000;
-VirtAddr V(uint64_t v) {
-    return VirtAddr(v);
-}
-PhysAddr P(uint64_t p) {
-    return PhysAddr(p);
-}
 
-class VmprintTest : public ::testing::Test {
+class VmprintTest : public SimTreeTest {
   protected:
-    void SetUp() override {
-        Result<Sv39<SimMem>> r = Sv39<SimMem>::create(mem);
-        ASSERT_TRUE(r.ok());
-        pt = r.value();
-    }
     std::string tree() {
         std::string s;
         vmprint(Sink{append, &s}, mem, pt.root());
@@ -88,9 +48,6 @@ class VmprintTest : public ::testing::Test {
         ASSERT_TRUE(pt.map(V(0x80204000), P(0x80204000), 4 * K4, perm::kKernelData).ok());
         ASSERT_TRUE(pt.map(V(kTrampolineVa), P(kTrampolinePa), K4, perm::kTrampoline).ok());
     }
-
-    SimMem mem;
-    Sv39<SimMem> pt;
 };
 
 TEST(Vmprint, FlagStringAndSizeTag) {

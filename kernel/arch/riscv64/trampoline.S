@@ -14,9 +14,25 @@
 #   All 31 registers are saved, user_trap() never returns here, and the way
 #   back is userret, called by return_to_user().
 #include "capframe/layout.h"
+#include "regs.h"
 #include "trapframe.h"
 
 #define TRAPFRAME CAPFRAME_TRAPFRAME_VA
+
+# to_user N...: back to user mode with a0 = the user satp: stvec = uservec,
+# the user table, sscratch = TRAPFRAME for uservec, registers xN and a0
+# loaded from the trapframe, sret. The light path restores only what it
+# saved; userret everything.
+    .macro to_user nums:vararg
+    lla t0, uservec
+    csrw stvec, t0
+    switch_satp a0
+    li a0, TRAPFRAME
+    csrw sscratch, a0
+    xregs ld, a0, TF_REG(0), \nums
+    ld a0, TF_REG(10)(a0)
+    sret
+    .endm
 
     .option norelax                 # exact sizes: the page layout must not shift at link time
     .section .trampoline, "ax"
@@ -30,23 +46,7 @@ trampoline_start:
     .balign 4
 uservec:
     csrrw a0, sscratch, a0
-    sd ra, TF_REG(1)(a0)
-    sd sp, TF_REG(2)(a0)
-    sd tp, TF_REG(4)(a0)
-    sd t0, TF_REG(5)(a0)
-    sd t1, TF_REG(6)(a0)
-    sd t2, TF_REG(7)(a0)
-    sd a1, TF_REG(11)(a0)
-    sd a2, TF_REG(12)(a0)
-    sd a3, TF_REG(13)(a0)
-    sd a4, TF_REG(14)(a0)
-    sd a5, TF_REG(15)(a0)
-    sd a6, TF_REG(16)(a0)
-    sd a7, TF_REG(17)(a0)
-    sd t3, TF_REG(28)(a0)
-    sd t4, TF_REG(29)(a0)
-    sd t5, TF_REG(30)(a0)
-    sd t6, TF_REG(31)(a0)
+    xregs sd, a0, TF_REG(0), XREGS_CALLER
     csrr t0, sscratch
     sd t0, TF_REG(10)(a0)
 
@@ -71,59 +71,16 @@ uservec:
     beqz t2, full
 
     ld t0, TF_KERNEL_LIGHT(a0)
-    # Order earlier user-table accesses before the switch; no ASIDs are
-    # assumed (the JH7110 has none), so flush everything after it.
-    sfence.vma zero, zero
-    csrw satp, t1
-    sfence.vma zero, zero
+    switch_satp t1
     jalr t0                         # user_syscall_light(): a0 = user satp
 
     # Back from the light path, on the kernel table: restore what it saved.
-    lla t0, uservec
-    csrw stvec, t0
-    sfence.vma zero, zero
-    csrw satp, a0
-    sfence.vma zero, zero
-    li a0, TRAPFRAME
-    csrw sscratch, a0               # for uservec
-    ld ra, TF_REG(1)(a0)
-    ld sp, TF_REG(2)(a0)
-    ld tp, TF_REG(4)(a0)
-    ld t0, TF_REG(5)(a0)
-    ld t1, TF_REG(6)(a0)
-    ld t2, TF_REG(7)(a0)
-    ld a1, TF_REG(11)(a0)
-    ld a2, TF_REG(12)(a0)
-    ld a3, TF_REG(13)(a0)
-    ld a4, TF_REG(14)(a0)
-    ld a5, TF_REG(15)(a0)
-    ld a6, TF_REG(16)(a0)
-    ld a7, TF_REG(17)(a0)
-    ld t3, TF_REG(28)(a0)
-    ld t4, TF_REG(29)(a0)
-    ld t5, TF_REG(30)(a0)
-    ld t6, TF_REG(31)(a0)
-    ld a0, TF_REG(10)(a0)
-    sret
+    to_user XREGS_CALLER
 
 full:
-    sd gp, TF_REG(3)(a0)
-    sd s0, TF_REG(8)(a0)
-    sd s1, TF_REG(9)(a0)
-    sd s2, TF_REG(18)(a0)
-    sd s3, TF_REG(19)(a0)
-    sd s4, TF_REG(20)(a0)
-    sd s5, TF_REG(21)(a0)
-    sd s6, TF_REG(22)(a0)
-    sd s7, TF_REG(23)(a0)
-    sd s8, TF_REG(24)(a0)
-    sd s9, TF_REG(25)(a0)
-    sd s10, TF_REG(26)(a0)
-    sd s11, TF_REG(27)(a0)
+    xregs sd, a0, TF_REG(0), XREGS_CALLEE
     ld t0, TF_KERNEL_TRAP(a0)
-    sfence.vma zero, zero
-    csrw satp, t1
-    sfence.vma zero, zero
+    switch_satp t1
     jr t0
 
 # userret(a0 = user satp): switch to the user table, restore all 31
@@ -131,45 +88,7 @@ full:
     .globl userret
     .balign 4
 userret:
-    lla t0, uservec
-    csrw stvec, t0
-    sfence.vma zero, zero
-    csrw satp, a0
-    sfence.vma zero, zero
-    li a0, TRAPFRAME
-    csrw sscratch, a0               # for uservec
-    ld ra, TF_REG(1)(a0)
-    ld sp, TF_REG(2)(a0)
-    ld gp, TF_REG(3)(a0)
-    ld tp, TF_REG(4)(a0)
-    ld t0, TF_REG(5)(a0)
-    ld t1, TF_REG(6)(a0)
-    ld t2, TF_REG(7)(a0)
-    ld s0, TF_REG(8)(a0)
-    ld s1, TF_REG(9)(a0)
-    ld a1, TF_REG(11)(a0)
-    ld a2, TF_REG(12)(a0)
-    ld a3, TF_REG(13)(a0)
-    ld a4, TF_REG(14)(a0)
-    ld a5, TF_REG(15)(a0)
-    ld a6, TF_REG(16)(a0)
-    ld a7, TF_REG(17)(a0)
-    ld s2, TF_REG(18)(a0)
-    ld s3, TF_REG(19)(a0)
-    ld s4, TF_REG(20)(a0)
-    ld s5, TF_REG(21)(a0)
-    ld s6, TF_REG(22)(a0)
-    ld s7, TF_REG(23)(a0)
-    ld s8, TF_REG(24)(a0)
-    ld s9, TF_REG(25)(a0)
-    ld s10, TF_REG(26)(a0)
-    ld s11, TF_REG(27)(a0)
-    ld t3, TF_REG(28)(a0)
-    ld t4, TF_REG(29)(a0)
-    ld t5, TF_REG(30)(a0)
-    ld t6, TF_REG(31)(a0)
-    ld a0, TF_REG(10)(a0)
-    sret
+    to_user XREGS_ALL_BUT_A0
 
     .balign 4096
     .globl trampoline_end

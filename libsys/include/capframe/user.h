@@ -53,10 +53,14 @@ long lock_stats(int reset, uint64_t* acquisitions);
 
 /* Helpers the test programs share. */
 int wait_for(int pid, int* status); /* waits for pid, reaping others meanwhile; pid or -1 */
-long frames_settle(long want, int ticks); /* waits up to ticks until freeframes() == want;
-                                             returns the last count */
-int proc_state(int pid, long* frames); /* 1 running, 2 zombie, 0 no such process;
-                                          *frames (if given) its frames */
+/* waits up to ticks until freeframes() == want; returns the last count */
+long frames_settle(long want, int ticks);
+/* 1 running, 2 zombie, 0 no such process; *frames (if given) its frames */
+int proc_state(int pid, long* frames);
+/* a child that execs path without arguments (or exits 1); its pid or -1 */
+int spawn(const char* path);
+/* a positive number (strtol, base 0); fallback if s is NULL; -1 if s is not one */
+long arg_number(const char* s, long fallback);
 
 /* Counters for benchmarks (the kernel lets user mode read them). */
 static inline uint64_t rdinstret(void) {

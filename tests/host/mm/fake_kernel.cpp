@@ -3,6 +3,7 @@
 // calls themselves: fake_kernel_caps.cpp, fake_kernel_vm.cpp.
 #include "fake_kernel_impl.h"
 
+#include "../elf_writer.h"
 #include "mm_sizing.h"
 #include "slots.h"
 
@@ -17,11 +18,6 @@ namespace {
 
 FakeKernel g_fake;
 
-void put(Bytes& b, size_t off, uint64_t v, int width) {
-    for (int i = 0; i < width; ++i)
-        b.at(off + size_t(i)) = uint8_t(v >> (8 * i));
-}
-
 } // namespace
 
 FakeKernel& fake() {
@@ -31,38 +27,14 @@ FakeKernel& fake() {
 Bytes make_program(uint64_t text, uint64_t data, uint64_t bss) {
     // Header and two program headers in the first page; text from 0x1000,
     // data from the next page boundary after it.
+    using namespace elf_writer;
     uint64_t text_off = 0x1000, text_va = 0x10000;
     uint64_t data_off = (text_off + text + kPage - 1) & ~(kPage - 1);
     uint64_t data_va = text_va + (data_off - text_off);
-    Bytes b(data_off + data);
-    for (size_t i = text_off; i < b.size(); ++i)
-        b[i] = uint8_t(i * 7 + 3);
-    const uint8_t ident[16] = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
-    std::memcpy(b.data(), ident, sizeof ident);
-    put(b, 16, 2, 2);   // ET_EXEC
-    put(b, 18, 243, 2); // EM_RISCV
-    put(b, 20, 1, 4);
-    put(b, 24, text_va, 8); // entry
-    put(b, 32, 64, 8);      // e_phoff
-    put(b, 52, 64, 2);
-    put(b, 54, 56, 2);
-    put(b, 56, 2, 2);
-    struct {
-        uint32_t flags;
-        uint64_t off, va, filesz, memsz;
-    } ph[2] = {{5, text_off, text_va, text, text}, {6, data_off, data_va, data, data + bss}};
-    for (int i = 0; i < 2; ++i) {
-        size_t o = 64 + size_t(i) * 56;
-        put(b, o, 1, 4); // PT_LOAD
-        put(b, o + 4, ph[i].flags, 4);
-        put(b, o + 8, ph[i].off, 8);
-        put(b, o + 16, ph[i].va, 8);
-        put(b, o + 24, ph[i].va, 8);
-        put(b, o + 32, ph[i].filesz, 8);
-        put(b, o + 40, ph[i].memsz, 8);
-        put(b, o + 48, kPage, 8);
-    }
-    return b;
+    return build(text_va,
+                 {{PT_LOAD, R | X, text_off, text_va, text, text, kPage},
+                  {PT_LOAD, R | W, data_off, data_va, data, data + bss, kPage}},
+                 data_off + data);
 }
 
 Bytes make_archive(const std::vector<std::pair<std::string, Bytes>>& files) {
