@@ -19,6 +19,8 @@ Hart g_harts[kMaxHartsOnline];
 constinit KernelLock g_kernel_lock;
 std::atomic<uint64_t> g_code_gen{1};
 std::atomic<uint32_t> g_idle_harts{0};
+std::atomic<uint32_t> g_lock_sleepers{0};
+std::atomic<uint64_t> g_kernel_table_gen{0};
 
 namespace {
 
@@ -89,15 +91,59 @@ void watchdog_lock_wait(uint64_t& start, uint64_t& gen_seen, uint64_t& spins_at_
             owner >= 0 ? thread_on(static_cast<uint32_t>(owner)) : 0);
 }
 
+// Turns of the wait loop before a waiter sleeps in wfi (about 20k
+// instructions). A hold is usually shorter: the waiter takes the lock
+// spinning, as before.
+inline constexpr uint64_t kTurnsBeforeSleep = 4096;
+
+// A waiter that has spun kTurnsBeforeSleep turns sleeps in wfi until the
+// holder's kernel_unlock_note sends it an IPI, or the next timer tick
+// (interrupts stay off: wfi returns on an interrupt pending in sie, and
+// nothing is taken). Under QEMU's -icount the harts share one host thread
+// round-robin, and a hart that spins keeps it for its whole time slice
+// (up to 100 ms of guest time) while the holder cannot run: the SMP runs
+// under -icount crawled (issue 15). wfi hands the thread over at once. On
+// hardware it saves power and memory traffic during a long hold.
+// Returns the turns the wait counts as (the watchdog wants the waiter's
+// CPU: asleep, it has not been starved, so the time asleep counts as if it
+// had spun).
+uint64_t sleep_for_lock(uint32_t me) {
+    // Not before this hart takes IPIs and ticks (timer_start_this_hart):
+    // nothing would wake it.
+    if ((arch::read_sie() & arch::kSieSsie) == 0) return 0;
+    uint32_t bit = 1u << me;
+    g_lock_sleepers.fetch_or(bit); // seq_cst: before the look at the lock
+    uint64_t t0 = arch::read_time();
+    // Held still: the holder lets it go after its look at g_lock_sleepers
+    // (kernel_unlock_note), so it will send the IPI. A holder that looked
+    // just before our fetch_or above does not: the tick wakes us then.
+    if (g_kernel_lock.word.load() != 0) arch::wfi();
+    g_lock_sleepers.fetch_and(~bit);
+    // The IPI that woke us (or any other: kick_hart's for a thread this hart
+    // runs) is consumed here. Whoever kicks re-checks under the lock
+    // (user_trap, user_syscall_light), and an idle hart is not in this wait.
+    arch::write_sip(arch::read_sip() & ~arch::kSieSsie); // sip.SSIP: same bit as sie.SSIE
+    uint64_t hz = timer_timebase();
+    return hz ? (arch::read_time() - t0) * g_turns_per_ms * 1000 / hz : 0;
+}
+
 } // namespace
 
-// The lock was taken: spin until it is free (test-and-test-and-set), and
-// every 64k spins let the watchdog look at how long its owner has held it.
+void wake_lock_sleepers(uint32_t mask) {
+    // One IPI per sleep: the first to take a sleeper's bit wakes it.
+    mask = g_lock_sleepers.fetch_and(~mask, std::memory_order_relaxed) & mask;
+    for (uint32_t i = 0; i < kMaxHartsOnline; ++i)
+        if (mask & (1u << i)) kick_hart(i);
+}
+
+// The lock was taken: spin until it is free (test-and-test-and-set), sleep
+// after a while (sleep_for_lock), and every 64k turns let the watchdog look
+// at how long its owner has held it.
 void kernel_lock_wait() {
     uint64_t start = 0, gen_seen = 0, spins_at_start = 0;
     uint32_t me = hart_index();
     g_waiting[me].store(1, std::memory_order_relaxed);
-    for (uint64_t spins = 0;;) {
+    for (uint64_t spins = 0, turns = 0;;) {
         uint32_t expected = 0;
         if (g_kernel_lock.word.load(std::memory_order_relaxed) == 0 &&
             g_kernel_lock.word.compare_exchange_strong(expected, me + 1, std::memory_order_acquire,
@@ -106,6 +152,10 @@ void kernel_lock_wait() {
             return;
         }
         if ((++spins & 0xffff) == 0) watchdog_lock_wait(start, gen_seen, spins_at_start, spins);
+        if (++turns == kTurnsBeforeSleep) {
+            turns = 0;
+            spins += sleep_for_lock(me);
+        }
     }
 }
 
@@ -262,23 +312,20 @@ extern "C" [[noreturn]] void secondary_main(uint64_t hart_id, uint64_t index) {
 }
 
 void tlb_shootdown(uint64_t root) {
-    // This hart needs a fence only for the kernel's own table: for a user
-    // table it runs on the kernel's, and the trampoline flushes everything
-    // on every switch to and from user mode. (Each full flush here cost
-    // QEMU a software-TLB refill: three per page of a fork.)
-    if (root == kAllAddressSpaces)
-        arch::sfence_vma_all();
-    else if (g_online.load(std::memory_order_relaxed) == 1)
+    // This hart runs on the kernel's table, and the trampoline flushes
+    // everything on every switch to and from user mode: no fence here.
+    // (Each full flush cost QEMU a software-TLB refill: three per page of
+    // a fork.)
+    if (g_online.load(std::memory_order_relaxed) == 1)
         return; // no other hart (one coming online flushes on its way to user mode)
     // Only a hart running user code in that address space can hold its
     // entries: the trampoline flushes everything on every kernel entry and
-    // exit. user_root is read under the kernel lock, set before a hart
-    // leaves for user mode and cleared after it is back (a hart between its
-    // flush and the lock gets a fence it did not need: harmless).
+    // exit. user_root is set under the kernel lock before a hart leaves for
+    // user mode, and cleared on entry before the hart waits for the lock
+    // (trap.cpp): a hart that waits, asleep in wfi perhaps, is no target.
     HartMasks<kMaxHartsOnline> targets;
     for (uint32_t i = 0; i < kMaxHartsOnline; ++i)
-        if (g_harts[i].online && i != hart_index() &&
-            (root == kAllAddressSpaces || g_harts[i].user_root == root))
+        if (g_harts[i].online && i != hart_index() && g_harts[i].user_root == root)
             (void)targets.add(g_harts[i].hart_id); // one window per hart at most: fits
     for_each_window(targets, [](uint64_t mask, uint64_t base) {
         sbi::call(sbi::kExtRfence, 1, mask, base, 0, ~uint64_t{0}); // remote_sfence_vma

@@ -20,10 +20,11 @@ struct alignas(256) Hart {
     bool online;
     Thread* current;
     Context scheduler_ctx;
-    uint64_t code_gen_seen;  // see note_code_mapped()
-    uint64_t user_root;      // root table loaded for user mode, 0 while in the kernel
-    uint32_t fp_owner;       // id of the thread whose FP state the registers hold (0: none)
-    uint64_t trap_stack_top; // kernelvec's stack (sscratch while in the kernel)
+    uint64_t code_gen_seen;   // see note_code_mapped()
+    uint64_t user_root;       // root table loaded for user mode, 0 while in the kernel
+    uint32_t fp_owner;        // id of the thread whose FP state the registers hold (0: none)
+    uint64_t trap_stack_top;  // kernelvec's stack (sscratch while in the kernel)
+    uint64_t kernel_gen_seen; // g_kernel_table_gen at this hart's last flush
 };
 
 // Per-hart state and the lock word are reached inline: every kernel entry
@@ -68,19 +69,40 @@ extern KernelLock g_kernel_lock;
 void kernel_lock_wait();     // spins (with the watchdog) until the lock is ours
 void kernel_unlock_report(); // the watchdog had reported this acquisition
 
+// Kernel-table changes (kernel stacks put in or taken out) are not shot
+// down on other harts by IPI: each hart flushes its TLB when it next takes
+// the lock (below), and on every entry from user mode (the trampoline).
+// No hart touches a kernel stack's address before either: only the
+// stack's own thread uses it, entered from user mode or switched to under
+// the lock. (A synchronous SBI remote fence waits for every target; under
+// QEMU's -icount an idle target in wfi was not run while the caller
+// spun in the firmware, and the system stopped: issue 15.)
+extern std::atomic<uint64_t> g_kernel_table_gen;
 inline void kernel_lock() {
     uint32_t expected = 0;
     if (!g_kernel_lock.word.compare_exchange_strong(
             expected, hart_index() + 1, std::memory_order_acquire, std::memory_order_relaxed))
         [[unlikely]]
         kernel_lock_wait();
+    Hart& h = this_hart();
+    uint64_t kgen = g_kernel_table_gen.load(std::memory_order_relaxed);
+    if (h.kernel_gen_seen != kgen) [[unlikely]] {
+        arch::sfence_vma_all();
+        h.kernel_gen_seen = kgen;
+    }
     g_kernel_lock.gen = g_kernel_lock.gen + 1; // a plain store: only the holder writes it
     g_kernel_lock.taken_at = arch::read_instret();
     g_kernel_lock.taken_on = hart_index();
 }
 // The watchdog's note before the lock goes (kernel_unlock, and the
 // return to user mode, which lets it go in assembly: trap.cpp).
+extern std::atomic<uint32_t> g_lock_sleepers; // harts (bit per index) asleep in kernel_lock_wait
+void wake_lock_sleepers(uint32_t mask);
 inline void kernel_unlock_note() {
+    // A hart asleep for the lock gets an IPI now; it spins again when it
+    // wakes, and by then the store below has let the lock go.
+    if (uint32_t s = g_lock_sleepers.load(std::memory_order_relaxed)) [[unlikely]]
+        wake_lock_sleepers(s);
     uint64_t held = arch::read_instret() - g_kernel_lock.taken_at;
     if (held > g_kernel_lock.longest && g_kernel_lock.taken_on == hart_index()) [[unlikely]]
         g_kernel_lock.longest = held;
@@ -137,10 +159,14 @@ void set_idle(bool idle); // this hart, from the scheduler (idle: with the lock 
 // After a mapping was removed or narrowed in the table at `root`: flush, via
 // SBI RFENCE, the TLB of every other hart running user code in it (no ASIDs:
 // everything). This hart needs no fence for a user table (the trampoline
-// flushes on every switch to and from user mode). Kernel-table changes pass
-// kAllAddressSpaces: every hart, this one included.
-inline constexpr uint64_t kAllAddressSpaces = ~uint64_t{0};
+// flushes on every switch to and from user mode).
 void tlb_shootdown(uint64_t root);
+// After a change to the kernel's own table (with the lock held): this hart
+// flushes now, the others when they next take the lock (kernel_lock).
+inline void kernel_table_changed() {
+    arch::sfence_vma_all();
+    this_hart().kernel_gen_seen = g_kernel_table_gen.fetch_add(1, std::memory_order_relaxed) + 1;
+}
 // Code became executable somewhere: every hart runs fence.i before it next
 // enters user mode (the U74 I-cache does not see stores).
 void note_code_mapped();

@@ -134,15 +134,23 @@ extern "C" void kernel_trap(arch::KernelFrame* f) {
 extern "C" uint64_t user_syscall_light() {
     Hart& h = this_hart();
     Thread* t = h.current;
+    // uservec flushed the TLB: no shootdown needs to reach this hart until
+    // it goes back (set again under the lock below).
+    h.user_root = 0;
     kernel_lock();
     // Suspended by another hart while it ran here: the call is not done
-    // (sepc still points at the ecall); the IPI that hart sent brings the
-    // thread back into the kernel by the full path as soon as it returns.
+    // (sepc still points at the ecall), and the thread comes back into the
+    // kernel by the full path as soon as it returns. That hart's IPI does
+    // it, unless a wait for the lock consumed it (sleep_for_lock): raised
+    // again here.
     if (t->state != ThreadState::Inactive) [[likely]] {
         arch::write_sepc(arch::read_sepc() + 4);
         do_syscall(*t);
+    } else {
+        arch::write_sip(arch::read_sip() | arch::kSieSsie);
     }
     sync_icache_before_user(h);
+    h.user_root = t->as->root;
     // A reply or a deletion may have made threads ready: an idle hart
     // takes them now rather than at its next tick (as in enter_user).
     if (threads_waiting()) wake_idle_hart();
@@ -171,9 +179,9 @@ void trapframe_on_hart(Thread* t, uint32_t index) {
 // Traps from U-mode arrive here through uservec (the full path), on the
 // thread's kernel stack and with the kernel page table.
 extern "C" [[noreturn]] void user_trap() {
-    kernel_lock();
     Hart& h = this_hart();
-    h.user_root = 0; // back in the kernel (uservec flushed the TLB)
+    h.user_root = 0; // back in the kernel (uservec flushed the TLB): no shootdown target
+    kernel_lock();
     Thread* t = h.current;
     t->tf.epc = arch::read_sepc();
     uint64_t scause = arch::read_scause();

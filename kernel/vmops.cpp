@@ -274,14 +274,14 @@ Result<uint64_t> kstack_install(Cap* frame) {
     frame->flags |= abi::kCapDonated;
     frame->donated_as = kDonatedKstack;
     frame->kstack_slot = static_cast<uint16_t>(slot);
-    arch::sfence_vma_all();
+    kernel_table_changed();
     return slot;
 }
 
 void kstack_remove(uint64_t slot) {
     (void)kernel_table().unmap(VirtAddr(kstack_bottom(slot)), kPageSize);
     g_kstack_used[slot] = false;
-    tlb_shootdown(kAllAddressSpaces); // the kernel table: every hart
+    kernel_table_changed();
 }
 
 uint64_t kstack_top(uint64_t slot) {
