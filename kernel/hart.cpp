@@ -321,11 +321,15 @@ void tlb_shootdown(uint64_t root) {
     // Only a hart running user code in that address space can hold its
     // entries: the trampoline flushes everything on every kernel entry and
     // exit. user_root is set under the kernel lock before a hart leaves for
-    // user mode, and cleared on entry before the hart waits for the lock
-    // (trap.cpp): a hart that waits, asleep in wfi perhaps, is no target.
+    // user mode and cleared by user_trap before it waits for the lock; a
+    // hart waiting for the lock (user_trap or the light path; asleep in wfi
+    // perhaps) has flushed on its way in and is no target either. (Under
+    // QEMU's -icount a fence to a hart asleep in wfi was not answered while
+    // this hart waited for it in the firmware.)
     HartMasks<kMaxHartsOnline> targets;
     for (uint32_t i = 0; i < kMaxHartsOnline; ++i)
-        if (g_harts[i].online && i != hart_index() && g_harts[i].user_root == root)
+        if (g_harts[i].online && i != hart_index() && g_harts[i].user_root == root &&
+            !g_waiting[i].load(std::memory_order_relaxed))
             (void)targets.add(g_harts[i].hart_id); // one window per hart at most: fits
     for_each_window(targets, [](uint64_t mask, uint64_t base) {
         sbi::call(sbi::kExtRfence, 1, mask, base, 0, ~uint64_t{0}); // remote_sfence_vma

@@ -69,27 +69,12 @@ extern KernelLock g_kernel_lock;
 void kernel_lock_wait();     // spins (with the watchdog) until the lock is ours
 void kernel_unlock_report(); // the watchdog had reported this acquisition
 
-// Kernel-table changes (kernel stacks put in or taken out) are not shot
-// down on other harts by IPI: each hart flushes its TLB when it next takes
-// the lock (below), and on every entry from user mode (the trampoline).
-// No hart touches a kernel stack's address before either: only the
-// stack's own thread uses it, entered from user mode or switched to under
-// the lock. (A synchronous SBI remote fence waits for every target; under
-// QEMU's -icount an idle target in wfi was not run while the caller
-// spun in the firmware, and the system stopped: issue 15.)
-extern std::atomic<uint64_t> g_kernel_table_gen;
 inline void kernel_lock() {
     uint32_t expected = 0;
     if (!g_kernel_lock.word.compare_exchange_strong(
             expected, hart_index() + 1, std::memory_order_acquire, std::memory_order_relaxed))
         [[unlikely]]
         kernel_lock_wait();
-    Hart& h = this_hart();
-    uint64_t kgen = g_kernel_table_gen.load(std::memory_order_relaxed);
-    if (h.kernel_gen_seen != kgen) [[unlikely]] {
-        arch::sfence_vma_all();
-        h.kernel_gen_seen = kgen;
-    }
     g_kernel_lock.gen = g_kernel_lock.gen + 1; // a plain store: only the holder writes it
     g_kernel_lock.taken_at = arch::read_instret();
     g_kernel_lock.taken_on = hart_index();
@@ -161,11 +146,28 @@ void set_idle(bool idle); // this hart, from the scheduler (idle: with the lock 
 // everything). This hart needs no fence for a user table (the trampoline
 // flushes on every switch to and from user mode).
 void tlb_shootdown(uint64_t root);
-// After a change to the kernel's own table (with the lock held): this hart
-// flushes now, the others when they next take the lock (kernel_lock).
+// Kernel-table changes (kernel stacks put in or taken out) are not shot
+// down on other harts by IPI. Only a kernel stack's own thread touches its
+// address, and a hart starts using a thread's stack in two ways: entering
+// from user mode (the trampoline flushes the TLB on every entry) or
+// switching to it in the scheduler, which flushes first if the kernel table
+// changed since this hart's last flush (kernel_table_flush_if_changed). (A
+// synchronous SBI remote fence waits for every target; under QEMU's -icount
+// an idle target in wfi was not run while the caller waited in the
+// firmware, and the system stopped: issue 15.)
+extern std::atomic<uint64_t> g_kernel_table_gen;
+// After a change to the kernel's own table (with the lock held).
 inline void kernel_table_changed() {
     arch::sfence_vma_all();
     this_hart().kernel_gen_seen = g_kernel_table_gen.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+// Before this hart switches to a thread's kernel stack (with the lock held).
+inline void kernel_table_flush_if_changed(Hart& h) {
+    uint64_t gen = g_kernel_table_gen.load(std::memory_order_relaxed);
+    if (h.kernel_gen_seen != gen) [[unlikely]] {
+        arch::sfence_vma_all();
+        h.kernel_gen_seen = gen;
+    }
 }
 // Code became executable somewhere: every hart runs fence.i before it next
 // enters user mode (the U74 I-cache does not see stores).

@@ -232,6 +232,7 @@ void scheduler() {
         h.current = t;
         t->on_hart = static_cast<int32_t>(hart_index());
         trapframe_on_hart(t, hart_index());
+        kernel_table_flush_if_changed(h); // t's kernel stack may be new here
         swtch(&h.scheduler_ctx, &t->ctx);
         // Back here with the lock held: the current thread blocked, yielded
         // or left (possibly having run on other harts in between; after an

@@ -134,9 +134,6 @@ extern "C" void kernel_trap(arch::KernelFrame* f) {
 extern "C" uint64_t user_syscall_light() {
     Hart& h = this_hart();
     Thread* t = h.current;
-    // uservec flushed the TLB: no shootdown needs to reach this hart until
-    // it goes back (set again under the lock below).
-    h.user_root = 0;
     kernel_lock();
     // Suspended by another hart while it ran here: the call is not done
     // (sepc still points at the ecall), and the thread comes back into the
@@ -150,7 +147,6 @@ extern "C" uint64_t user_syscall_light() {
         arch::write_sip(arch::read_sip() | arch::kSieSsie);
     }
     sync_icache_before_user(h);
-    h.user_root = t->as->root;
     // A reply or a deletion may have made threads ready: an idle hart
     // takes them now rather than at its next tick (as in enter_user).
     if (threads_waiting()) wake_idle_hart();
