@@ -111,6 +111,11 @@ uint64_t sleep_for_lock(uint32_t me) {
     // Not before this hart takes IPIs and ticks (timer_start_this_hart):
     // nothing would wake it.
     if ((arch::read_sie() & arch::kSieSsie) == 0) return 0;
+    // A tick came while this hart waited (interrupts are off, so it is not
+    // taken): the clock's part of it now (count, re-arm, watchdog), or STIP
+    // would stay pending and every wfi below return at once for the rest
+    // of the wait. Preemption and timed sleepers wait for the next tick.
+    if (arch::read_sip() & arch::kSieStie) timer_tick_in_lock_wait();
     uint32_t bit = 1u << me;
     g_lock_sleepers.fetch_or(bit); // seq_cst: before the look at the lock
     uint64_t t0 = arch::read_time();
@@ -155,6 +160,7 @@ void kernel_lock_wait() {
         if (++turns == kTurnsBeforeSleep) {
             turns = 0;
             spins += sleep_for_lock(me);
+            watchdog_lock_wait(start, gen_seen, spins_at_start, spins); // spins jumped
         }
     }
 }

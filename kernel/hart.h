@@ -84,13 +84,15 @@ inline void kernel_lock() {
 extern std::atomic<uint32_t> g_lock_sleepers; // harts (bit per index) asleep in kernel_lock_wait
 void wake_lock_sleepers(uint32_t mask);
 inline void kernel_unlock_note() {
-    // A hart asleep for the lock gets an IPI now; it spins again when it
-    // wakes, and by then the store below has let the lock go.
-    if (uint32_t s = g_lock_sleepers.load(std::memory_order_relaxed)) [[unlikely]]
-        wake_lock_sleepers(s);
     uint64_t held = arch::read_instret() - g_kernel_lock.taken_at;
     if (held > g_kernel_lock.longest && g_kernel_lock.taken_on == hart_index()) [[unlikely]]
         g_kernel_lock.longest = held;
+    // A hart asleep for the lock gets an IPI now; it spins again when it
+    // wakes, and by then the release has let the lock go. (No fence between
+    // this load and the release: a waiter that sets its bit in between is
+    // not woken by this release but by the next one or its next tick.)
+    if (uint32_t s = g_lock_sleepers.load(std::memory_order_relaxed)) [[unlikely]]
+        wake_lock_sleepers(s);
     if (g_kernel_lock.reported.load(std::memory_order_relaxed) == g_kernel_lock.gen) [[unlikely]]
         kernel_unlock_report();
 }

@@ -56,6 +56,10 @@ void dump_frame(const arch::KernelFrame& f) {
 
 } // namespace
 
+void timer_tick_in_lock_wait() {
+    on_timer();
+}
+
 void trap_init_hart(uint32_t hart_index_) {
     asm volatile("mv tp, %0" ::"r"(uint64_t{hart_index_}));
     uint64_t trap_stack_top =

@@ -9,6 +9,9 @@ namespace capframe {
 void trap_init_hart(uint32_t hart_index);
 void timer_init(uint64_t timebase_hz); // boot hart: records the rate, starts its timer
 void timer_start_this_hart();
+// A hart waiting for the kernel lock (interrupts off) found a tick pending:
+// count it, re-arm the timer, run the watchdog (kernel_lock_wait).
+void timer_tick_in_lock_wait();
 extern uint64_t g_ticks;
 inline uint64_t timer_ticks() {
     return __atomic_load_n(&g_ticks, __ATOMIC_RELAXED);
