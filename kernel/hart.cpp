@@ -115,7 +115,7 @@ uint64_t sleep_for_lock(uint32_t me) {
     // taken): the clock's part of it now (count, re-arm, watchdog), or STIP
     // would stay pending and every wfi below return at once for the rest
     // of the wait. Preemption and timed sleepers wait for the next tick.
-    if (arch::read_sip() & arch::kSieStie) timer_tick_in_lock_wait();
+    if (arch::read_sip() & arch::kSieStie) on_timer();
     uint32_t bit = 1u << me;
     g_lock_sleepers.fetch_or(bit); // seq_cst: before the look at the lock
     uint64_t t0 = arch::read_time();
@@ -127,7 +127,7 @@ uint64_t sleep_for_lock(uint32_t me) {
     // The IPI that woke us (or any other: kick_hart's for a thread this hart
     // runs) is consumed here. Whoever kicks re-checks under the lock
     // (user_trap, user_syscall_light), and an idle hart is not in this wait.
-    arch::write_sip(arch::read_sip() & ~arch::kSieSsie); // sip.SSIP: same bit as sie.SSIE
+    clear_ipi();
     uint64_t hz = timer_timebase();
     return hz ? (arch::read_time() - t0) * g_turns_per_ms * 1000 / hz : 0;
 }

@@ -35,16 +35,6 @@ void arm_timer() {
     sbi::set_timer(arch::read_time() + g_tick_interval);
 }
 
-void on_timer() {
-    if (hart_index() == 0) __atomic_fetch_add(&g_ticks, 1, __ATOMIC_RELAXED); // one clock
-    arm_timer();
-    watchdog_tick();
-}
-
-void clear_ipi() {
-    arch::write_sip(arch::read_sip() & ~arch::kSieSsie); // sip.SSIP: same bit as sie.SSIE
-}
-
 void dump_frame(const arch::KernelFrame& f) {
     static const char* const names[32] = {"pc", "ra", "sp",  "gp",  "tp", "t0", "t1", "t2",
                                           "s0", "s1", "a0",  "a1",  "a2", "a3", "a4", "a5",
@@ -56,8 +46,10 @@ void dump_frame(const arch::KernelFrame& f) {
 
 } // namespace
 
-void timer_tick_in_lock_wait() {
-    on_timer();
+void on_timer() {
+    if (hart_index() == 0) __atomic_fetch_add(&g_ticks, 1, __ATOMIC_RELAXED); // one clock
+    arm_timer();
+    watchdog_tick();
 }
 
 void trap_init_hart(uint32_t hart_index_) {

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "arch/riscv64/csr.h"
+
 namespace capframe {
 
 // Per-hart trap entry set-up: stvec = kernelvec, sscratch = the hart's trap
@@ -9,9 +11,14 @@ namespace capframe {
 void trap_init_hart(uint32_t hart_index);
 void timer_init(uint64_t timebase_hz); // boot hart: records the rate, starts its timer
 void timer_start_this_hart();
-// A hart waiting for the kernel lock (interrupts off) found a tick pending:
-// count it, re-arm the timer, run the watchdog (kernel_lock_wait).
-void timer_tick_in_lock_wait();
+// The clock's part of a tick: count it, re-arm the timer, run the watchdog
+// (the timer interrupt, and a hart waiting for the kernel lock with a tick
+// pending: kernel_lock_wait).
+void on_timer();
+// Take back a pending IPI (sip.SSIP: the same bit as sie.SSIE).
+inline void clear_ipi() {
+    arch::write_sip(arch::read_sip() & ~arch::kSieSsie);
+}
 extern uint64_t g_ticks;
 inline uint64_t timer_ticks() {
     return __atomic_load_n(&g_ticks, __ATOMIC_RELAXED);
