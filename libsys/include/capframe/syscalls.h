@@ -3,7 +3,7 @@
 // header also compiles on the host. mm's modules call these through
 // servers/mm/kernel.h; on the host, tests/host/mm/fake_kernel*.cpp define
 // the ones mm uses with a model of the kernel. libsys/src/sys.cpp defines
-// them on the target with `ecall` (capframe/ecall.h).
+// them on the target with `ecall` (capframe/sys.h, target only).
 #pragma once
 
 #include <stddef.h>
@@ -62,5 +62,65 @@ uint64_t uptime();
 // how often the lock was taken.
 int64_t lock_stats(bool reset, uint64_t* acquisitions = nullptr);
 void yield();
+
+// One batch entry (abi::BatchEntry) made through the calls above, one call
+// each: what a batch runs per entry, and what mm does before it has a batch
+// page. The numbers a batch takes, arguments in order; *second: the a1
+// value (CapInfo's object, Map's level); NoSys for any other number.
+inline int64_t call_entry(const capframe::abi::BatchEntry& e, uint64_t* second) {
+    const uint64_t* a = e.args;
+    *second = 0;
+    using capframe::abi::Sys;
+    switch (static_cast<Sys>(e.number)) {
+    case Sys::CapInfo:
+        return cap_info(a[0], second);
+    case Sys::CapCopy:
+        return cap_copy(a[0], a[1], a[2], a[3], a[4]);
+    case Sys::CapDelete:
+        return cap_delete(a[0]);
+    case Sys::CapRevoke:
+        return cap_revoke(a[0]);
+    case Sys::FrameSplit:
+        return frame_split(a[0], a[1], a[2]);
+    case Sys::Retype:
+        return retype(a[0], static_cast<capframe::abi::ObjType>(a[1]), a[2]);
+    case Sys::CapAttach:
+        return cap_attach(a[0], a[1], a[2]);
+    case Sys::CapDetach:
+        return cap_detach(a[0], a[1]);
+    case Sys::FrameMerge:
+        return frame_merge(a[0], a[1]);
+    case Sys::CapMove:
+        return cap_move(a[0], a[1]);
+    case Sys::Map: {
+        int level = 0;
+        int64_t r = map(a[0], a[1], a[2], a[3], &level);
+        *second = static_cast<uint64_t>(level);
+        return r;
+    }
+    case Sys::Unmap:
+        return unmap(a[0]);
+    case Sys::Protect:
+        return protect(a[0], a[1]);
+    case Sys::ProtectRange:
+        return protect_range(a[0], a[1], a[2]);
+    case Sys::MapTable:
+        return map_table(a[0], a[1], a[2]);
+    case Sys::UnmapTable:
+        return unmap_table(a[0]);
+    case Sys::ThreadConfigure:
+        return thread_configure(a[0], a[1], a[2], a[3]);
+    case Sys::ThreadSetStack:
+        return thread_set_stack(a[0], a[1]);
+    case Sys::ThreadWriteRegs:
+        return thread_write_regs(a[0], a[1], a[2], a[3], a[4]);
+    case Sys::ThreadStart:
+        return thread_start(a[0]);
+    case Sys::ThreadCopyRegs:
+        return thread_copy_regs(a[0], a[1], a[2], a[3]);
+    default:
+        return capframe::abi::error_return(capframe::abi::Errno::NoSys);
+    }
+}
 
 } // namespace sys

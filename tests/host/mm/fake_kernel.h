@@ -147,7 +147,6 @@ class FakeKernel {
     void remove_cap(uint64_t slot);
     int64_t delete_descendants(uint64_t slot);
     int64_t batch_frame_ok(uint64_t slot);
-    int64_t batch_entry(const abi::BatchEntry& e, uint64_t* second);
     uint8_t* page(uint64_t pa);
 
     CapSpace caps_;

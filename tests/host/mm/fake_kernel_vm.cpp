@@ -26,61 +26,6 @@ int64_t FakeKernel::batch_frame_ok(uint64_t slot) {
     return 0;
 }
 
-int64_t FakeKernel::batch_entry(const abi::BatchEntry& b, uint64_t* second) {
-    using abi::Sys;
-    const uint64_t* a = b.args;
-    switch (static_cast<Sys>(b.number)) {
-    case Sys::CapInfo:
-        return sys::cap_info(a[0], second);
-    case Sys::CapCopy:
-        return sys::cap_copy(a[0], a[1], a[2], a[3], a[4]);
-    case Sys::CapDelete:
-        return sys::cap_delete(a[0]);
-    case Sys::CapRevoke:
-        return sys::cap_revoke(a[0]);
-    case Sys::FrameSplit:
-        return sys::frame_split(a[0], a[1], a[2]);
-    case Sys::Retype:
-        return sys::retype(a[0], ObjType(a[1]), a[2]);
-    case Sys::CapAttach:
-        return sys::cap_attach(a[0], a[1], a[2]);
-    case Sys::CapDetach:
-        return sys::cap_detach(a[0], a[1]);
-    case Sys::FrameMerge:
-        return sys::frame_merge(a[0], a[1]);
-    case Sys::CapMove:
-        return sys::cap_move(a[0], a[1]);
-    case Sys::Map: {
-        int level = 0;
-        int64_t r = sys::map(a[0], a[1], a[2], a[3], &level);
-        *second = uint64_t(level);
-        return r;
-    }
-    case Sys::Unmap:
-        return sys::unmap(a[0]);
-    case Sys::Protect:
-        return sys::protect(a[0], a[1]);
-    case Sys::ProtectRange:
-        return sys::protect_range(a[0], a[1], a[2]);
-    case Sys::MapTable:
-        return sys::map_table(a[0], a[1], a[2]);
-    case Sys::UnmapTable:
-        return sys::unmap_table(a[0]);
-    case Sys::ThreadConfigure:
-        return sys::thread_configure(a[0], a[1], a[2], a[3]);
-    case Sys::ThreadSetStack:
-        return sys::thread_set_stack(a[0], a[1]);
-    case Sys::ThreadWriteRegs:
-        return sys::thread_write_regs(a[0], a[1], a[2], a[3], a[4]);
-    case Sys::ThreadStart:
-        return sys::thread_start(a[0]);
-    case Sys::ThreadCopyRegs:
-        return sys::thread_copy_regs(a[0], a[1], a[2], a[3]);
-    default:
-        return e(Errno::NoSys);
-    }
-}
-
 } // namespace fakek
 
 // The address-space, batch and thread calls themselves: libsys's (capframe/syscalls.h), by the
@@ -218,7 +163,7 @@ int64_t batch(uint64_t frame, uint64_t count, uint64_t* second) {
         abi::BatchEntry one;
         std::memcpy(&one, &entries[i], sizeof one);
         last = 0;
-        int64_t r = fk.batch_entry(one, &last);
+        int64_t r = call_entry(one, &last);
         fk.calls = calls_before + 1;
         // Its own frame deleted or donated: nothing more is written.
         if (fk.batch_frame_ok(frame) < 0 || fk.caps_[frame].pa != pa) {
