@@ -10,65 +10,7 @@ namespace capframe::mm {
 
 Batch g_batch;
 
-namespace {
-
 using abi::Sys;
-
-// One queued call the way a single system call makes it (no batch page yet).
-int64_t one_call(const abi::BatchEntry& e, uint64_t* second) {
-    const uint64_t* a = e.args;
-    *second = 0;
-    switch (static_cast<Sys>(e.number)) {
-    case Sys::CapInfo:
-        return kernel::cap_info(a[0], second);
-    case Sys::CapCopy:
-        return kernel::cap_copy(a[0], a[1], a[2], a[3], a[4]);
-    case Sys::CapDelete:
-        return kernel::cap_delete(a[0]);
-    case Sys::CapRevoke:
-        return kernel::cap_revoke(a[0]);
-    case Sys::FrameSplit:
-        return kernel::frame_split(a[0], a[1], a[2]);
-    case Sys::Retype:
-        return kernel::retype(a[0], static_cast<abi::ObjType>(a[1]), a[2]);
-    case Sys::CapAttach:
-        return kernel::cap_attach(a[0], a[1], a[2]);
-    case Sys::CapDetach:
-        return kernel::cap_detach(a[0], a[1]);
-    case Sys::FrameMerge:
-        return kernel::frame_merge(a[0], a[1]);
-    case Sys::CapMove:
-        return kernel::cap_move(a[0], a[1]);
-    case Sys::Map: {
-        int level = 0;
-        int64_t r = kernel::map(a[0], a[1], a[2], a[3], &level);
-        *second = static_cast<uint64_t>(level);
-        return r;
-    }
-    case Sys::Unmap:
-        return kernel::unmap(a[0]);
-    case Sys::Protect:
-        return kernel::protect(a[0], a[1]);
-    case Sys::MapTable:
-        return kernel::map_table(a[0], a[1], a[2]);
-    case Sys::UnmapTable:
-        return kernel::unmap_table(a[0]);
-    case Sys::ThreadConfigure:
-        return kernel::thread_configure(a[0], a[1], a[2], a[3]);
-    case Sys::ThreadSetStack:
-        return kernel::thread_set_stack(a[0], a[1]);
-    case Sys::ThreadWriteRegs:
-        return kernel::thread_write_regs(a[0], a[1], a[2], a[3], a[4]);
-    case Sys::ThreadStart:
-        return kernel::thread_start(a[0]);
-    case Sys::ThreadCopyRegs:
-        return kernel::thread_copy_regs(a[0], a[1], a[2], a[3]);
-    default:
-        return err(Errno::NoSys);
-    }
-}
-
-} // namespace
 
 void Batch::attach(uint32_t slot, abi::BatchEntry* page) {
     slot_ = slot, page_ = page, n_ = 0;
@@ -102,7 +44,7 @@ int64_t Batch::execute(uint64_t count, uint64_t* second) {
         return kernel::batch(slot_, count, second);
     }
     for (uint64_t i = 0; i < count; ++i) {
-        int64_t r = one_call(local_[i], second);
+        int64_t r = kernel::call_entry(local_[i], second);
         local_[i].result = r;
         if (r < 0) return static_cast<int64_t>(i);
     }

@@ -1,4 +1,4 @@
-// mm's kernel interface (kernel.h) on the real kernel: one system call each.
+// What kernel.h adds to libsys's kernel calls, on the real kernel.
 #include <stdarg.h>
 
 #include "capframe/sys.h"
@@ -9,91 +9,6 @@ namespace capframe::mm::kernel {
 
 namespace abi = capframe::abi;
 
-int64_t cap_info(uint64_t slot, uint64_t* pa) {
-    return sys::cap_info(slot, pa);
-}
-int64_t cap_copy(uint64_t src, uint64_t dst_table, uint64_t dst, uint64_t rights, uint64_t badge) {
-    return sys::cap_copy(src, dst_table, dst, rights, badge);
-}
-int64_t cap_delete(uint64_t slot) {
-    return sys::cap_delete(slot);
-}
-int64_t cap_revoke(uint64_t slot) {
-    return sys::cap_revoke(slot);
-}
-int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
-    return sys::frame_split(slot, lo, hi);
-}
-int64_t retype(uint64_t frame, abi::ObjType type, uint64_t dst) {
-    return sys::retype(frame, type, dst);
-}
-int64_t cap_attach(uint64_t table, uint64_t leaf, uint64_t index) {
-    return sys::cap_attach(table, leaf, index);
-}
-int64_t cap_detach(uint64_t table, uint64_t index) {
-    return sys::cap_detach(table, index);
-}
-int64_t frame_merge(uint64_t lo, uint64_t hi) {
-    return sys::frame_merge(lo, hi);
-}
-int64_t cap_move(uint64_t src, uint64_t dst) {
-    return sys::cap_move(src, dst);
-}
-int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level) {
-    return sys::map(frame, as, va, rights, need_level);
-}
-int64_t batch(uint64_t frame, uint64_t count, uint64_t* second) {
-    return sys::batch(frame, count, second);
-}
-int64_t unmap(uint64_t frame) {
-    return sys::unmap(frame);
-}
-int64_t protect(uint64_t frame, uint64_t rights) {
-    return sys::protect(frame, rights);
-}
-int64_t protect_range(uint64_t as, uint64_t va, uint64_t end) {
-    return sys::protect_range(as, va, end);
-}
-int64_t map_table(uint64_t frame, uint64_t as, uint64_t va) {
-    return sys::map_table(frame, as, va);
-}
-int64_t unmap_table(uint64_t frame) {
-    return sys::unmap_table(frame);
-}
-int64_t vmprint(uint64_t as) {
-    return sys::vmprint_cap(as);
-}
-int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep) {
-    return sys::thread_configure(thread, as, table, fault_ep);
-}
-int64_t thread_set_stack(uint64_t thread, uint64_t frame) {
-    return sys::thread_set_stack(thread, frame);
-}
-int64_t thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1) {
-    return sys::thread_write_regs(thread, pc, sp, a0, a1);
-}
-int64_t thread_start(uint64_t thread) {
-    return sys::thread_start(thread);
-}
-int64_t thread_suspend(uint64_t thread) {
-    return sys::thread_suspend(thread);
-}
-int64_t thread_reply(uint64_t thread, const Msg& m) {
-    return sys::thread_reply(thread, m);
-}
-int64_t thread_copy_regs(uint64_t dst, uint64_t src, uint64_t a0, uint64_t a1) {
-    return sys::thread_copy_regs(dst, src, a0, a1);
-}
-
-int64_t recv(uint64_t ep, Msg& m) {
-    return sys::recv(ep, m);
-}
-int64_t reply_recv(uint64_t ep, Msg& m) {
-    return sys::reply_recv(ep, m);
-}
-void yield() {
-    sys::yield();
-}
 void shutdown(int status) {
     sys::shutdown(abi::kSlotControl, status);
 }

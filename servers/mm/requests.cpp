@@ -147,7 +147,7 @@ bool request(Proc* p, const kernel::Msg& m, kernel::Msg& out) {
         if (pid != 0 && (!target || target->state != State::Running))
             return answer(err(Errno::Srch));
         kernel::log("vmprint: pid %d (%s)\n", pid, target ? target->name : "mm");
-        kernel::vmprint(target ? target->as_obj : abi::kSlotSelfAs);
+        kernel::vmprint_cap(target ? target->as_obj : abi::kSlotSelfAs);
         return true;
     }
     case mmp::Request::MapPage: {

@@ -1,5 +1,7 @@
-// libsys: what every Capframe user program links. Kernel system calls
-// (capabilities, IPC, console), the memory-server requests, printf.
+// libsys: what every Capframe user program links (target only: inline
+// assembly). The raw system call, the kernel's named calls (capabilities,
+// IPC, console: declared in capframe/syscalls.h, which also compiles on the
+// host), the memory-server requests, printf.
 #pragma once
 
 #include <stddef.h>
@@ -8,6 +10,7 @@
 #include "capframe/abi.h"
 #include "capframe/mm_protocol.h"
 #include "capframe/msg.h"
+#include "capframe/syscalls.h"
 
 namespace sys {
 
@@ -33,57 +36,8 @@ inline int64_t syscall(capframe::abi::Sys n, uint64_t a0 = 0, uint64_t a1 = 0, u
     return syscall(static_cast<uint64_t>(n), a0, a1, a2, a3, a4);
 }
 
-using Msg = capframe::Msg; // capframe/msg.h
-
 // Raw system call that also returns a1..a5 (IPC, CapInfo, Map's level).
 int64_t syscall_msg(capframe::abi::Sys n, uint64_t a0, Msg& m);
-
-// Kernel calls (slot numbers index the caller's capability table).
-int64_t cap_info(uint64_t slot, uint64_t* object = nullptr);
-int64_t cap_copy(uint64_t src, uint64_t dst_table, uint64_t dst, uint64_t rights, uint64_t badge);
-int64_t cap_delete(uint64_t slot);
-int64_t cap_revoke(uint64_t slot);
-int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi);
-int64_t retype(uint64_t frame, capframe::abi::ObjType type, uint64_t dst);
-int64_t cap_attach(uint64_t space, uint64_t leaf, uint64_t index);
-int64_t cap_detach(uint64_t space, uint64_t index);
-int64_t frame_merge(uint64_t lo, uint64_t hi);
-int64_t cap_move(uint64_t src, uint64_t dst);
-int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level = nullptr);
-int64_t unmap(uint64_t frame);
-// Runs `count` abi::BatchEntry records from the first page of `frame`
-// (Read+Write, mapped only in the caller's space if at all); returns how
-// many succeeded; *second: the a1 value of the last entry run.
-int64_t batch(uint64_t frame, uint64_t count, uint64_t* second = nullptr);
-int64_t protect(uint64_t frame, uint64_t rights);
-int64_t protect_range(uint64_t as, uint64_t va, uint64_t end); // -> where it stopped
-int64_t map_table(uint64_t frame, uint64_t as, uint64_t va);
-int64_t unmap_table(uint64_t frame);
-int64_t vmprint_cap(uint64_t slot);
-int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep);
-int64_t thread_set_stack(uint64_t thread, uint64_t frame);
-int64_t thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1);
-int64_t thread_start(uint64_t thread);
-int64_t thread_suspend(uint64_t thread);
-int64_t thread_reply(uint64_t thread, const Msg& m); // the deferred reply to its call
-int64_t thread_copy_regs(uint64_t dst, uint64_t src, uint64_t a0, uint64_t a1);
-int64_t call(uint64_t ep, Msg& m);       // m: request in, reply out
-int64_t recv(uint64_t ep, Msg& m);       // m: the message and badge
-int64_t reply_recv(uint64_t ep, Msg& m); // m: reply in, next message out
-int64_t reply(const Msg& m);
-[[noreturn]] void shutdown(uint64_t control, int status);
-
-// The whole buffer (the kernel prints a bounded chunk per call: this loops).
-int64_t write(int fd, const void* buf, size_t len);
-int64_t write_some(int fd, const void* buf, size_t len); // one call: at most kWriteChunk bytes
-int64_t console_read(void* buf, size_t len); // what is waiting, 0 if nothing; never blocks
-int64_t sleep(uint64_t ticks);
-uint64_t uptime();
-// The longest kernel-lock hold in instructions retired since boot or the
-// last reset (reset: start again after reading); *acquisitions (if given):
-// how often the lock was taken.
-int64_t lock_stats(bool reset, uint64_t* acquisitions = nullptr);
-void yield();
 
 // Memory-server requests (the xv6-style API grows here).
 [[noreturn]] void exit(int status);

@@ -1,5 +1,5 @@
 // The fake kernel of mm's host tests (fake_kernel.h): set-up, the test
-// programs and archive, queries, and kernel.h answered by the fake. The
+// programs and archive, queries, and the calls of kernel.h answered by the fake. The
 // calls themselves: fake_kernel_caps.cpp, fake_kernel_vm.cpp.
 #include "fake_kernel_impl.h"
 
@@ -202,85 +202,15 @@ void* FakeKernel::view(uint64_t va) {
 
 } // namespace fakek
 
-// kernel.h, by the fake.
-namespace capframe::mm::kernel {
+// The rest of libsys's kernel calls that mm makes (capframe/syscalls.h):
+// the fake has no console and no other thread.
+namespace sys {
 
 using fakek::fake;
+namespace abi = capframe::abi;
 
-int64_t cap_info(uint64_t slot, uint64_t* pa) {
-    return fake().cap_info(slot, pa);
-}
-int64_t cap_copy(uint64_t src, uint64_t dst_table, uint64_t dst, uint64_t rights, uint64_t badge) {
-    return fake().cap_copy(src, dst_table, dst, rights, badge);
-}
-int64_t cap_delete(uint64_t slot) {
-    return fake().cap_delete(slot);
-}
-int64_t cap_revoke(uint64_t slot) {
-    return fake().cap_revoke(slot);
-}
-int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
-    return fake().frame_split(slot, lo, hi);
-}
-int64_t retype(uint64_t frame, abi::ObjType type, uint64_t dst) {
-    return fake().retype(frame, type, dst);
-}
-int64_t cap_attach(uint64_t table, uint64_t leaf, uint64_t index) {
-    return fake().cap_attach(table, leaf, index);
-}
-int64_t frame_merge(uint64_t lo, uint64_t hi) {
-    return fake().frame_merge(lo, hi);
-}
-int64_t cap_move(uint64_t src, uint64_t dst) {
-    return fake().cap_move(src, dst);
-}
-int64_t cap_detach(uint64_t table, uint64_t index) {
-    return fake().cap_detach(table, index);
-}
-int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level) {
-    return fake().map(frame, as, va, rights, need_level);
-}
-int64_t unmap(uint64_t frame) {
-    return fake().unmap(frame);
-}
-int64_t batch(uint64_t frame, uint64_t count, uint64_t* second) {
-    return fake().batch(frame, count, second);
-}
-int64_t protect(uint64_t frame, uint64_t rights) {
-    return fake().protect(frame, rights);
-}
-int64_t protect_range(uint64_t as, uint64_t va, uint64_t end) {
-    return fake().protect_range(as, va, end);
-}
-int64_t map_table(uint64_t frame, uint64_t as, uint64_t va) {
-    return fake().map_table(frame, as, va);
-}
-int64_t unmap_table(uint64_t frame) {
-    return fake().unmap_table(frame);
-}
-int64_t vmprint(uint64_t) {
+int64_t vmprint_cap(uint64_t) {
     return 0;
-}
-int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep) {
-    return fake().thread_configure(thread, as, table, fault_ep);
-}
-int64_t thread_set_stack(uint64_t thread, uint64_t frame) {
-    return fake().thread_set_stack(thread, frame);
-}
-int64_t thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1) {
-    return fake().thread_write_regs(thread, pc, sp, a0, a1);
-}
-int64_t thread_start(uint64_t thread) {
-    return fake().thread_start(thread);
-}
-int64_t thread_suspend(uint64_t thread) {
-    return fake().thread_suspend(thread);
-}
-int64_t thread_reply(uint64_t thread, const Msg& m) {
-    return fake().thread_reply(thread, m);
-}
-int64_t thread_copy_regs(uint64_t dst, uint64_t src, uint64_t, uint64_t) {
-    return fake().thread_copy_regs(dst, src);
 }
 int64_t recv(uint64_t, Msg&) {
     return abi::error_return(abi::Errno::Inval);
@@ -289,6 +219,13 @@ int64_t reply_recv(uint64_t, Msg&) {
     return abi::error_return(abi::Errno::Inval);
 }
 void yield() {}
+} // namespace sys
+
+// What kernel.h adds for mm, by the fake.
+namespace capframe::mm::kernel {
+
+using fakek::fake;
+
 void shutdown(int status) {
     fake().shutdown_status = status;
 }

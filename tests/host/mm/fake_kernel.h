@@ -1,4 +1,5 @@
-// A model of the kernel for mm's host tests: it implements servers/mm/
+// A model of the kernel for mm's host tests: it implements the kernel calls
+// mm makes (libsys's, capframe/syscalls.h) and the rest of servers/mm/
 // kernel.h with the capability rules mm relies on (a frame maps once, a
 // frame with copies or in kernel use cannot be deleted, split or retyped,
 // revoke takes every descendant and its mappings, a map asks for missing
@@ -116,10 +117,10 @@ class FakeKernel {
     uint64_t boot_slots() const { return first_free_; }
     uint64_t attached_leaves() const;   // leaves of mm's space, the boot leaves included
     int object_of(uint64_t slot) const; // -1 if not an object cap
-    std::vector<std::pair<uint64_t, capframe::mm::kernel::Msg>> replies; // thread slot, message
-    std::vector<std::string> log;                                        // lines mm printed
-    int shutdown_status = -1000;                                         // -1000: not shut down
-    uint64_t calls = 0;                                                  // kernel calls made
+    std::vector<std::pair<uint64_t, capframe::Msg>> replies; // thread slot, message
+    std::vector<std::string> log;                            // lines mm printed
+    int shutdown_status = -1000;                             // -1000: not shut down
+    uint64_t calls = 0;                                      // kernel calls made
     // Deletes of thread objects answer Busy this many more times (a thread
     // that has not left another hart yet).
     uint64_t busy_thread_deletes = 0;
@@ -128,42 +129,17 @@ class FakeKernel {
     abi::Sys fail_sys = abi::Sys::Uptime;
     uint64_t fail_after = 0;
 
-    // kernel.h
-    int64_t cap_info(uint64_t slot, uint64_t* pa);
-    int64_t cap_copy(uint64_t src, uint64_t dst_table, uint64_t dst, uint64_t rights,
-                     uint64_t badge);
-    int64_t cap_delete(uint64_t slot);
-    int64_t cap_revoke(uint64_t slot);
-    int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi);
-    int64_t retype(uint64_t frame, abi::ObjType type, uint64_t dst);
-    int64_t cap_attach(uint64_t table, uint64_t leaf, uint64_t index);
-    int64_t frame_merge(uint64_t lo, uint64_t hi);
-    int64_t cap_move(uint64_t src, uint64_t dst);
-    int64_t cap_detach(uint64_t table, uint64_t index);
-    int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level);
-    int64_t unmap(uint64_t frame);
-    int64_t protect(uint64_t frame, uint64_t rights);
-    int64_t protect_range(uint64_t as, uint64_t va, uint64_t end);
-    int64_t map_table(uint64_t frame, uint64_t as, uint64_t va);
-    int64_t unmap_table(uint64_t frame);
-    // The batch call: the kernel's frame checks, entries read from the
-    // frame's memory and run in order through the calls above, stopping at
-    // the first failure; counts as one kernel call.
-    int64_t batch(uint64_t frame, uint64_t count, uint64_t* second);
+    // The kernel calls mm makes are libsys's sys:: functions (capframe/
+    // syscalls.h), defined by fake_kernel_caps.cpp and fake_kernel_vm.cpp on
+    // this state (fake()); a batch runs its entries through them, stops at
+    // the first failure and counts as one kernel call.
     uint64_t batches = 0; // batch calls made
     uint64_t moves = 0;   // capabilities moved (CapMove)
-    int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep);
-    int64_t thread_set_stack(uint64_t thread, uint64_t frame);
-    int64_t thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1);
-    int64_t thread_start(uint64_t thread);
-    int64_t thread_suspend(uint64_t thread);
-    int64_t thread_reply(uint64_t thread, const capframe::mm::kernel::Msg& m);
-    int64_t thread_copy_regs(uint64_t dst, uint64_t src);
     void* view(uint64_t va);
     abi::BootInfo info{};
     Bytes archive;
 
-  private:
+    // The model's state and helpers, for the calls (the fake's own files).
     bool injected(abi::Sys s);
     Cap* cap(uint64_t slot, abi::ObjType type);
     Object* object(uint64_t slot, abi::ObjType type);
@@ -171,7 +147,6 @@ class FakeKernel {
     void remove_cap(uint64_t slot);
     int64_t delete_descendants(uint64_t slot);
     int64_t batch_frame_ok(uint64_t slot);
-    int64_t batch_entry(const abi::BatchEntry& e, uint64_t* second);
     uint8_t* page(uint64_t pa);
 
     CapSpace caps_;

@@ -11,47 +11,6 @@
 
 namespace fakek {
 
-int64_t FakeKernel::cap_info(uint64_t slot, uint64_t* pa) {
-    ++calls;
-    if (!caps_.get(slot)) return e(Errno::Range);
-    Cap* c = cap(slot, ObjType::Null);
-    if (!c) return e(Errno::BadSlot);
-    if (pa) *pa = c->pa;
-    uint64_t flags = (c->mapped ? abi::kCapMapped : 0) | (c->donated ? abi::kCapDonated : 0) |
-                     (c->split ? abi::kCapSplit : 0);
-    return int64_t(uint64_t(c->type) | uint64_t(c->rights) << 8 | uint64_t(c->order) << 16 |
-                   flags << 24);
-}
-
-int64_t FakeKernel::cap_copy(uint64_t src, uint64_t dst_table, uint64_t dst, uint64_t rights,
-                             uint64_t badge) {
-    ++calls;
-    if (injected(abi::Sys::CapCopy)) return e(Errno::Busy);
-    Cap* s = cap(src, ObjType::Null);
-    if (!s) return e(Errno::BadSlot);
-    if (rights & ~uint64_t(s->rights)) return e(Errno::Perm);
-    if (s->type == ObjType::Frame && (s->donated || s->split)) return e(Errno::Busy);
-    if (dst_table) {
-        Object* t = object(dst_table, ObjType::CapTable);
-        if (!t) return e(Errno::BadType);
-        if (t->held.count(dst)) return e(Errno::Exist);
-        t->held[dst] = int64_t(src);
-        ++s->children;
-        return 0;
-    }
-    if (int64_t r = empty_slot(dst); r < 0) return r;
-    Cap copy = *s;
-    copy.rights = uint8_t(rights);
-    copy.badge = badge ? badge : s->badge;
-    copy.parent = int64_t(src);
-    copy.children = 0;
-    copy.mapped = false;
-    copy.original = false;
-    caps_[dst] = copy;
-    ++s->children;
-    return 0;
-}
-
 void FakeKernel::remove_cap(uint64_t slot) {
     Cap& c = caps_[slot];
     if (c.type == ObjType::Frame && c.mapped) {
@@ -64,51 +23,6 @@ void FakeKernel::remove_cap(uint64_t slot) {
         if (p.split && p.children == 0) p.split = false;
     }
     c = Cap{};
-}
-
-int64_t FakeKernel::cap_delete(uint64_t slot) {
-    ++calls;
-    if (injected(abi::Sys::CapDelete)) return e(Errno::Busy);
-    Cap* c = cap(slot, ObjType::Null);
-    if (!c) return e(Errno::BadSlot);
-    if (c->children) return e(Errno::Busy);
-    if (c->type == ObjType::Frame && (c->donated || c->split)) return e(Errno::Busy);
-    if (c->type != ObjType::Frame && c->original && c->obj >= 0) {
-        Object& o = objects_[size_t(c->obj)];
-        switch (o.type) {
-        case ObjType::AddressSpace:
-            // mm drops pages and tables first; the kernel would refuse to
-            // lose track of them.
-            if (!o.pages.empty() || !o.l1.empty() || !o.l0.empty()) return e(Errno::Busy);
-            for (const Object& t : objects_)
-                if (t.alive && t.type == ObjType::Thread && t.as == c->obj) return e(Errno::Busy);
-            break;
-        case ObjType::Thread:
-            if (busy_thread_deletes) {
-                --busy_thread_deletes;
-                return e(Errno::Busy);
-            }
-            if (o.has_stack) caps_[o.kstack_slot].donated = false;
-            break;
-        case ObjType::CapTable:
-            if (o.attached_at >= 0) return e(Errno::Busy); // a leaf of mm's space
-            for (auto& [index, parent] : o.held) {
-                Cap& p = caps_[size_t(parent)];
-                --p.children;
-            }
-            o.held.clear();
-            break;
-        default:
-            break;
-        }
-        o.alive = false;
-        caps_[o.frame_slot].donated = false;
-        caps_[o.frame_slot].obj = -1;
-        for (uint64_t k = 0; k < (uint64_t{1} << caps_[o.frame_slot].order); ++k)
-            std::memset(page(caps_[o.frame_slot].pa + k * kPage), 0, kPage);
-    }
-    remove_cap(slot);
-    return 0;
 }
 
 int64_t FakeKernel::delete_descendants(uint64_t slot) {
@@ -136,38 +50,135 @@ int64_t FakeKernel::delete_descendants(uint64_t slot) {
     return n;
 }
 
-int64_t FakeKernel::cap_revoke(uint64_t slot) {
-    ++calls;
-    if (!cap(slot, ObjType::Null)) return e(Errno::BadSlot);
-    return delete_descendants(slot);
+} // namespace fakek
+
+// The capability calls themselves: libsys's (capframe/syscalls.h), by the fake.
+namespace sys {
+
+using namespace fakek;
+
+int64_t cap_info(uint64_t slot, uint64_t* pa) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (!fk.caps_.get(slot)) return e(Errno::Range);
+    Cap* c = fk.cap(slot, ObjType::Null);
+    if (!c) return e(Errno::BadSlot);
+    if (pa) *pa = c->pa;
+    uint64_t flags = (c->mapped ? abi::kCapMapped : 0) | (c->donated ? abi::kCapDonated : 0) |
+                     (c->split ? abi::kCapSplit : 0);
+    return int64_t(uint64_t(c->type) | uint64_t(c->rights) << 8 | uint64_t(c->order) << 16 |
+                   flags << 24);
 }
 
-int64_t FakeKernel::frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
-    ++calls;
-    Cap* f = cap(slot, ObjType::Frame);
+int64_t cap_copy(uint64_t src, uint64_t dst_table, uint64_t dst, uint64_t rights, uint64_t badge) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (fk.injected(abi::Sys::CapCopy)) return e(Errno::Busy);
+    Cap* s = fk.cap(src, ObjType::Null);
+    if (!s) return e(Errno::BadSlot);
+    if (rights & ~uint64_t(s->rights)) return e(Errno::Perm);
+    if (s->type == ObjType::Frame && (s->donated || s->split)) return e(Errno::Busy);
+    if (dst_table) {
+        Object* t = fk.object(dst_table, ObjType::CapTable);
+        if (!t) return e(Errno::BadType);
+        if (t->held.count(dst)) return e(Errno::Exist);
+        t->held[dst] = int64_t(src);
+        ++s->children;
+        return 0;
+    }
+    if (int64_t r = fk.empty_slot(dst); r < 0) return r;
+    Cap copy = *s;
+    copy.rights = uint8_t(rights);
+    copy.badge = badge ? badge : s->badge;
+    copy.parent = int64_t(src);
+    copy.children = 0;
+    copy.mapped = false;
+    copy.original = false;
+    fk.caps_[dst] = copy;
+    ++s->children;
+    return 0;
+}
+
+int64_t cap_delete(uint64_t slot) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (fk.injected(abi::Sys::CapDelete)) return e(Errno::Busy);
+    Cap* c = fk.cap(slot, ObjType::Null);
+    if (!c) return e(Errno::BadSlot);
+    if (c->children) return e(Errno::Busy);
+    if (c->type == ObjType::Frame && (c->donated || c->split)) return e(Errno::Busy);
+    if (c->type != ObjType::Frame && c->original && c->obj >= 0) {
+        Object& o = fk.objects_[size_t(c->obj)];
+        switch (o.type) {
+        case ObjType::AddressSpace:
+            // mm drops pages and tables first; the kernel would refuse to
+            // lose track of them.
+            if (!o.pages.empty() || !o.l1.empty() || !o.l0.empty()) return e(Errno::Busy);
+            for (const Object& t : fk.objects_)
+                if (t.alive && t.type == ObjType::Thread && t.as == c->obj) return e(Errno::Busy);
+            break;
+        case ObjType::Thread:
+            if (fk.busy_thread_deletes) {
+                --fk.busy_thread_deletes;
+                return e(Errno::Busy);
+            }
+            if (o.has_stack) fk.caps_[o.kstack_slot].donated = false;
+            break;
+        case ObjType::CapTable:
+            if (o.attached_at >= 0) return e(Errno::Busy); // a leaf of mm's space
+            for (auto& [index, parent] : o.held) {
+                Cap& p = fk.caps_[size_t(parent)];
+                --p.children;
+            }
+            o.held.clear();
+            break;
+        default:
+            break;
+        }
+        o.alive = false;
+        fk.caps_[o.frame_slot].donated = false;
+        fk.caps_[o.frame_slot].obj = -1;
+        for (uint64_t k = 0; k < (uint64_t{1} << fk.caps_[o.frame_slot].order); ++k)
+            std::memset(fk.page(fk.caps_[o.frame_slot].pa + k * kPage), 0, kPage);
+    }
+    fk.remove_cap(slot);
+    return 0;
+}
+
+int64_t cap_revoke(uint64_t slot) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (!fk.cap(slot, ObjType::Null)) return e(Errno::BadSlot);
+    return fk.delete_descendants(slot);
+}
+
+int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    Cap* f = fk.cap(slot, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     if (!(f->rights & abi::kRightDonate)) return e(Errno::Perm);
     if (f->order == 0 || lo == hi || hi == slot) return e(Errno::Inval);
     if (f->mapped || f->donated || f->split || f->children ||
-        (f->parent >= 0 && !caps_[size_t(f->parent)].split))
+        (f->parent >= 0 && !fk.caps_[size_t(f->parent)].split))
         return e(Errno::Busy);
     if (lo == slot) { // in place: the cap becomes the lower half, hi its sibling
-        if (int64_t r = empty_slot(hi); r < 0) return r;
-        Cap& c = caps_[hi];
+        if (int64_t r = fk.empty_slot(hi); r < 0) return r;
+        Cap& c = fk.caps_[hi];
         c = Cap{};
         c.type = ObjType::Frame;
         c.order = uint8_t(f->order - 1);
         c.pa = f->pa + (kPage << c.order);
         c.rights = f->rights;
         c.parent = f->parent;
-        if (f->parent >= 0) ++caps_[size_t(f->parent)].children;
+        if (f->parent >= 0) ++fk.caps_[size_t(f->parent)].children;
         f->order = c.order;
         return 0;
     }
-    if (int64_t r = empty_slot(lo); r < 0) return r;
-    if (int64_t r = empty_slot(hi); r < 0) return r;
+    if (int64_t r = fk.empty_slot(lo); r < 0) return r;
+    if (int64_t r = fk.empty_slot(hi); r < 0) return r;
     for (int half = 0; half < 2; ++half) {
-        Cap& c = caps_[half ? hi : lo];
+        Cap& c = fk.caps_[half ? hi : lo];
         c.type = ObjType::Frame;
         c.order = uint8_t(f->order - 1);
         c.pa = f->pa + (half ? kPage << c.order : 0);
@@ -179,11 +190,12 @@ int64_t FakeKernel::frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
     return 0;
 }
 
-int64_t FakeKernel::frame_merge(uint64_t lo, uint64_t hi) {
-    ++calls;
-    if (injected(abi::Sys::FrameMerge)) return e(Errno::Busy);
-    Cap* l = cap(lo, ObjType::Frame);
-    Cap* h = cap(hi, ObjType::Frame);
+int64_t frame_merge(uint64_t lo, uint64_t hi) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (fk.injected(abi::Sys::FrameMerge)) return e(Errno::Busy);
+    Cap* l = fk.cap(lo, ObjType::Frame);
+    Cap* h = fk.cap(hi, ObjType::Frame);
     if (!l || !h) return e(Errno::BadType);
     if (lo == hi) return e(Errno::Inval);
     if (!(l->rights & abi::kRightDonate) || !(h->rights & abi::kRightDonate)) return e(Errno::Perm);
@@ -193,68 +205,70 @@ int64_t FakeKernel::frame_merge(uint64_t lo, uint64_t hi) {
         return e(Errno::Inval);
     for (Cap* c : {l, h})
         if (c->mapped || c->donated || c->split || c->children ||
-            (c->parent >= 0 && !caps_[size_t(c->parent)].split))
+            (c->parent >= 0 && !fk.caps_[size_t(c->parent)].split))
             return e(Errno::Busy);
     if (l->parent != h->parent) return e(Errno::Inval);
-    if (l->parent >= 0) --caps_[size_t(l->parent)].children;
+    if (l->parent >= 0) --fk.caps_[size_t(l->parent)].children;
     *h = Cap{};
     ++l->order;
     return 0;
 }
 
-int64_t FakeKernel::cap_move(uint64_t src, uint64_t dst) {
-    ++calls;
-    if (injected(abi::Sys::CapMove)) return e(Errno::Busy);
-    if (!caps_.get(src)) return e(Errno::Range);
-    Cap* s = cap(src, ObjType::Null);
+int64_t cap_move(uint64_t src, uint64_t dst) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (fk.injected(abi::Sys::CapMove)) return e(Errno::Busy);
+    if (!fk.caps_.get(src)) return e(Errno::Range);
+    Cap* s = fk.cap(src, ObjType::Null);
     if (!s) return e(Errno::BadSlot);
-    if (int64_t r = empty_slot(dst); r < 0) return r;
+    if (int64_t r = fk.empty_slot(dst); r < 0) return r;
     if (src == dst) return e(Errno::Inval);
     if (s->type != ObjType::Frame) return e(Errno::BadType);
     // The fake names donations by slot (tables_, kstack_slot): those stay;
     // a mapping and the children's parent links follow the move.
     if (s->donated) return e(Errno::Busy);
     if (s->mapped) {
-        auto& pages = objects_[size_t(s->map_as)].pages;
+        auto& pages = fk.objects_[size_t(s->map_as)].pages;
         auto it = pages.find(s->map_va);
         if (it != pages.end() && it->second == src) it->second = dst;
     }
     if (s->children) {
-        for (uint64_t leaf = 0; leaf < caps_.dir_entries(); ++leaf) {
-            if (!caps_.attached(leaf)) continue;
+        for (uint64_t leaf = 0; leaf < fk.caps_.dir_entries(); ++leaf) {
+            if (!fk.caps_.attached(leaf)) continue;
             for (uint64_t i = leaf * CapSpace::kLeaf + 1; i < (leaf + 1) * CapSpace::kLeaf; ++i)
-                if (caps_[i].type != ObjType::Null && caps_[i].parent == int64_t(src))
-                    caps_[i].parent = int64_t(dst);
+                if (fk.caps_[i].type != ObjType::Null && fk.caps_[i].parent == int64_t(src))
+                    fk.caps_[i].parent = int64_t(dst);
         }
-        for (Object& o : objects_)
+        for (Object& o : fk.objects_)
             for (auto& [index, parent] : o.held)
                 if (parent == int64_t(src)) parent = int64_t(dst);
     }
-    caps_[dst] = *s;
+    fk.caps_[dst] = *s;
     *s = Cap{};
-    ++moves;
+    ++fk.moves;
     return 0;
 }
 
-int64_t FakeKernel::retype(uint64_t frame, ObjType type, uint64_t dst) {
-    ++calls;
-    Cap* f = cap(frame, ObjType::Frame);
+int64_t retype(uint64_t frame, ObjType type, uint64_t dst) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    Cap* f = fk.cap(frame, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     if (!(f->rights & abi::kRightDonate)) return e(Errno::Perm);
     if (f->mapped || f->donated || f->split || f->children ||
-        (f->parent >= 0 && !caps_[size_t(f->parent)].split))
+        (f->parent >= 0 && !fk.caps_[size_t(f->parent)].split))
         return e(Errno::Busy);
     uint8_t need = type == ObjType::AddressSpace ? 2 : 0;
     if (type == ObjType::Frame || type == ObjType::Null || type == ObjType::Control ||
         uint8_t(type) > uint8_t(ObjType::CapTable) || f->order != need)
         return e(Errno::Inval);
-    if (int64_t r = empty_slot(dst); r < 0) return r;
-    objects_.emplace_back();
-    objects_.back().type = type;
-    objects_.back().frame_slot = frame;
+    if (int64_t r = fk.empty_slot(dst); r < 0) return r;
+    fk.objects_.emplace_back();
+    fk.objects_.back().type = type;
+    fk.objects_.back().frame_slot = frame;
     f->donated = true;
-    f->obj = int(objects_.size() - 1);
-    Cap& c = caps_[dst];
+    f->obj = int(fk.objects_.size() - 1);
+    Cap& c = fk.caps_[dst];
     c.type = type;
     c.obj = f->obj;
     c.rights = abi::kRightsAll;
@@ -262,41 +276,43 @@ int64_t FakeKernel::retype(uint64_t frame, ObjType type, uint64_t dst) {
     return 0;
 }
 
-int64_t FakeKernel::cap_attach(uint64_t table, uint64_t leaf, uint64_t index) {
-    ++calls;
+int64_t cap_attach(uint64_t table, uint64_t leaf, uint64_t index) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
     // Only mm's own space (table 0 or its self capability) has a directory.
-    if (table != 0 && !object(table, ObjType::CapTable)) return e(Errno::BadType);
+    if (table != 0 && !fk.object(table, ObjType::CapTable)) return e(Errno::BadType);
     if (table != 0 && table != abi::kSlotSelfCapTable) return e(Errno::Inval);
-    Cap* l = cap(leaf, ObjType::Null);
-    if (!caps_.get(leaf)) return e(Errno::Range);
+    Cap* l = fk.cap(leaf, ObjType::Null);
+    if (!fk.caps_.get(leaf)) return e(Errno::Range);
     if (!l) return e(Errno::BadSlot);
     if (l->type != ObjType::CapTable) return e(Errno::BadType);
-    if (index == 0 || index >= caps_.dir_entries()) return e(Errno::Range);
-    if (!l->original || l->obj < 0 || caps_[objects_[size_t(l->obj)].frame_slot].order != 0)
+    if (index == 0 || index >= fk.caps_.dir_entries()) return e(Errno::Range);
+    if (!l->original || l->obj < 0 || fk.caps_[fk.objects_[size_t(l->obj)].frame_slot].order != 0)
         return e(Errno::Inval);
-    Object& o = objects_[size_t(l->obj)];
+    Object& o = fk.objects_[size_t(l->obj)];
     if (o.attached_at >= 0 || !o.held.empty()) return e(Errno::Busy);
-    if (caps_.attached(index)) return e(Errno::Exist);
-    caps_.attach(index);
+    if (fk.caps_.attached(index)) return e(Errno::Exist);
+    fk.caps_.attach(index);
     o.attached_at = int64_t(index);
-    leaf_obj_[index] = l->obj;
+    fk.leaf_obj_[index] = l->obj;
     return 0;
 }
 
-int64_t FakeKernel::cap_detach(uint64_t table, uint64_t index) {
-    ++calls;
-    if (table != 0 && !object(table, ObjType::CapTable)) return e(Errno::BadType);
+int64_t cap_detach(uint64_t table, uint64_t index) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (table != 0 && !fk.object(table, ObjType::CapTable)) return e(Errno::BadType);
     if (table != 0 && table != abi::kSlotSelfCapTable) return e(Errno::Inval);
-    if (index >= caps_.dir_entries()) return e(Errno::Range);
+    if (index >= fk.caps_.dir_entries()) return e(Errno::Range);
     if (index == 0) return e(Errno::Inval);
-    if (!caps_.attached(index)) return e(Errno::BadSlot);
-    if (index < boot_leaves_) return e(Errno::Perm);
+    if (!fk.caps_.attached(index)) return e(Errno::BadSlot);
+    if (index < fk.boot_leaves_) return e(Errno::Perm);
     for (uint64_t s = 1; s < CapSpace::kLeaf; ++s)
-        if (caps_[index * CapSpace::kLeaf + s].type != ObjType::Null) return e(Errno::Busy);
-    caps_.detach(index);
-    if (leaf_obj_[index] >= 0) objects_[size_t(leaf_obj_[index])].attached_at = -1;
-    leaf_obj_[index] = -1;
+        if (fk.caps_[index * CapSpace::kLeaf + s].type != ObjType::Null) return e(Errno::Busy);
+    fk.caps_.detach(index);
+    if (fk.leaf_obj_[index] >= 0) fk.objects_[size_t(fk.leaf_obj_[index])].attached_at = -1;
+    fk.leaf_obj_[index] = -1;
     return 0;
 }
 
-} // namespace fakek
+} // namespace sys

@@ -11,7 +11,7 @@ namespace fakek {
 
 using abi::Errno;
 using abi::ObjType;
-using capframe::mm::kernel::Msg;
+using capframe::Msg;
 
 // An error as the kernel returns it (a negated Errno).
 inline int64_t e(Errno n) {

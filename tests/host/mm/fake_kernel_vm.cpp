@@ -11,13 +11,36 @@
 
 namespace fakek {
 
-int64_t FakeKernel::map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights,
-                        int* need_level) {
-    ++calls;
-    if (injected(abi::Sys::Map)) return e(Errno::Busy);
-    Cap* f = cap(frame, ObjType::Frame);
+// The kernel's bounds and its stepping (abi::kProtectRangeSteps): the fake
+// keeps no page permissions, so what it checks is the calling convention.
+
+int64_t FakeKernel::batch_frame_ok(uint64_t slot) {
+    if (!caps_.get(slot)) return e(Errno::Range);
+    Cap* f = cap(slot, ObjType::Null);
+    if (!f) return e(Errno::BadSlot);
+    if (f->type != ObjType::Frame) return e(Errno::BadType);
+    if ((f->rights & (abi::kRightRead | abi::kRightWrite)) != (abi::kRightRead | abi::kRightWrite))
+        return e(Errno::Perm);
+    if (f->donated || f->split || f->children) return e(Errno::Busy);
+    if (f->mapped && f->map_as != uint64_t(caps_[abi::kSlotSelfAs].obj)) return e(Errno::Busy);
+    return 0;
+}
+
+} // namespace fakek
+
+// The address-space, batch and thread calls themselves: libsys's (capframe/syscalls.h), by the
+// fake.
+namespace sys {
+
+using namespace fakek;
+
+int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (fk.injected(abi::Sys::Map)) return e(Errno::Busy);
+    Cap* f = fk.cap(frame, ObjType::Frame);
     if (!f) return e(Errno::BadType);
-    Object* a = object(as, ObjType::AddressSpace);
+    Object* a = fk.object(as, ObjType::AddressSpace);
     if (!a) return e(Errno::BadType);
     if (va >= abi::kTrapframeVa) return e(Errno::Range);
     if (va % kPage || f->order != 0 || (rights & ~7u) || !(rights & abi::kRightRead) ||
@@ -36,38 +59,39 @@ int64_t FakeKernel::map(uint64_t frame, uint64_t as, uint64_t va, uint64_t right
     if (a->pages.count(va)) return e(Errno::Exist);
     a->pages[va] = frame;
     f->mapped = true;
-    f->map_as = uint64_t(caps_[as].obj);
+    f->map_as = uint64_t(fk.caps_[as].obj);
     f->map_va = va;
     return 0;
 }
 
-int64_t FakeKernel::unmap(uint64_t frame) {
-    ++calls;
-    if (injected(abi::Sys::Unmap)) return e(Errno::Busy);
-    Cap* f = cap(frame, ObjType::Frame);
+int64_t unmap(uint64_t frame) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (fk.injected(abi::Sys::Unmap)) return e(Errno::Busy);
+    Cap* f = fk.cap(frame, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     if (!f->mapped) return e(Errno::Inval);
-    objects_[size_t(f->map_as)].pages.erase(f->map_va);
+    fk.objects_[size_t(f->map_as)].pages.erase(f->map_va);
     f->mapped = false;
     return 0;
 }
 
-int64_t FakeKernel::protect(uint64_t frame, uint64_t rights) {
-    ++calls;
-    if (injected(abi::Sys::Protect)) return e(Errno::Busy);
-    Cap* f = cap(frame, ObjType::Frame);
+int64_t protect(uint64_t frame, uint64_t rights) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (fk.injected(abi::Sys::Protect)) return e(Errno::Busy);
+    Cap* f = fk.cap(frame, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     if (!f->mapped) return e(Errno::Inval);
     if (rights & ~uint64_t(f->rights)) return e(Errno::Perm);
     return 0;
 }
 
-// The kernel's bounds and its stepping (abi::kProtectRangeSteps): the fake
-// keeps no page permissions, so what it checks is the calling convention.
-int64_t FakeKernel::protect_range(uint64_t as, uint64_t va, uint64_t end) {
-    ++calls;
-    if (injected(abi::Sys::ProtectRange)) return e(Errno::Busy);
-    Object* a = object(as, ObjType::AddressSpace);
+int64_t protect_range(uint64_t as, uint64_t va, uint64_t end) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (fk.injected(abi::Sys::ProtectRange)) return e(Errno::Busy);
+    Object* a = fk.object(as, ObjType::AddressSpace);
     if (!a) return e(Errno::BadType);
     if (va % kPage || end % kPage || va > end) return e(Errno::Inval);
     if (end > abi::kTrapframeVa) return e(Errno::Range);
@@ -80,34 +104,36 @@ int64_t FakeKernel::protect_range(uint64_t as, uint64_t va, uint64_t end) {
     return int64_t(va < end ? va : end);
 }
 
-int64_t FakeKernel::map_table(uint64_t frame, uint64_t as, uint64_t va) {
-    ++calls;
-    Cap* f = cap(frame, ObjType::Frame);
+int64_t map_table(uint64_t frame, uint64_t as, uint64_t va) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    Cap* f = fk.cap(frame, ObjType::Frame);
     if (!f) return e(Errno::BadType);
-    Object* a = object(as, ObjType::AddressSpace);
+    Object* a = fk.object(as, ObjType::AddressSpace);
     if (!a) return e(Errno::BadType);
     if (f->order != 0 || va >= abi::kMaxVa) return e(Errno::Inval);
     if (f->mapped || f->donated || f->split || f->children ||
-        (f->parent >= 0 && !caps_[size_t(f->parent)].split))
+        (f->parent >= 0 && !fk.caps_[size_t(f->parent)].split))
         return e(Errno::Busy);
-    TableFrame t{caps_[as].obj, 1, va >> 30};
+    TableFrame t{fk.caps_[as].obj, 1, va >> 30};
     if (a->l1.count(va >> 30)) {
         if (a->l0.count(va >> 21)) return e(Errno::Exist);
-        t = TableFrame{caps_[as].obj, 0, va >> 21};
+        t = TableFrame{fk.caps_[as].obj, 0, va >> 21};
         a->l0.insert(va >> 21);
     } else {
         a->l1.insert(va >> 30);
     }
     f->donated = true;
-    tables_[frame] = t;
+    fk.tables_[frame] = t;
     return t.level;
 }
 
-int64_t FakeKernel::unmap_table(uint64_t frame) {
-    ++calls;
-    auto it = tables_.find(frame);
-    if (it == tables_.end()) return e(Errno::Inval);
-    Object& a = objects_[size_t(it->second.as)];
+int64_t unmap_table(uint64_t frame) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    auto it = fk.tables_.find(frame);
+    if (it == fk.tables_.end()) return e(Errno::Inval);
+    Object& a = fk.objects_[size_t(it->second.as)];
     if (it->second.level == 0) {
         auto lo = a.pages.lower_bound(it->second.key << 21);
         if (lo != a.pages.end() && lo->first >> 21 == it->second.key) return e(Errno::Busy);
@@ -117,96 +143,30 @@ int64_t FakeKernel::unmap_table(uint64_t frame) {
         if (lo != a.l0.end() && *lo >> 9 == it->second.key) return e(Errno::Busy);
         a.l1.erase(it->second.key);
     }
-    caps_[frame].donated = false;
-    std::memset(page(caps_[frame].pa), 0, kPage);
-    tables_.erase(it);
+    fk.caps_[frame].donated = false;
+    std::memset(fk.page(fk.caps_[frame].pa), 0, kPage);
+    fk.tables_.erase(it);
     return 0;
 }
 
-int64_t FakeKernel::batch_frame_ok(uint64_t slot) {
-    if (!caps_.get(slot)) return e(Errno::Range);
-    Cap* f = cap(slot, ObjType::Null);
-    if (!f) return e(Errno::BadSlot);
-    if (f->type != ObjType::Frame) return e(Errno::BadType);
-    if ((f->rights & (abi::kRightRead | abi::kRightWrite)) != (abi::kRightRead | abi::kRightWrite))
-        return e(Errno::Perm);
-    if (f->donated || f->split || f->children) return e(Errno::Busy);
-    if (f->mapped && f->map_as != uint64_t(caps_[abi::kSlotSelfAs].obj)) return e(Errno::Busy);
-    return 0;
-}
-
-int64_t FakeKernel::batch_entry(const abi::BatchEntry& b, uint64_t* second) {
-    using abi::Sys;
-    const uint64_t* a = b.args;
-    switch (static_cast<Sys>(b.number)) {
-    case Sys::CapInfo:
-        return cap_info(a[0], second);
-    case Sys::CapCopy:
-        return cap_copy(a[0], a[1], a[2], a[3], a[4]);
-    case Sys::CapDelete:
-        return cap_delete(a[0]);
-    case Sys::CapRevoke:
-        return cap_revoke(a[0]);
-    case Sys::FrameSplit:
-        return frame_split(a[0], a[1], a[2]);
-    case Sys::Retype:
-        return retype(a[0], ObjType(a[1]), a[2]);
-    case Sys::CapAttach:
-        return cap_attach(a[0], a[1], a[2]);
-    case Sys::CapDetach:
-        return cap_detach(a[0], a[1]);
-    case Sys::FrameMerge:
-        return frame_merge(a[0], a[1]);
-    case Sys::CapMove:
-        return cap_move(a[0], a[1]);
-    case Sys::Map: {
-        int level = 0;
-        int64_t r = map(a[0], a[1], a[2], a[3], &level);
-        *second = uint64_t(level);
-        return r;
-    }
-    case Sys::Unmap:
-        return unmap(a[0]);
-    case Sys::Protect:
-        return protect(a[0], a[1]);
-    case Sys::ProtectRange:
-        return protect_range(a[0], a[1], a[2]);
-    case Sys::MapTable:
-        return map_table(a[0], a[1], a[2]);
-    case Sys::UnmapTable:
-        return unmap_table(a[0]);
-    case Sys::ThreadConfigure:
-        return thread_configure(a[0], a[1], a[2], a[3]);
-    case Sys::ThreadSetStack:
-        return thread_set_stack(a[0], a[1]);
-    case Sys::ThreadWriteRegs:
-        return thread_write_regs(a[0], a[1], a[2], a[3], a[4]);
-    case Sys::ThreadStart:
-        return thread_start(a[0]);
-    case Sys::ThreadCopyRegs:
-        return thread_copy_regs(a[0], a[1]);
-    default:
-        return e(Errno::NoSys);
-    }
-}
-
-int64_t FakeKernel::batch(uint64_t frame, uint64_t count, uint64_t* second) {
-    uint64_t calls_before = calls;
-    ++batches;
-    calls = calls_before + 1;
-    if (int64_t r = batch_frame_ok(frame); r < 0) return r;
+int64_t batch(uint64_t frame, uint64_t count, uint64_t* second) {
+    FakeKernel& fk = fake();
+    uint64_t calls_before = fk.calls;
+    ++fk.batches;
+    fk.calls = calls_before + 1;
+    if (int64_t r = fk.batch_frame_ok(frame); r < 0) return r;
     if (count > abi::kBatchMax) return e(Errno::Inval);
-    uint64_t pa = caps_[frame].pa;
-    auto* entries = reinterpret_cast<abi::BatchEntry*>(page(pa));
+    uint64_t pa = fk.caps_[frame].pa;
+    auto* entries = reinterpret_cast<abi::BatchEntry*>(fk.page(pa));
     uint64_t done = 0, last = 0;
     for (uint64_t i = 0; i < count; ++i) {
         abi::BatchEntry one;
         std::memcpy(&one, &entries[i], sizeof one);
         last = 0;
-        int64_t r = batch_entry(one, &last);
-        calls = calls_before + 1;
+        int64_t r = call_entry(one, &last);
+        fk.calls = calls_before + 1;
         // Its own frame deleted or donated: nothing more is written.
-        if (batch_frame_ok(frame) < 0 || caps_[frame].pa != pa) {
+        if (fk.batch_frame_ok(frame) < 0 || fk.caps_[frame].pa != pa) {
             done += r >= 0;
             break;
         }
@@ -218,24 +178,25 @@ int64_t FakeKernel::batch(uint64_t frame, uint64_t count, uint64_t* second) {
     return int64_t(done);
 }
 
-int64_t FakeKernel::thread_configure(uint64_t thread, uint64_t as, uint64_t table,
-                                     uint64_t fault_ep) {
-    ++calls;
-    Object* t = object(thread, ObjType::Thread);
+int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    Object* t = fk.object(thread, ObjType::Thread);
     if (!t) return e(Errno::BadType);
-    if (!object(as, ObjType::AddressSpace) || !object(table, ObjType::CapTable) ||
-        !cap(fault_ep, ObjType::Endpoint))
+    if (!fk.object(as, ObjType::AddressSpace) || !fk.object(table, ObjType::CapTable) ||
+        !fk.cap(fault_ep, ObjType::Endpoint))
         return e(Errno::BadType);
     if (t->running) return e(Errno::Busy);
-    t->as = caps_[as].obj;
+    t->as = fk.caps_[as].obj;
     t->configured = true;
     return 0;
 }
 
-int64_t FakeKernel::thread_set_stack(uint64_t thread, uint64_t frame) {
-    ++calls;
-    Object* t = object(thread, ObjType::Thread);
-    Cap* f = cap(frame, ObjType::Frame);
+int64_t thread_set_stack(uint64_t thread, uint64_t frame) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    Object* t = fk.object(thread, ObjType::Thread);
+    Cap* f = fk.cap(frame, ObjType::Frame);
     if (!t || !f) return e(Errno::BadType);
     if (t->has_stack || f->mapped || f->donated || f->split || f->order) return e(Errno::Busy);
     f->donated = true;
@@ -244,48 +205,52 @@ int64_t FakeKernel::thread_set_stack(uint64_t thread, uint64_t frame) {
     return 0;
 }
 
-int64_t FakeKernel::thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0,
-                                      uint64_t a1) {
-    ++calls;
-    Object* t = object(thread, ObjType::Thread);
+int64_t thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    Object* t = fk.object(thread, ObjType::Thread);
     if (!t) return e(Errno::BadType);
     if (t->running) return e(Errno::Busy);
     t->regs[0] = pc, t->regs[1] = sp, t->regs[2] = a0, t->regs[3] = a1;
     return 0;
 }
 
-int64_t FakeKernel::thread_start(uint64_t thread) {
-    ++calls;
-    Object* t = object(thread, ObjType::Thread);
+int64_t thread_start(uint64_t thread) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    Object* t = fk.object(thread, ObjType::Thread);
     if (!t) return e(Errno::BadType);
     if (!t->configured || !t->has_stack) return e(Errno::Inval);
     t->running = true;
     return 0;
 }
 
-int64_t FakeKernel::thread_suspend(uint64_t thread) {
-    ++calls;
-    Object* t = object(thread, ObjType::Thread);
+int64_t thread_suspend(uint64_t thread) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    Object* t = fk.object(thread, ObjType::Thread);
     if (!t) return e(Errno::BadType);
     t->running = false;
     return 0;
 }
 
-int64_t FakeKernel::thread_reply(uint64_t thread, const Msg& m) {
-    ++calls;
-    if (!object(thread, ObjType::Thread)) return e(Errno::BadType);
-    replies.emplace_back(thread, m);
+int64_t thread_reply(uint64_t thread, const Msg& m) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (!fk.object(thread, ObjType::Thread)) return e(Errno::BadType);
+    fk.replies.emplace_back(thread, m);
     return 0;
 }
 
-int64_t FakeKernel::thread_copy_regs(uint64_t dst, uint64_t src) {
-    ++calls;
-    Object* d = object(dst, ObjType::Thread);
-    Object* s = object(src, ObjType::Thread);
+int64_t thread_copy_regs(uint64_t dst, uint64_t src, uint64_t, uint64_t) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    Object* d = fk.object(dst, ObjType::Thread);
+    Object* s = fk.object(src, ObjType::Thread);
     if (!d || !s) return e(Errno::BadType);
     if (d->running) return e(Errno::Busy);
     std::memcpy(d->regs, s->regs, sizeof d->regs);
     return 0;
 }
 
-} // namespace fakek
+} // namespace sys
