@@ -279,7 +279,9 @@ Result<uint64_t> kstack_install(Cap* frame) {
 }
 
 void kstack_remove(uint64_t slot) {
-    (void)kernel_table().unmap(VirtAddr(kstack_bottom(slot)), kPageSize);
+    // The level-0 table of the kernel stacks also holds the trampoline: it
+    // stays, and is not scanned for emptiness.
+    (void)kernel_table().unmap(VirtAddr(kstack_bottom(slot)), kPageSize, PageTable::Tables::Keep);
     g_kstack_used[slot] = false;
     kernel_table_changed();
 }

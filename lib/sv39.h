@@ -195,10 +195,13 @@ class Sv39 {
 
     // Removes every leaf of [va, va+size), which must be fully mapped and not
     // cut through a large leaf, and frees tables left empty (never the root).
-    Result<void> unmap(VirtAddr va, uint64_t size) {
+    // Tables::Keep leaves every table in place (no scan for empty ones): for
+    // a region whose tables serve again, as the kernel stacks' do.
+    enum class Tables { Free, Keep };
+    Result<void> unmap(VirtAddr va, uint64_t size, Tables tables = Tables::Free) {
         TRY(check_range(va, size));
         TRY(check_mapped(2, entries(root_), va.value(), va.value() + size));
-        edit(2, entries(root_), va.value(), va.value() + size, nullptr);
+        edit(2, entries(root_), va.value(), va.value() + size, nullptr, tables == Tables::Free);
         return {};
     }
 
@@ -362,7 +365,8 @@ class Sv39 {
 
     // After check_mapped(): gives each leaf of [va, end) the permissions *p,
     // or with p == nullptr clears it and frees the tables that empties.
-    void edit(int level, uint64_t* t, uint64_t va, uint64_t end, const Perm* p) {
+    void edit(int level, uint64_t* t, uint64_t va, uint64_t end, const Perm* p,
+              bool free_empty = true) {
         for (uint64_t next; va < end; va = next) {
             next = slot_end(va, level, end);
             uint64_t& slot = t[sv39::index(va, level)];
@@ -372,8 +376,8 @@ class Sv39 {
                 continue;
             }
             uint64_t* child = entries(e.pa());
-            edit(level - 1, child, va, next, p);
-            if (!p && is_empty(child)) {
+            edit(level - 1, child, va, next, p, free_empty);
+            if (!p && free_empty && is_empty(child)) {
                 slot = 0;
                 mem_->free_table(e.pa());
             }

@@ -242,6 +242,24 @@ TEST_F(Sv39Test, UnmapFreesEmptyTables) {
     EXPECT_EQ(mem.live(), 3u);
 }
 
+// Tables::Keep (the kernel stacks): the last leaf of a table goes, its
+// tables stay and serve the next map without a new table page.
+TEST_F(Sv39Test, UnmapKeepingTables) {
+    ASSERT_TRUE(pt.map(V(0x80000000), P(0x80000000), K4, perm::kKernelData).ok());
+    unsigned live = mem.live();
+    ASSERT_EQ(live, 3u);
+    ASSERT_TRUE(pt.unmap(V(0x80000000), K4, decltype(pt)::Tables::Keep).ok());
+    EXPECT_EQ(pt.translate(V(0x80000000)).error(), Error::NotMapped);
+    EXPECT_TRUE(leaves().empty());
+    EXPECT_EQ(mem.live(), live);
+    EXPECT_EQ(pt.count_tables(), 3u);
+    EXPECT_EQ(pt.unmap(V(0x80000000), K4, decltype(pt)::Tables::Keep).error(), Error::NotMapped);
+    ASSERT_TRUE(pt.map(V(0x80001000), P(0x80001000), K4, perm::kKernelData).ok());
+    EXPECT_EQ(mem.live(), live);                   // no new table
+    ASSERT_TRUE(pt.unmap(V(0x80001000), K4).ok()); // the default frees them
+    EXPECT_EQ(mem.live(), 1u);
+}
+
 TEST_F(Sv39Test, UnmapLargeLeaves) {
     ASSERT_TRUE(pt.map(V(0x40000000), P(0x40000000), G1 + M2, perm::kKernelData).ok());
     ASSERT_TRUE(pt.unmap(V(0x40000000), G1 + M2).ok());
