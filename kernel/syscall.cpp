@@ -243,6 +243,7 @@ constexpr Entry kEntries[] = {
     {Sys::Unmap, sys_unmap, kLight | kBatchable | kOnlyFirst},
     {Sys::Protect, sys_protect, kLight | kBatchable | kOnlyFirst},
     {Sys::ProtectRange, sys_protect_range, kLight | kBatchable | kOnlyFirst},
+    {Sys::FrameZero, sys_frame_zero, kLight | kBatchable | kOnlyFirst},
     {Sys::MapTable, sys_map_table, kLight | kBatchable},
     {Sys::UnmapTable, sys_unmap_table, kLight | kBatchable},
     {Sys::VmPrint, sys_vmprint, kLight},

@@ -37,6 +37,12 @@ Result<int64_t> sys_protect_range(Thread& t, SyscallArgs a) {
     return static_cast<int64_t>(TRY(as_protect_range(as_of(as->object), a[1], a[2])));
 }
 
+Result<int64_t> sys_frame_zero(Thread& t, SyscallArgs a) {
+    Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
+    TRY(frame_zero(f));
+    return 0;
+}
+
 Result<int64_t> sys_map_table(Thread& t, SyscallArgs a) {
     Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
     Cap* as = TRY(lookup(t, a[1], ObjType::AddressSpace));

@@ -56,6 +56,7 @@ Result<int64_t> sys_map(Thread& t, SyscallArgs a);
 Result<int64_t> sys_unmap(Thread& t, SyscallArgs a);
 Result<int64_t> sys_protect(Thread& t, SyscallArgs a);
 Result<int64_t> sys_protect_range(Thread& t, SyscallArgs a);
+Result<int64_t> sys_frame_zero(Thread& t, SyscallArgs a);
 Result<int64_t> sys_map_table(Thread& t, SyscallArgs a);
 Result<int64_t> sys_unmap_table(Thread& t, SyscallArgs a);
 Result<int64_t> sys_vmprint(Thread& t, SyscallArgs a);

@@ -153,6 +153,16 @@ Result<void> frame_protect(Cap* frame, uint8_t rights) {
     return {};
 }
 
+Result<void> frame_zero(Cap* frame) {
+    if (!frame->has(abi::kRightWrite)) return Error::Permission;
+    if (frame->order > abi::kFrameZeroMaxOrder) return Error::InvalidArgument;
+    // Free for use: no mapping or copy can see it change (no TLB or icache
+    // to keep in step) and no kernel object lives in it.
+    if (!frame_free_for_use(frame)) return Error::Busy;
+    zero_frames(frame->object, uint64_t{1} << frame->order);
+    return {};
+}
+
 Result<uint64_t> as_protect_range(AddressSpace* as, uint64_t va, uint64_t end) {
     if (!is_aligned(va, kPageSize) || !is_aligned(end, kPageSize) || va > end)
         return Error::InvalidArgument;

@@ -20,6 +20,9 @@ Result<void> frame_protect(Cap* frame, uint8_t rights);
 // (end when done). Misaligned or reversed bounds: InvalidArgument; end past
 // the user part: OutOfRange. Only narrows what a frame capability allowed.
 Result<uint64_t> as_protect_range(AddressSpace* as, uint64_t va, uint64_t end);
+// Zeroes a frame that is free for use (FrameZero): Write, order <=
+// abi::kFrameZeroMaxOrder, not mapped, donated or split, no children.
+Result<void> frame_zero(Cap* frame);
 // Donates an order-0 frame as the first missing page-table page on the way
 // to va; returns its level.
 Result<int> table_map(Cap* frame, AddressSpace* as, uint64_t va);

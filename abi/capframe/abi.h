@@ -54,6 +54,8 @@ enum class Sys : uint64_t {
     ProtectRange = 26, // (as, va, end) -> where it stopped: every user page mapped in
                        // [va, end) becomes read-only; at most kProtectRangeSteps
                        // entries looked at per call (call again from there to end)
+    FrameZero = 27,    // (frame) -> 0: the kernel zeroes the frame (Write; free for use:
+                       // not mapped, donated or split, no copies; order <= kFrameZeroMaxOrder)
 
     // Threads
     ThreadConfigure = 30, // (thread, as, captable, fault_ep) -> 0
@@ -81,6 +83,8 @@ enum class Sys : uint64_t {
     Batch = 60, // (frame, count) -> entries that succeeded
 };
 
+// FrameZero's largest frame (16 pages: a bounded time under the kernel lock).
+inline constexpr uint64_t kFrameZeroMaxOrder = 4;
 // ProtectRange's bound per call: a leaf table costs 512 steps, an absent
 // table above one 1, so one call holds the kernel for a few leaf tables.
 inline constexpr uint64_t kProtectRangeSteps = 8 * 512;

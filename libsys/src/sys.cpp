@@ -80,6 +80,9 @@ int64_t protect(uint64_t frame, uint64_t rights) {
 int64_t protect_range(uint64_t as, uint64_t va, uint64_t end) {
     return syscall(Sys::ProtectRange, as, va, end);
 }
+int64_t frame_zero(uint64_t frame) {
+    return syscall(Sys::FrameZero, frame);
+}
 int64_t map_table(uint64_t frame, uint64_t as, uint64_t va) {
     return syscall(Sys::MapTable, frame, as, va);
 }

@@ -183,27 +183,37 @@ Result<void> PageFiller::finish() {
     return n_ ? flush() : Result<void>{};
 }
 
-// The queued pages, in two batches (see pages.h). The books follow exactly
-// what the kernel did; pages not placed go back.
+// The queued pages, in one or two batches (see pages.h). The books follow
+// exactly what the kernel did; pages not placed go back.
 Result<void> PageFiller::flush() {
     const uint64_t n = n_;
     flush_deferred_merges(n); // (none: the batch is ours)
+    // Pages with bytes to write get a window (the first batch); the others
+    // the kernel zeroes in the second (FrameZero), no window needed.
+    uint64_t windowed = 0;
     for (uint64_t i = 0; i < n; ++i)
-        g_batch.add(abi::Sys::Map, q_[i].b.slot, abi::kSlotSelfAs, kFillVa + i * kPage,
-                    abi::kRightRead | abi::kRightWrite);
-    BatchRun windows = g_batch.run(&mm_self());
-    if (windows.done < n) {
-        for (uint64_t i = 0; i < windows.done; ++i)
-            unwindow(q_[i].b.slot);
-        drop(0);
-        return windows.ok() ? Error::NoMemory : windows.error;
+        if (q_[i].len) {
+            g_batch.add(abi::Sys::Map, q_[i].b.slot, abi::kSlotSelfAs, kFillVa + i * kPage,
+                        abi::kRightRead | abi::kRightWrite);
+            ++windowed;
+        }
+    if (windowed) {
+        BatchRun windows = g_batch.run(&mm_self());
+        if (windows.done < windowed) {
+            for (uint64_t i = 0, k = 0; k < windows.done; ++i)
+                if (q_[i].len) unwindow(q_[i].b.slot), ++k;
+            drop(0);
+            return windows.ok() ? Error::NoMemory : windows.error;
+        }
+        for (uint64_t i = 0; i < n; ++i) {
+            if (!q_[i].len) continue;
+            auto* dst = static_cast<uint8_t*>(kernel::view(kFillVa + i * kPage));
+            memset(dst, 0, kPage); // a cache line a turn (lib/string.cpp)
+            copy_bytes(dst + q_[i].at, q_[i].src, q_[i].len);
+        }
     }
-    for (uint64_t i = 0; i < n; ++i) {
-        auto* dst = static_cast<uint64_t*>(kernel::view(kFillVa + i * kPage));
-        memset(dst, 0, kPage); // a cache line a turn (lib/string.cpp)
-        if (q_[i].len) copy_bytes(reinterpret_cast<uint8_t*>(dst) + q_[i].at, q_[i].src, q_[i].len);
-    }
-    // Then per page: its window goes, [a copy of its capability], its mapping.
+    // Then per page: its window goes or the kernel zeroes it, [a copy of its
+    // capability], its mapping.
     uint32_t slots[kFillPages];
     uint64_t per = through_copy_ ? 3 : 2, queued = 0;
     Result<void> out;
@@ -218,7 +228,10 @@ Result<void> PageFiller::flush() {
             slots[queued] = s.value();
         }
         const Page& pg = q_[queued];
-        g_batch.add(abi::Sys::Unmap, pg.b.slot);
+        if (pg.len)
+            g_batch.add(abi::Sys::Unmap, pg.b.slot);
+        else
+            g_batch.add(abi::Sys::FrameZero, pg.b.slot);
         if (through_copy_)
             g_batch.add(abi::Sys::CapCopy, pg.b.slot, 0, slots[queued],
                         abi::kRightsAll & ~abi::kRightDonate, 0);
@@ -250,7 +263,7 @@ Result<void> PageFiller::flush() {
             if (copied) (void)kernel::cap_delete(slots[i]);
             g_slots.free(slots[i]);
         }
-        if (!unmapped) unwindow(pg.b.slot);
+        if (!unmapped && pg.len) unwindow(pg.b.slot); // (a page to zero had no window)
         free_frames(p_, Use::User, pg.b);
         q_[i].b = Block{};
     }

@@ -34,9 +34,10 @@ Result<Block> table_frame(Proc* owner, uint64_t va);
 void* window(uint64_t slot, uint64_t va, bool writable);
 void unwindow(uint64_t slot);
 
-// Fresh pages for p, filled through mm's windows and mapped in p, up to
-// kFillPages at a time in two kernel calls (batches): the first maps their
-// windows at kFillVa.., mm writes them, the second takes the windows down
+// Fresh pages for p, filled and mapped in p, up to kFillPages at a time in
+// one or two kernel calls (batches): the first maps windows at kFillVa.. for
+// the pages with bytes to write (if any), mm writes them, the second takes
+// those windows down, has the kernel zero the others (FrameZero: no window)
 // and maps the pages in p (through a new copy of each capability if
 // through_copy). add() queues a page (taking its frame now, so that an
 // allocation failure is the add's); the group goes when it is full and at

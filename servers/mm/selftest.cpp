@@ -196,6 +196,24 @@ void selftest() {
               sys::retype(s1, abi::ObjType::Endpoint, s2) == err(Errno::Busy) &&
               sys::map_table(s1, self_as, kTestVa) == err(Errno::Busy) && sys::cap_delete(s1) == 0,
           "a copy of a frame cannot be retyped or become a page table");
+    // FrameZero: the kernel zeroes a frame that is free for use (it holds
+    // 0xabcd from above).
+    check(sys::frame_zero(f.slot) == 0 && sys::map(f.slot, self_as, kTestVa, rw) == 0 &&
+              *reinterpret_cast<volatile uint64_t*>(kTestVa) == 0,
+          "FrameZero zeroes a frame");
+    *reinterpret_cast<volatile uint64_t*>(kTestVa) = 0xabcd;
+    check(sys::frame_zero(f.slot) == err(Errno::Busy) && sys::unmap(f.slot) == 0,
+          "FrameZero of a mapped frame is refused");
+    check(sys::cap_copy(f.slot, 0, s1, abi::kRightsAll, 0) == 0 &&
+              sys::frame_zero(f.slot) == err(Errno::Busy) &&
+              sys::frame_zero(s1) == err(Errno::Busy) && sys::cap_delete(s1) == 0,
+          "FrameZero of a frame with a copy, or of the copy, is refused");
+    check(sys::frame_zero(self_as) == err(Errno::BadType) &&
+              sys::frame_zero(uint64_t{1} << 40) == err(Errno::Range),
+          "FrameZero of an address space or a slot past the table is refused");
+    check(sys::map(f.slot, self_as, kTestVa, rw) == 0 &&
+              *reinterpret_cast<volatile uint64_t*>(kTestVa) == 0xabcd && sys::unmap(f.slot) == 0,
+          "a refused FrameZero changed nothing");
 
     check(sys::map(f.slot, self_as, abi::kMaxVa, abi::kRightRead) == err(Errno::Range),
           "map at MAXVA is refused");

@@ -35,6 +35,7 @@ int64_t unmap(uint64_t frame);
 int64_t batch(uint64_t frame, uint64_t count, uint64_t* second = nullptr);
 int64_t protect(uint64_t frame, uint64_t rights);
 int64_t protect_range(uint64_t as, uint64_t va, uint64_t end); // -> where it stopped
+int64_t frame_zero(uint64_t frame);
 int64_t map_table(uint64_t frame, uint64_t as, uint64_t va);
 int64_t unmap_table(uint64_t frame);
 int64_t vmprint_cap(uint64_t slot);
@@ -104,6 +105,8 @@ inline int64_t call_entry(const capframe::abi::BatchEntry& e, uint64_t* second) 
         return protect(a[0], a[1]);
     case Sys::ProtectRange:
         return protect_range(a[0], a[1], a[2]);
+    case Sys::FrameZero:
+        return frame_zero(a[0]);
     case Sys::MapTable:
         return map_table(a[0], a[1], a[2]);
     case Sys::UnmapTable:

@@ -175,6 +175,11 @@ Object* FakeKernel::object(uint64_t slot, ObjType type) {
     return &objects_[size_t(c->obj)];
 }
 
+bool FakeKernel::free_for_use(const Cap& c) const {
+    return !c.mapped && !c.donated && !c.split && !c.children &&
+           (c.parent < 0 || caps_.get(uint64_t(c.parent))->split);
+}
+
 int64_t FakeKernel::empty_slot(uint64_t slot) {
     Cap* c = caps_.get(slot);
     if (!c) return e(Errno::Range);

@@ -147,6 +147,9 @@ class FakeKernel {
     void remove_cap(uint64_t slot);
     int64_t delete_descendants(uint64_t slot);
     int64_t batch_frame_ok(uint64_t slot);
+    // As the kernel's frame_free_for_use: not mapped, donated or split, no
+    // children, not a copy (its parent is none or a split frame).
+    bool free_for_use(const Cap& c) const;
     uint8_t* page(uint64_t pa);
 
     CapSpace caps_;

@@ -159,9 +159,7 @@ int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
     if (!f) return e(Errno::BadType);
     if (!(f->rights & abi::kRightDonate)) return e(Errno::Perm);
     if (f->order == 0 || lo == hi || hi == slot) return e(Errno::Inval);
-    if (f->mapped || f->donated || f->split || f->children ||
-        (f->parent >= 0 && !fk.caps_[size_t(f->parent)].split))
-        return e(Errno::Busy);
+    if (!fk.free_for_use(*f)) return e(Errno::Busy);
     if (lo == slot) { // in place: the cap becomes the lower half, hi its sibling
         if (int64_t r = fk.empty_slot(hi); r < 0) return r;
         Cap& c = fk.caps_[hi];
@@ -204,9 +202,7 @@ int64_t frame_merge(uint64_t lo, uint64_t hi) {
         h->pa != l->pa + half)
         return e(Errno::Inval);
     for (Cap* c : {l, h})
-        if (c->mapped || c->donated || c->split || c->children ||
-            (c->parent >= 0 && !fk.caps_[size_t(c->parent)].split))
-            return e(Errno::Busy);
+        if (!fk.free_for_use(*c)) return e(Errno::Busy);
     if (l->parent != h->parent) return e(Errno::Inval);
     if (l->parent >= 0) --fk.caps_[size_t(l->parent)].children;
     *h = Cap{};
@@ -255,9 +251,7 @@ int64_t retype(uint64_t frame, ObjType type, uint64_t dst) {
     Cap* f = fk.cap(frame, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     if (!(f->rights & abi::kRightDonate)) return e(Errno::Perm);
-    if (f->mapped || f->donated || f->split || f->children ||
-        (f->parent >= 0 && !fk.caps_[size_t(f->parent)].split))
-        return e(Errno::Busy);
+    if (!fk.free_for_use(*f)) return e(Errno::Busy);
     uint8_t need = type == ObjType::AddressSpace ? 2 : 0;
     if (type == ObjType::Frame || type == ObjType::Null || type == ObjType::Control ||
         uint8_t(type) > uint8_t(ObjType::CapTable) || f->order != need)

@@ -87,6 +87,20 @@ int64_t protect(uint64_t frame, uint64_t rights) {
     return 0;
 }
 
+int64_t frame_zero(uint64_t frame) {
+    FakeKernel& fk = fake();
+    ++fk.calls;
+    if (fk.injected(abi::Sys::FrameZero)) return e(Errno::Busy);
+    Cap* f = fk.cap(frame, ObjType::Frame);
+    if (!f) return e(Errno::BadType);
+    if (!(f->rights & abi::kRightWrite)) return e(Errno::Perm);
+    if (f->order > abi::kFrameZeroMaxOrder) return e(Errno::Inval);
+    if (!fk.free_for_use(*f)) return e(Errno::Busy);
+    for (uint64_t i = 0; i < (uint64_t{1} << f->order); ++i)
+        std::memset(fk.page(f->pa + i * kPage), 0, kPage);
+    return 0;
+}
+
 int64_t protect_range(uint64_t as, uint64_t va, uint64_t end) {
     FakeKernel& fk = fake();
     ++fk.calls;
@@ -112,9 +126,7 @@ int64_t map_table(uint64_t frame, uint64_t as, uint64_t va) {
     Object* a = fk.object(as, ObjType::AddressSpace);
     if (!a) return e(Errno::BadType);
     if (f->order != 0 || va >= abi::kMaxVa) return e(Errno::Inval);
-    if (f->mapped || f->donated || f->split || f->children ||
-        (f->parent >= 0 && !fk.caps_[size_t(f->parent)].split))
-        return e(Errno::Busy);
+    if (!fk.free_for_use(*f)) return e(Errno::Busy);
     TableFrame t{fk.caps_[as].obj, 1, va >> 30};
     if (a->l1.count(va >> 30)) {
         if (a->l0.count(va >> 21)) return e(Errno::Exist);
