@@ -128,8 +128,8 @@ enum class ObjType : uint8_t {
 // One call of a Batch: the kernel reads number and args once, runs the call
 // through the same decoder as a single call, and writes its result (>= 0,
 // or a negated Errno) back. Only calls that never block and print nothing
-// may be batched: Cap*, FrameSplit, Retype, Map, Unmap, Protect, ProtectRange, MapTable,
-// UnmapTable, ThreadConfigure, ThreadSetStack, ThreadWriteRegs, ThreadStart,
+// may be batched: Cap*, FrameSplit, Retype, Map, Unmap, Protect, ProtectRange, FrameZero,
+// MapTable, UnmapTable, ThreadConfigure, ThreadSetStack, ThreadWriteRegs, ThreadStart,
 // ThreadCopyRegs; any other number's result is NoSys and ends the batch.
 struct BatchEntry {
     uint64_t number; // an abi::Sys value
