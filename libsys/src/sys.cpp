@@ -9,19 +9,10 @@ namespace sys {
 using capframe::abi::Sys;
 
 int64_t syscall_msg(Sys n, uint64_t a0, Msg& m) {
-    register uint64_t r0 asm("a0") = a0;
-    register uint64_t r1 asm("a1") = m.w[0];
-    register uint64_t r2 asm("a2") = m.w[1];
-    register uint64_t r3 asm("a3") = m.w[2];
-    register uint64_t r4 asm("a4") = m.w[3];
-    register uint64_t r5 asm("a5") = 0;
-    register uint64_t r7 asm("a7") = static_cast<uint64_t>(n);
-    asm volatile("ecall"
-                 : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5)
-                 : "r"(r7)
-                 : "memory");
-    m.w[0] = r1, m.w[1] = r2, m.w[2] = r3, m.w[3] = r4, m.badge = r5;
-    return static_cast<int64_t>(r0);
+    capframe::abi::EcallRegs r{a0, m.w[0], m.w[1], m.w[2], m.w[3], 0};
+    int64_t status = capframe::abi::ecall(static_cast<uint64_t>(n), r);
+    m.w[0] = r.a1, m.w[1] = r.a2, m.w[2] = r.a3, m.w[3] = r.a4, m.badge = r.a5;
+    return status;
 }
 
 int64_t cap_info(uint64_t slot, uint64_t* object) {
