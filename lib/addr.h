@@ -26,6 +26,15 @@ constexpr bool align_up(uint64_t v, uint64_t a, uint64_t& out) {
     return true;
 }
 
+// [off, off + len) lies inside a buffer of `size` bytes, computed without
+// overflow: the bounds check of the parsers of untrusted images (mm's ELF and
+// cpio readers).
+constexpr bool in_bounds(uint64_t size, uint64_t off, uint64_t len) {
+    return off <= size && len <= size - off;
+}
+static_assert(in_bounds(16, 8, 8) && !in_bounds(16, 8, 9) && !in_bounds(16, 17, 0));
+static_assert(!in_bounds(16, 8, ~uint64_t{0})); // off + len would wrap
+
 // The largest order k <= max_order for which the 2^k pages at `base` (page
 // aligned) are naturally aligned and fit in `size` bytes: how a run of free
 // RAM is cut into frame capabilities (the kernel at boot; mm's buddy tests

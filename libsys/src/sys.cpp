@@ -9,19 +9,10 @@ namespace sys {
 using capframe::abi::Sys;
 
 int64_t syscall_msg(Sys n, uint64_t a0, Msg& m) {
-    register uint64_t r0 asm("a0") = a0;
-    register uint64_t r1 asm("a1") = m.w[0];
-    register uint64_t r2 asm("a2") = m.w[1];
-    register uint64_t r3 asm("a3") = m.w[2];
-    register uint64_t r4 asm("a4") = m.w[3];
-    register uint64_t r5 asm("a5") = 0;
-    register uint64_t r7 asm("a7") = static_cast<uint64_t>(n);
-    asm volatile("ecall"
-                 : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5)
-                 : "r"(r7)
-                 : "memory");
-    m.w[0] = r1, m.w[1] = r2, m.w[2] = r3, m.w[3] = r4, m.badge = r5;
-    return static_cast<int64_t>(r0);
+    capframe::abi::EcallRegs r{a0, m.w[0], m.w[1], m.w[2], m.w[3], 0};
+    int64_t status = capframe::abi::ecall(static_cast<uint64_t>(n), r);
+    m.w[0] = r.a1, m.w[1] = r.a2, m.w[2] = r.a3, m.w[3] = r.a4, m.badge = r.a5;
+    return status;
 }
 
 int64_t cap_info(uint64_t slot, uint64_t* object) {
@@ -30,33 +21,31 @@ int64_t cap_info(uint64_t slot, uint64_t* object) {
     if (object) *object = m.w[0];
     return r;
 }
-int64_t cap_copy(uint64_t src, uint64_t dst_table, uint64_t dst, uint64_t rights, uint64_t badge) {
-    return syscall(Sys::CapCopy, src, dst_table, dst, rights, badge);
-}
-int64_t cap_delete(uint64_t slot) {
-    return syscall(Sys::CapDelete, slot);
-}
-int64_t cap_revoke(uint64_t slot) {
-    return syscall(Sys::CapRevoke, slot);
-}
-int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
-    return syscall(Sys::FrameSplit, slot, lo, hi);
-}
 int64_t retype(uint64_t frame, capframe::abi::ObjType type, uint64_t dst) {
     return syscall(Sys::Retype, frame, static_cast<uint64_t>(type), dst);
 }
-int64_t cap_attach(uint64_t space, uint64_t leaf, uint64_t index) {
-    return syscall(Sys::CapAttach, space, leaf, index);
-}
-int64_t cap_detach(uint64_t space, uint64_t index) {
-    return syscall(Sys::CapDetach, space, index);
-}
-int64_t frame_merge(uint64_t lo, uint64_t hi) {
-    return syscall(Sys::FrameMerge, lo, hi);
-}
-int64_t cap_move(uint64_t src, uint64_t dst) {
-    return syscall(Sys::CapMove, src, dst);
-}
+
+// The pass-through calls (capframe/syscalls.h), each
+//     int64_t function(uint64_t a0, ...) { return syscall(Sys::number, a0, ...); }
+// after a check that it has the type syscalls.h declares.
+#define PARAMS_1 uint64_t a0
+#define PARAMS_2 PARAMS_1, uint64_t a1
+#define PARAMS_3 PARAMS_2, uint64_t a2
+#define PARAMS_4 PARAMS_3, uint64_t a3
+#define PARAMS_5 PARAMS_4, uint64_t a4
+#define ARGS_1 a0
+#define ARGS_2 ARGS_1, a1
+#define ARGS_3 ARGS_2, a2
+#define ARGS_4 ARGS_3, a3
+#define ARGS_5 ARGS_4, a4
+#define PASS_THROUGH(function, number, n)                                                          \
+    static_assert(__is_same(decltype(&function), int64_t (*)(PARAMS_##n)));                        \
+    int64_t function(PARAMS_##n) {                                                                 \
+        return syscall(Sys::number, ARGS_##n);                                                     \
+    }
+CAPFRAME_PASS_THROUGH_CALLS(PASS_THROUGH)
+#undef PASS_THROUGH
+
 int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need_level) {
     Msg m;
     m.w[0] = as, m.w[1] = va, m.w[2] = rights;
@@ -71,47 +60,8 @@ int64_t batch(uint64_t frame, uint64_t count, uint64_t* second) {
     if (second) *second = m.w[0];
     return r;
 }
-int64_t unmap(uint64_t frame) {
-    return syscall(Sys::Unmap, frame);
-}
-int64_t protect(uint64_t frame, uint64_t rights) {
-    return syscall(Sys::Protect, frame, rights);
-}
-int64_t protect_range(uint64_t as, uint64_t va, uint64_t end) {
-    return syscall(Sys::ProtectRange, as, va, end);
-}
-int64_t frame_zero(uint64_t frame) {
-    return syscall(Sys::FrameZero, frame);
-}
-int64_t map_table(uint64_t frame, uint64_t as, uint64_t va) {
-    return syscall(Sys::MapTable, frame, as, va);
-}
-int64_t unmap_table(uint64_t frame) {
-    return syscall(Sys::UnmapTable, frame);
-}
-int64_t vmprint_cap(uint64_t slot) {
-    return syscall(Sys::VmPrint, slot);
-}
-int64_t thread_configure(uint64_t thread, uint64_t as, uint64_t table, uint64_t fault_ep) {
-    return syscall(Sys::ThreadConfigure, thread, as, table, fault_ep);
-}
-int64_t thread_set_stack(uint64_t thread, uint64_t frame) {
-    return syscall(Sys::ThreadSetStack, thread, frame);
-}
-int64_t thread_write_regs(uint64_t thread, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1) {
-    return syscall(Sys::ThreadWriteRegs, thread, pc, sp, a0, a1);
-}
-int64_t thread_start(uint64_t thread) {
-    return syscall(Sys::ThreadStart, thread);
-}
-int64_t thread_suspend(uint64_t thread) {
-    return syscall(Sys::ThreadSuspend, thread);
-}
 int64_t thread_reply(uint64_t thread, const Msg& m) {
     return syscall(Sys::ThreadReply, thread, m.w[0], m.w[1], m.w[2], m.w[3]);
-}
-int64_t thread_copy_regs(uint64_t dst, uint64_t src, uint64_t a0, uint64_t a1) {
-    return syscall(Sys::ThreadCopyRegs, dst, src, a0, a1);
 }
 int64_t call(uint64_t ep, Msg& m) {
     return syscall_msg(Sys::Call, ep, m);

@@ -1,5 +1,7 @@
 #include "cpio.h"
 
+#include "addr.h"
+
 namespace capframe::mm {
 namespace {
 
@@ -12,14 +14,10 @@ constexpr int kFieldMode = 1, kFieldFilesize = 6, kFieldNamesize = 11;
 constexpr char kTrailer[] = "TRAILER!!!";
 constexpr size_t kTrailerLen = sizeof(kTrailer) - 1;
 
-bool fits(size_t size, size_t off, size_t len) {
-    return off <= size && len <= size - off;
-}
-
 // Rounds up to a multiple of 4 within `size`; false if that passes the end.
 bool pad4(size_t size, size_t off, size_t& padded) {
     size_t extra = (4 - off % 4) % 4;
-    if (!fits(size, off, extra)) return false;
+    if (!in_bounds(size, off, extra)) return false;
     padded = off + extra;
     return true;
 }
@@ -59,7 +57,7 @@ bool same(const char* a, const char* b, size_t n) {
 Result<void> cpio_next(std::span<const uint8_t> a, size_t& offset, CpioEntry& out) {
     size_t off = offset;
     if (off % 4 || off > a.size()) return Error::InvalidArgument;
-    if (!fits(a.size(), off, kHeaderSize)) return Error::Truncated;
+    if (!in_bounds(a.size(), off, kHeaderSize)) return Error::Truncated;
     static constexpr char kMagic[] = "070701";
     for (size_t k = 0; k < kMagicLen; ++k)
         if (a[off + k] != static_cast<uint8_t>(kMagic[k])) return Error::BadFormat;
@@ -70,14 +68,14 @@ Result<void> cpio_next(std::span<const uint8_t> a, size_t& offset, CpioEntry& ou
     if (namesize == 0) return Error::BadFormat;
 
     size_t name_at = off + kHeaderSize;
-    if (!fits(a.size(), name_at, namesize)) return Error::Truncated;
+    if (!in_bounds(a.size(), name_at, namesize)) return Error::Truncated;
     for (size_t k = 0; k + 1 < namesize; ++k)
         if (a[name_at + k] == 0) return Error::BadFormat;
     if (a[name_at + namesize - 1] != 0) return Error::BadFormat;
 
     size_t data_at, next;
     if (!pad4(a.size(), name_at + namesize, data_at)) return Error::Truncated;
-    if (!fits(a.size(), data_at, filesize)) return Error::Truncated;
+    if (!in_bounds(a.size(), data_at, filesize)) return Error::Truncated;
     if (!pad4(a.size(), data_at + filesize, next)) return Error::Truncated;
 
     const char* name = reinterpret_cast<const char*>(&a[name_at]);

@@ -1,9 +1,10 @@
 #include "elf.h"
 
+#include "addr.h"
+
 namespace capframe::mm {
 namespace {
 
-constexpr uint64_t kPage = 4096;
 constexpr uint64_t kEhdrSize = 64;
 constexpr uint64_t kPhdrSize = 56;
 
@@ -28,19 +29,6 @@ uint64_t u64(std::span<const uint8_t> f, uint64_t off) {
     return load(f, off, 8);
 }
 
-// [off, off + len) lies inside a buffer of `size` bytes (no overflow).
-bool fits(uint64_t size, uint64_t off, uint64_t len) {
-    return off <= size && len <= size - off;
-}
-
-uint64_t page_down(uint64_t a) {
-    return a & ~(kPage - 1);
-}
-// Only called with a <= top_va, which is page aligned, so this cannot wrap.
-uint64_t page_up(uint64_t a) {
-    return (a + kPage - 1) & ~(kPage - 1);
-}
-
 Result<void> check_header(std::span<const uint8_t> f) {
     if (f.size() < kEhdrSize) return Error::Truncated;
     if (f[0] != 0x7f || f[1] != 'E' || f[2] != 'L' || f[3] != 'F') return Error::BadFormat;
@@ -49,7 +37,7 @@ Result<void> check_header(std::span<const uint8_t> f) {
     if (u16(f, 16) != kEtExec || u16(f, 18) != kEmRiscv || u32(f, 20) != 1) return Error::BadFormat;
     if (u16(f, 52) != kEhdrSize || u16(f, 54) != kPhdrSize) return Error::BadFormat;
     if (u16(f, 56) == 0) return Error::BadFormat;
-    if (!fits(f.size(), u64(f, 32), u16(f, 56) * kPhdrSize)) return Error::Truncated;
+    if (!in_bounds(f.size(), u64(f, 32), u16(f, 56) * kPhdrSize)) return Error::Truncated;
     return {};
 }
 
@@ -65,9 +53,10 @@ Result<void> check_load(std::span<const uint8_t> f, uint64_t ph, uint64_t lowest
     uint64_t align = u64(f, ph + 48);
     if (seg.filesz > seg.memsz) return Error::BadFormat;
     if (align & (align - 1)) return Error::BadFormat; // 0 passes: "no constraint"
-    if (align >= kPage && seg.vaddr % kPage != seg.offset % kPage) return Error::BadFormat;
-    if (!fits(f.size(), seg.offset, seg.filesz)) return Error::Truncated;
-    // Page range [page_down(vaddr), page_up(vaddr + memsz)) inside [lowest, top).
+    if (align >= kPageSize && seg.vaddr % kPageSize != seg.offset % kPageSize)
+        return Error::BadFormat;
+    if (!in_bounds(f.size(), seg.offset, seg.filesz)) return Error::Truncated;
+    // Page range [vaddr rounded down, vaddr + memsz rounded up) inside [lowest, top).
     if (seg.vaddr < lowest_va || seg.vaddr >= top_va || seg.memsz > top_va - seg.vaddr)
         return Error::OutOfRange;
     if ((seg.flags & kPfW) && (seg.flags & kPfX)) return Error::InvalidArgument;
@@ -78,7 +67,8 @@ Result<void> check_load(std::span<const uint8_t> f, uint64_t ph, uint64_t lowest
 
 Result<void> check_elf(std::span<const uint8_t> f, uint64_t lowest_va, uint64_t top_va,
                        ElfImage& out) {
-    if (lowest_va % kPage || top_va % kPage || lowest_va >= top_va) return Error::InvalidArgument;
+    if (lowest_va % kPageSize || top_va % kPageSize || lowest_va >= top_va)
+        return Error::InvalidArgument;
     TRY(check_header(f));
 
     ElfImage img{};
@@ -106,7 +96,9 @@ Result<void> check_elf(std::span<const uint8_t> f, uint64_t lowest_va, uint64_t 
     // Sorted, so only neighbours can share a page.
     for (int i = 1; i < img.segment_count; ++i) {
         const ElfSegment& prev = img.segments[i - 1];
-        if (page_up(prev.vaddr + prev.memsz) > page_down(img.segments[i].vaddr))
+        uint64_t prev_end = 0; // cannot wrap: prev ends at or below top_va, page aligned
+        if (!align_up(prev.vaddr + prev.memsz, kPageSize, prev_end) ||
+            prev_end > align_down(img.segments[i].vaddr, kPageSize))
             return Error::InvalidArgument;
     }
 

@@ -28,6 +28,7 @@
 
 #include "capframe/sys.h"
 #include "capframe/user.h"
+#define TAP_WITH_COMMANDS
 #include "tap.h"
 
 namespace abi = capframe::abi;
@@ -317,38 +318,27 @@ int cmd_kill(long rounds) {
     return 0;
 }
 
-int usage() {
-    printf("usage: kcheck gap [MS] [WRITERS] | fp | kill [ROUNDS]\n");
-    return 2;
-}
+const tap_command kCommands[] = {
+    {"gap",
+     [](int argc, char** argv) {
+         long ms = tap_number(argc, argv, 1, 1000), writers = tap_number(argc, argv, 2, 1);
+         return ms < 0 || writers < 0 || writers > 8 ? TAP_USAGE : cmd_gap(ms, writers);
+     },
+     TAP_SUITE},
+    {"kill",
+     [](int argc, char** argv) {
+         long rounds = tap_number(argc, argv, 1, 200);
+         return rounds < 0 ? TAP_USAGE : cmd_kill(rounds);
+     },
+     TAP_SUITE},
+    {"fp", [](int, char**) { return cmd_fp(); }, TAP_SUITE},
+    {"fp-set", [](int, char**) { return cmd_fp_set(); }, TAP_PLAIN},
+    {"fp-get", [](int, char**) { return cmd_fp_get(); }, TAP_PLAIN},
+};
 
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) return usage();
-    const char* cmd = argv[1];
-    const char* a2 = argc > 2 ? argv[2] : nullptr;
-    const char* a3 = argc > 3 ? argv[3] : nullptr;
-    int r;
-    if (!strcmp(cmd, "gap")) {
-        long s = arg_number(a2, 1000), w = arg_number(a3, 1);
-        if (s < 0 || w < 0 || w > 8) return usage();
-        r = cmd_gap(s, w);
-    } else if (!strcmp(cmd, "kill")) {
-        long n = arg_number(a2, 200);
-        if (n < 0) return usage();
-        r = cmd_kill(n);
-    } else if (!strcmp(cmd, "fp")) {
-        r = cmd_fp();
-    } else if (!strcmp(cmd, "fp-set")) {
-        return cmd_fp_set();
-    } else if (!strcmp(cmd, "fp-get")) {
-        return cmd_fp_get();
-    } else {
-        return usage();
-    }
-    if (r) return r;
-    char suite[48];
-    snprintf(suite, sizeof suite, "kcheck: %s", cmd);
-    return tap_done(suite);
+    return tap_main("kcheck", "kcheck gap [MS] [WRITERS] | fp | kill [ROUNDS]", kCommands,
+                    sizeof kCommands / sizeof kCommands[0], argc, argv);
 }

@@ -26,6 +26,7 @@
 
 #include "capframe/sys.h"
 #include "capframe/user.h"
+#define TAP_WITH_COMMANDS
 #include "tap.h"
 
 using capframe::abi::Sys;
@@ -117,10 +118,10 @@ int op_exec(int n) {
     return same ? kCleanFailure : kBadState;
 }
 
-// exec's target: the arguments arrived whole.
+// exec's target (argv[0] "exec-target"): the arguments arrived whole.
 int exec_target(int argc, char** argv) {
-    if (argc != 5 || strcmp(argv[2], "one") || strcmp(argv[3], "two words") ||
-        strlen(argv[4]) != sizeof g_arg_long - 1)
+    if (argc != 4 || strcmp(argv[1], "one") || strcmp(argv[2], "two words") ||
+        strlen(argv[3]) != sizeof g_arg_long - 1)
         return 3;
     return 0;
 }
@@ -500,36 +501,43 @@ int cmd_hold_lock(long ms) {
     return r == 0 ? 0 : 1;
 }
 
-int usage() {
-    printf("usage: stress failalloc [ROUNDS] | exhaust [ROUNDS] | smp [SECONDS] [WORKERS] |\n"
-           "       hold-lock MS\n");
-    return 2;
-}
+// Each row: its words checked, then the command (tap_main).
+const tap_command kCommands[] = {
+    {"failalloc",
+     [](int argc, char** argv) {
+         long rounds = tap_number(argc, argv, 1, 1);
+         return rounds < 0 || argc > 2 ? TAP_USAGE : cmd_failalloc(static_cast<int>(rounds));
+     },
+     TAP_SUITE},
+    {"exhaust",
+     [](int argc, char** argv) {
+         long rounds = tap_number(argc, argv, 1, 1);
+         return rounds < 0 || argc > 2 ? TAP_USAGE : cmd_exhaust(static_cast<int>(rounds));
+     },
+     TAP_SUITE},
+    {"smp",
+     [](int argc, char** argv) {
+         long seconds = tap_number(argc, argv, 1, 10), workers = tap_number(argc, argv, 2, 4);
+         if (seconds < 0 || workers < 0 || argc > 3) return static_cast<int>(TAP_USAGE);
+         return cmd_smp(static_cast<int>(seconds), static_cast<int>(workers > 16 ? 16 : workers));
+     },
+     TAP_SUITE},
+    {"hold-lock",
+     [](int argc, char** argv) {
+         long ms = tap_number(argc, argv, 1, 1);
+         return ms < 0 || argc > 2 ? TAP_USAGE : cmd_hold_lock(ms);
+     },
+     TAP_PLAIN},
+    {"hold", [](int argc, char** argv) { return cmd_hold(tap_number(argc, argv, 1, 1)); },
+     TAP_PLAIN},
+    {"exec-target", exec_target, TAP_PLAIN},
+};
 
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) return usage();
-    const char* cmd = argv[1];
-    const char* a2 = argc > 2 ? argv[2] : nullptr;
-    const char* a3 = argc > 3 ? argv[3] : nullptr;
-    if (!strcmp(cmd, "exec-target")) return exec_target(argc, argv);
-    if (!strcmp(cmd, "hold")) return cmd_hold(arg_number(a2, 1));
-    long n = arg_number(a2, 1), m = arg_number(a3, 4);
-    if (n < 0 || m < 0 || argc > 4) return usage();
-    int r;
-    if (!strcmp(cmd, "failalloc"))
-        r = cmd_failalloc(static_cast<int>(n));
-    else if (!strcmp(cmd, "exhaust"))
-        r = cmd_exhaust(static_cast<int>(n));
-    else if (!strcmp(cmd, "smp"))
-        r = cmd_smp(static_cast<int>(arg_number(a2, 10)), static_cast<int>(m > 16 ? 16 : m));
-    else if (!strcmp(cmd, "hold-lock"))
-        return cmd_hold_lock(n);
-    else
-        return usage();
-    if (r) return r;
-    char suite[32];
-    snprintf(suite, sizeof suite, "stress: %s", cmd);
-    return tap_done(suite);
+    return tap_main("stress",
+                    "stress failalloc [ROUNDS] | exhaust [ROUNDS] | smp [SECONDS] [WORKERS] |\n"
+                    "       hold-lock MS",
+                    kCommands, sizeof kCommands / sizeof kCommands[0], argc, argv);
 }

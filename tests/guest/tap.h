@@ -14,6 +14,18 @@
  *       TAP_KILLED (it must be killed, status -1); the free frames must come
  *       back to where they were (waiting up to `settle` ticks for orphans).
  *
+ * With TAP_WITH_COMMANDS defined (picolibc and capframe/user.h), a program
+ * of subcommands ("kcheck gap 150 1", "stress smp 1 4") is a table:
+ *
+ *   tap_command cmds[] = {{"gap", run_gap, TAP_SUITE}, ...};
+ *   return tap_main("kcheck", "kcheck gap [MS] [WRITERS] | ...", cmds, n, argc, argv);
+ *
+ *       runs the row argv[1] names with the words from it on (argv[0] is
+ *       the name; tap_number(argc, argv, i, fallback) reads the i-th as a
+ *       number); a TAP_SUITE row that returns 0 ends with the plan and
+ *       tap_done("PROG: NAME"). An unknown name, or a row that returns
+ *       TAP_USAGE, prints "usage: USAGE" and returns 2.
+ *
  * Freestanding programs print through libsys: define TAP_PRINTF sys::printf
  * before the include. tools/qemu.py numbers and counts the results. */
 #pragma once
@@ -83,5 +95,41 @@ static inline void tap_case(const char* name, int (*fn)(void), int expect, int s
         }
     }
     tap_result(reason[0] == 0, name, reason);
+}
+#endif
+
+#ifdef TAP_WITH_COMMANDS
+#include <stdio.h>
+#include <string.h>
+
+#include "capframe/user.h"
+
+enum { TAP_USAGE = -2, TAP_PLAIN = 0, TAP_SUITE = 1 };
+
+typedef struct {
+    const char* name;
+    int (*run)(int argc, char** argv); /* argv[0]: the name */
+    int kind;                          /* TAP_SUITE or TAP_PLAIN */
+} tap_command;
+
+/* The i-th word as a positive number (arg_number): `fallback` if there is
+ * none, -1 if it is not one. */
+static inline long tap_number(int argc, char** argv, int i, long fallback) {
+    return arg_number(i < argc ? argv[i] : NULL, fallback);
+}
+
+static inline int tap_main(const char* prog, const char* usage, const tap_command* cmds, int n,
+                           int argc, char** argv) {
+    for (int i = 0; argc > 1 && i < n; ++i) {
+        if (strcmp(cmds[i].name, argv[1]) != 0) continue;
+        int r = cmds[i].run(argc - 1, argv + 1);
+        if (r == TAP_USAGE) break;
+        if (r != 0 || cmds[i].kind != TAP_SUITE) return r;
+        char suite[64];
+        snprintf(suite, sizeof suite, "%s: %s", prog, cmds[i].name);
+        return tap_done(suite);
+    }
+    TAP_PRINTF("usage: %s\n", usage);
+    return 2;
 }
 #endif

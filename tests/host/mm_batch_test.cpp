@@ -14,19 +14,19 @@ using namespace mmt;
 namespace {
 
 // The per-page path of fork (a heap under mm::g_lazy_heap_pages pages) for
-// the tests written for it; the lazy one has tests of its own below.
-struct EagerFork {
-    EagerFork() { mm::g_lazy_heap_pages = ~uint64_t{0}; }
-    ~EagerFork() { mm::g_lazy_heap_pages = mm::kLazyHeapPages; }
+// the tests written for it; the lazy one has tests of its own
+// (mm_lazy_test.cpp).
+class MmEagerFork : public ::testing::Test {
+  protected:
+    MmEagerFork() { mm::g_lazy_heap_pages = ~uint64_t{0}; }
+    ~MmEagerFork() override { mm::g_lazy_heap_pages = mm::kLazyHeapPages; }
 };
 
 // mm's batches (servers/mm/batch.h): fork and exit of a process with many
 // pages make a kernel call per batch of 64 calls, not per page.
-TEST(Mm, ForkAndExitBatchTheirKernelCalls) {
-    EagerFork eager;
-    ASSERT_TRUE(boot(4096));
+TEST_F(MmEagerFork, ForkAndExitBatchTheirKernelCalls) {
     constexpr uint64_t kPages = 300;
-    ASSERT_TRUE(touch_heap(1, kPages));
+    ASSERT_TRUE(boot_with_heap(kPages));
     auto& fk = fakek::fake();
     uint64_t calls = fk.calls, batches = fk.batches;
     auto f = request(1, mmp::Request::Fork);
@@ -61,11 +61,9 @@ TEST(Mm, ForkAndExitBatchTheirKernelCalls) {
 // A call that fails in the middle of a batch (the fake kernel answers Busy
 // for the n-th call of one kind): fork fails and changes nothing that
 // matters, the parent keeps its pages, and the books stay exact.
-TEST(Mm, ACallFailingInTheMiddleOfABatchLeavesTheBooksExact) {
-    EagerFork eager;
-    ASSERT_TRUE(boot(4096));
+TEST_F(MmEagerFork, ACallFailingInTheMiddleOfABatchLeavesTheBooksExact) {
     constexpr uint64_t kPages = 200;
-    ASSERT_TRUE(touch_heap(1, kPages));
+    ASSERT_TRUE(boot_with_heap(kPages));
     auto& fk = fakek::fake();
     int failed = 0;
     for (cabi::Sys s : {cabi::Sys::Protect, cabi::Sys::CapCopy, cabi::Sys::Map})

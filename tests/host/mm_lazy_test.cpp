@@ -15,9 +15,8 @@ uint64_t mapped(int pid) {
 }
 
 TEST(MmLazy, ForkSharesALargeHeapByRecordsAndTheChildMapsWhatItTouches) {
-    ASSERT_TRUE(boot(4096));
     constexpr uint64_t kPages = 300;
-    ASSERT_TRUE(touch_heap(1, kPages));
+    ASSERT_TRUE(boot_with_heap(kPages));
     auto& fk = fakek::fake();
     uint64_t calls = fk.calls, before = free_frames();
     uint64_t leaves0 = mm::g_slots.leaves(), b0 = fk.batches;
@@ -73,9 +72,8 @@ TEST(MmLazy, ForkSharesALargeHeapByRecordsAndTheChildMapsWhatItTouches) {
 }
 
 TEST(MmLazy, ARefusedProtectRangeFailsTheForkAndChangesNothing) {
-    ASSERT_TRUE(boot(4096));
     constexpr uint64_t kPages = 1200; // three page tables: several ProtectRange steps
-    ASSERT_TRUE(touch_heap(1, kPages));
+    ASSERT_TRUE(boot_with_heap(kPages));
     auto& fk = fakek::fake();
     for (uint64_t n : {1, 2}) {
         uint64_t before = free_frames();
@@ -108,9 +106,8 @@ TEST(MmLazy, ARefusedProtectRangeFailsTheForkAndChangesNothing) {
 }
 
 TEST(MmLazy, AChildOfALazyChildSharesByRecordsToo) {
-    ASSERT_TRUE(boot(4096));
     constexpr uint64_t kPages = 100;
-    ASSERT_TRUE(touch_heap(1, kPages));
+    ASSERT_TRUE(boot_with_heap(kPages));
     int child = static_cast<int>(request(1, mmp::Request::Fork).r());
     ASSERT_GT(child, 1);
     int grandchild = static_cast<int>(request(child, mmp::Request::Fork).r());

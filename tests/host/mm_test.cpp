@@ -164,9 +164,8 @@ TEST(Mm, SbrkPromisesAreKeptUpToTheLastFrame) {
 // fork holds a frame for every copy-on-write copy: once memory is used up,
 // both sides can still write every page.
 TEST(Mm, CopyOnWriteCopiesAreReservedByFork) {
-    ASSERT_TRUE(boot(4096));
     constexpr uint64_t kPages = 200;
-    ASSERT_TRUE(touch_heap(1, kPages));
+    ASSERT_TRUE(boot_with_heap(kPages));
     uint64_t before = available_now();
     int child = static_cast<int>(request(1, mmp::Request::Fork).r());
     ASSERT_GT(child, 1);

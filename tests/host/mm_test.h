@@ -66,4 +66,12 @@ inline ::testing::AssertionResult touch_heap(int pid, uint64_t pages) {
     return ::testing::AssertionSuccess();
 }
 
+// mm booted with 4096 free frames and init's heap grown by `pages` written
+// pages (touch_heap): where the fork, copy-on-write and batch tests begin.
+// ASSERT_TRUE(boot_with_heap(...)).
+inline ::testing::AssertionResult boot_with_heap(uint64_t pages) {
+    if (!boot(4096)) return ::testing::AssertionFailure() << "mm did not boot";
+    return touch_heap(1, pages);
+}
+
 } // namespace mmt

@@ -1,16 +1,13 @@
 #include "sbi.h"
 
+#include "capframe/ecall.h"
+
 namespace capframe::sbi {
 
 Ret call(uint64_t ext, uint64_t fid, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3) {
-    register uint64_t r0 asm("a0") = a0;
-    register uint64_t r1 asm("a1") = a1;
-    register uint64_t r2 asm("a2") = a2;
-    register uint64_t r3 asm("a3") = a3;
-    register uint64_t r6 asm("a6") = fid;
-    register uint64_t r7 asm("a7") = ext;
-    asm volatile("ecall" : "+r"(r0), "+r"(r1) : "r"(r2), "r"(r3), "r"(r6), "r"(r7) : "memory");
-    return Ret{static_cast<int64_t>(r0), static_cast<int64_t>(r1)};
+    abi::EcallRegs r{a0, a1, a2, a3};
+    int64_t error = abi::ecall(ext, fid, r);
+    return Ret{error, static_cast<int64_t>(r.a1)};
 }
 
 bool probe(uint64_t ext) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "capframe/abi.h"
+#include "capframe/ecall.h"
 #include "capframe/mm_protocol.h"
 #include "capframe/msg.h"
 #include "capframe/syscalls.h"
@@ -17,18 +18,8 @@ namespace sys {
 // Raw system call: number in a7, arguments in a0..a5, result in a0.
 inline int64_t syscall(uint64_t n, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
                        uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0) {
-    register uint64_t r0 asm("a0") = a0;
-    register uint64_t r1 asm("a1") = a1;
-    register uint64_t r2 asm("a2") = a2;
-    register uint64_t r3 asm("a3") = a3;
-    register uint64_t r4 asm("a4") = a4;
-    register uint64_t r5 asm("a5") = a5;
-    register uint64_t r7 asm("a7") = n;
-    asm volatile("ecall"
-                 : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5)
-                 : "r"(r7)
-                 : "memory");
-    return static_cast<int64_t>(r0);
+    capframe::abi::EcallRegs r{a0, a1, a2, a3, a4, a5};
+    return capframe::abi::ecall(n, r);
 }
 
 inline int64_t syscall(capframe::abi::Sys n, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,

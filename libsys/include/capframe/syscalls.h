@@ -12,6 +12,45 @@
 #include "capframe/abi.h"
 #include "capframe/msg.h"
 
+// The kernel calls whose libsys function hands its arguments straight to
+// the system call of that number (sys::syscall(Sys::N, a0, ...)): one row
+// X(function, abi::Sys name, argument count) each, the batchable ones (the
+// kernel's kBatchable rows) first. libsys/src/sys.cpp defines the functions
+// from these rows and call_entry below dispatches the batchable ones; the
+// declarations below keep their parameter names (a row whose count disagrees
+// with its declaration does not compile: sys.cpp checks the type).
+#define CAPFRAME_PASS_THROUGH_BATCHABLE(X)                                                         \
+    X(cap_copy, CapCopy, 5)                                                                        \
+    X(cap_delete, CapDelete, 1)                                                                    \
+    X(cap_revoke, CapRevoke, 1)                                                                    \
+    X(frame_split, FrameSplit, 3)                                                                  \
+    X(cap_attach, CapAttach, 3)                                                                    \
+    X(cap_detach, CapDetach, 2)                                                                    \
+    X(frame_merge, FrameMerge, 2)                                                                  \
+    X(cap_move, CapMove, 2)                                                                        \
+    X(unmap, Unmap, 1)                                                                             \
+    X(protect, Protect, 2)                                                                         \
+    X(protect_range, ProtectRange, 3)                                                              \
+    X(frame_zero, FrameZero, 1)                                                                    \
+    X(map_table, MapTable, 3)                                                                      \
+    X(unmap_table, UnmapTable, 1)                                                                  \
+    X(thread_configure, ThreadConfigure, 4)                                                        \
+    X(thread_set_stack, ThreadSetStack, 2)                                                         \
+    X(thread_write_regs, ThreadWriteRegs, 5)                                                       \
+    X(thread_start, ThreadStart, 1)                                                                \
+    X(thread_copy_regs, ThreadCopyRegs, 4)
+#define CAPFRAME_PASS_THROUGH_CALLS(X)                                                             \
+    CAPFRAME_PASS_THROUGH_BATCHABLE(X)                                                             \
+    X(vmprint_cap, VmPrint, 1)                                                                     \
+    X(thread_suspend, ThreadSuspend, 1)
+
+// The first n elements of the array p, as an argument list.
+#define CAPFRAME_ARRAY_ARGS_1(p) p[0]
+#define CAPFRAME_ARRAY_ARGS_2(p) CAPFRAME_ARRAY_ARGS_1(p), p[1]
+#define CAPFRAME_ARRAY_ARGS_3(p) CAPFRAME_ARRAY_ARGS_2(p), p[2]
+#define CAPFRAME_ARRAY_ARGS_4(p) CAPFRAME_ARRAY_ARGS_3(p), p[3]
+#define CAPFRAME_ARRAY_ARGS_5(p) CAPFRAME_ARRAY_ARGS_4(p), p[4]
+
 namespace sys {
 
 using Msg = capframe::Msg; // capframe/msg.h
@@ -75,52 +114,19 @@ inline int64_t call_entry(const capframe::abi::BatchEntry& e, uint64_t* second) 
     switch (static_cast<Sys>(e.number)) {
     case Sys::CapInfo:
         return cap_info(a[0], second);
-    case Sys::CapCopy:
-        return cap_copy(a[0], a[1], a[2], a[3], a[4]);
-    case Sys::CapDelete:
-        return cap_delete(a[0]);
-    case Sys::CapRevoke:
-        return cap_revoke(a[0]);
-    case Sys::FrameSplit:
-        return frame_split(a[0], a[1], a[2]);
+#define CAPFRAME_ENTRY_CASE(function, number, n)                                                   \
+    case Sys::number:                                                                              \
+        return function(CAPFRAME_ARRAY_ARGS_##n(a));
+        CAPFRAME_PASS_THROUGH_BATCHABLE(CAPFRAME_ENTRY_CASE)
+#undef CAPFRAME_ENTRY_CASE
     case Sys::Retype:
         return retype(a[0], static_cast<capframe::abi::ObjType>(a[1]), a[2]);
-    case Sys::CapAttach:
-        return cap_attach(a[0], a[1], a[2]);
-    case Sys::CapDetach:
-        return cap_detach(a[0], a[1]);
-    case Sys::FrameMerge:
-        return frame_merge(a[0], a[1]);
-    case Sys::CapMove:
-        return cap_move(a[0], a[1]);
     case Sys::Map: {
         int level = 0;
         int64_t r = map(a[0], a[1], a[2], a[3], &level);
         *second = static_cast<uint64_t>(level);
         return r;
     }
-    case Sys::Unmap:
-        return unmap(a[0]);
-    case Sys::Protect:
-        return protect(a[0], a[1]);
-    case Sys::ProtectRange:
-        return protect_range(a[0], a[1], a[2]);
-    case Sys::FrameZero:
-        return frame_zero(a[0]);
-    case Sys::MapTable:
-        return map_table(a[0], a[1], a[2]);
-    case Sys::UnmapTable:
-        return unmap_table(a[0]);
-    case Sys::ThreadConfigure:
-        return thread_configure(a[0], a[1], a[2], a[3]);
-    case Sys::ThreadSetStack:
-        return thread_set_stack(a[0], a[1]);
-    case Sys::ThreadWriteRegs:
-        return thread_write_regs(a[0], a[1], a[2], a[3], a[4]);
-    case Sys::ThreadStart:
-        return thread_start(a[0]);
-    case Sys::ThreadCopyRegs:
-        return thread_copy_regs(a[0], a[1], a[2], a[3]);
     default:
         return capframe::abi::error_return(capframe::abi::Errno::NoSys);
     }
