@@ -79,6 +79,8 @@ class PageFiller {
 // pages instead of four or five times per page: the fault, mm's two
 // batches, the reply).
 inline constexpr uint64_t kFaultAround = 16;
+// sbrk places a growth of up to this many pages at once (sbrk.cpp).
+inline constexpr uint64_t kEagerSbrkPages = 16;
 Result<void> fault_heap(Proc* p, uint64_t va);
 // A fresh page at va in p: zeroed, or `len` bytes of src at offset `at`.
 // from_reserve: a frame sbrk promised. through_copy: mapped through a copy

@@ -46,6 +46,17 @@ int64_t sbrk(Proc* p, int64_t n) {
         unreserve_tables(p, heap_tables(p, old_top) - heap_tables(p, new_top));
     }
     p->brk = want;
+    // A small growth is placed at once (zeroed by the kernel, one kernel
+    // entry): whoever grows a heap by a few pages writes them next, and
+    // each would otherwise cost a fault and its round trip through mm. The
+    // frames come out of the promise just made; a page that cannot be
+    // placed now stays promised and comes at its first touch.
+    if (new_top > old_top && (new_top - old_top) / kPage <= kEagerSbrkPages) {
+        PageFiller f(p, true);
+        for (uint64_t va = old_top; va < new_top; va += kPage)
+            if (!f.add(va, kMapW, nullptr, 0).ok()) break;
+        (void)f.finish();
+    }
     return static_cast<int64_t>(old);
 }
 
