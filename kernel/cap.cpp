@@ -110,6 +110,11 @@ void zero_frames(uint64_t pa, uint64_t pages) {
     memset(reinterpret_cast<void*>(pa), 0, pages * kPageSize); // by words (lib/string.cpp)
 }
 
+void frame_ensure_zero(Cap* frame) {
+    if (!frame->zeroed) zero_frames(frame->object, uint64_t{1} << frame->order);
+    frame->zeroed = 1;
+}
+
 void mdb_init() {
     g_mdb.prev = g_mdb.next = &g_mdb;
 }
@@ -190,6 +195,7 @@ Result<void> cap_copy(Cap* src, Cap* dst, uint8_t rights, uint64_t badge) {
     if (badge && (src->type != ObjType::Endpoint || src->badge)) return Error::InvalidArgument;
     make_child(src, dst, src->type, src->rights & rights, src->order, src->object);
     dst->badge = badge ? badge : src->badge;
+    src->zeroed = 0; // the copy may map and write the memory
     return {};
 }
 
@@ -211,6 +217,7 @@ Result<void> cap_delete(Cap* c) {
             break;
         }
         zero_frames(frame->object, uint64_t{1} << frame->order);
+        frame->zeroed = 1;
         frame->flags &= static_cast<uint8_t>(~abi::kCapDonated);
         frame->donated_as = 0;
     }
@@ -247,6 +254,7 @@ Result<void> frame_split(Cap* frame, Cap* lo, Cap* hi) {
         hi->order = order;
         hi->object = frame->object + (kPageSize << order);
         hi->depth = frame->depth;
+        hi->zeroed = frame->zeroed;
         mdb_insert_after(frame, hi); // (frame has no descendants)
         frame->order = order;
         return {};
@@ -254,6 +262,8 @@ Result<void> frame_split(Cap* frame, Cap* lo, Cap* hi) {
     make_child(frame, hi, ObjType::Frame, frame->rights, order,
                frame->object + (kPageSize << order));
     make_child(frame, lo, ObjType::Frame, frame->rights, order, frame->object);
+    lo->zeroed = hi->zeroed = frame->zeroed;
+    frame->zeroed = 0; // written through its halves from now on
     frame->flags |= abi::kCapSplit;
     return {};
 }
@@ -267,6 +277,7 @@ Result<void> frame_merge(Cap* lo, Cap* hi) {
         return Error::InvalidArgument;
     if (!frame_free_for_use(lo) || !frame_free_for_use(hi)) return Error::Busy;
     if (lo->depth != hi->depth || parent_of(lo) != parent_of(hi)) return Error::InvalidArgument;
+    lo->zeroed = lo->zeroed && hi->zeroed; // (mdb_remove clears hi)
     mdb_remove(hi);
     lo->order = static_cast<uint8_t>(lo->order + 1);
     return {};
@@ -299,7 +310,8 @@ Result<void> retype(Cap* frame, ObjType type, Cap* dst) {
     if (!frame_free_for_use(frame)) return Error::Busy;
 
     uint64_t pa = frame->object;
-    zero_frames(pa, uint64_t{1} << frame->order);
+    frame_ensure_zero(frame);
+    frame->zeroed = 0; // the object's from now on
     switch (type) {
     case ObjType::AddressSpace:
         as_init(pa);

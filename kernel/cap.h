@@ -57,5 +57,9 @@ Result<void> endpoint_check_destroy(const Endpoint* ep);
 void endpoint_destroy(Endpoint* ep);
 
 void zero_frames(uint64_t pa, uint64_t pages);
+// The frame's run zeroed, unless the kernel knows it is (Cap::zeroed); the
+// caller then uses it (for an object, a table, a stack: zeroed = 0) or
+// keeps it zero (FrameZero).
+void frame_ensure_zero(Cap* frame);
 
 } // namespace capframe

@@ -38,7 +38,15 @@ struct Cap {
     uint8_t donated_as; // kDonated*: what the kernel uses a donated frame for
     uint8_t table_level;
     uint16_t kstack_slot;
-    uint32_t reserved;
+    // Frame: the kernel knows the whole run reads zero. Set where the kernel
+    // zeroes it (an object deleted, an empty table released, a kernel stack
+    // given back, FrameZero), cleared before anything could write it (a
+    // mapping, a copy, a batch page, a split's parent, an object or table
+    // or stack made in it). Retype, MapTable, ThreadSetStack and FrameZero
+    // then need not zero it (again): fork+exit made each object's frame
+    // zero twice.
+    uint8_t zeroed;
+    uint8_t pad[3];
 
     bool empty() const { return type == ObjType::Null; }
     bool has(uint8_t r) const { return (rights & r) == r; }

@@ -42,6 +42,7 @@ Result<int64_t> sys_batch(Thread& t, SyscallArgs a) {
     if (count > abi::kBatchMax) return Error::InvalidArgument;
     const uint64_t pa = frame->object;
     auto* page = reinterpret_cast<volatile abi::BatchEntry*>(pa);
+    frame->zeroed = 0; // the kernel writes the results
     uint64_t done = 0;
     t.tf.regs[arch::a1] = 0;
     for (uint64_t i = 0; i < count; ++i) {

@@ -297,6 +297,7 @@ void thread_destroy(Thread* t) {
     if (t->kstack_cap) {
         kstack_remove(t->kstack_slot);
         zero_frames(t->kstack_cap->object, 1);
+        t->kstack_cap->zeroed = 1;
         t->kstack_cap->flags &= static_cast<uint8_t>(~abi::kCapDonated);
         t->kstack_cap->donated_as = 0;
     }

@@ -111,6 +111,7 @@ Result<void> frame_map(Cap* frame, AddressSpace* as, uint64_t va, uint8_t rights
     }
     as->mapped_pages += size / kPageSize;
     frame->flags |= abi::kCapMapped;
+    frame->zeroed = 0; // user code may write it
     frame->map_root = as->root;
     frame->map_va = va;
     if (rights & abi::kRightExec) note_code_mapped();
@@ -159,7 +160,7 @@ Result<void> frame_zero(Cap* frame) {
     // Free for use: no mapping or copy can see it change (no TLB or icache
     // to keep in step) and no kernel object lives in it.
     if (!frame_free_for_use(frame)) return Error::Busy;
-    zero_frames(frame->object, uint64_t{1} << frame->order);
+    frame_ensure_zero(frame); // (nothing to do if the kernel knows it is)
     return {};
 }
 
@@ -211,7 +212,8 @@ Result<int> table_map(Cap* frame, AddressSpace* as, uint64_t va) {
     uint64_t t = as->root;
     for (int level = 2; level > missing + 1; --level)
         t = Pte(entries(t)[sv39::index(va, level)]).pa().value();
-    zero_frames(frame->object, 1);
+    frame_ensure_zero(frame);
+    frame->zeroed = 0; // the table's from now on
     entries(t)[sv39::index(va, missing + 1)] = Pte::table(PhysAddr(frame->object)).raw();
     frame->flags |= abi::kCapDonated;
     frame->donated_as = kDonatedTable;
@@ -245,6 +247,7 @@ void table_release(Cap* frame) {
     frame->flags &= static_cast<uint8_t>(~abi::kCapDonated);
     frame->donated_as = 0;
     frame->map_root = frame->map_va = 0;
+    frame->zeroed = 1; // an empty table: every entry zero (table_unmap checked)
 }
 
 Result<void> as_check_trapframe(const AddressSpace* as, const Thread* t) {
@@ -277,13 +280,14 @@ Result<uint64_t> kstack_install(Cap* frame) {
     for (uint64_t i = 0; i < kKstackSlots && slot == kKstackSlots; ++i)
         if (!g_kstack_used[i]) slot = i;
     if (slot == kKstackSlots) return Error::TooMany;
-    zero_frames(frame->object, 1);
+    frame_ensure_zero(frame);
     TRY(kernel_table().map(VirtAddr(kstack_bottom(slot)), PhysAddr(frame->object), kPageSize,
                            Perm::R | Perm::W, PageSizes::Only4K));
     g_kstack_used[slot] = true;
     frame->flags |= abi::kCapDonated;
     frame->donated_as = kDonatedKstack;
     frame->kstack_slot = static_cast<uint16_t>(slot);
+    frame->zeroed = 0; // the stack's from now on
     kernel_table_changed();
     return slot;
 }

@@ -15,9 +15,11 @@
 // consistent list holding exactly the capabilities in the reachable tables,
 // depths and rights follow derivation, split/donated flags match the
 // children, objects exist exactly while their capability does, and no frame
-// that is or can be mapped overlaps memory the kernel uses (donated frames).
-// At the end everything is revoked and deleted: every table must be empty
-// and every frame zeroed again.
+// that is or can be mapped overlaps memory the kernel uses (donated frames),
+// and every frame the kernel believes zero (Cap::zeroed, which lets retype
+// and MapTable skip zeroing) is: mapped frames, objects and tables are
+// scribbled on as their users would. At the end everything is revoked and deleted: every table must
+// be empty and every frame zeroed again.
 //
 // A frame that is a *copy* must never be split, retyped or donated: the frame
 // it was copied from could still map the memory (this fuzzer found the kernel
@@ -58,6 +60,7 @@ struct Object {
     bool busy = false;
 };
 std::map<uint64_t, Object> g_objects; // Thread / AddressSpace / Endpoint made by retype
+std::set<uint64_t> g_user_written;    // pages a writable mapping scribbled on (mm zeroes those)
 
 uint64_t pa_of(const void* p) {
     return reinterpret_cast<uint64_t>(p);
@@ -74,7 +77,15 @@ Object& object_at(uint64_t pa, ObjType type) {
 // ---- the kernel's object hooks (thread.cpp, vmops.cpp) as stubs ----
 namespace capframe {
 
+// What a user or the kernel would write into memory it uses (a mapped
+// frame, a page table, an object's fields): not zero, so that a frame the
+// kernel wrongly believes zero (Cap::zeroed) shows.
+void scribble(uint64_t pa, uint64_t bytes) {
+    std::memset(reinterpret_cast<void*>(pa), 0x5a, bytes);
+}
+
 void thread_init(Thread* t) {
+    scribble(pa_of(t), kPageSize);
     FUZZ_CHECK(!g_objects.count(pa_of(t)));
     g_objects[pa_of(t)] = Object{ObjType::Thread};
 }
@@ -86,6 +97,7 @@ void thread_destroy(Thread* t) {
     g_objects.erase(pa_of(t));
 }
 void as_init(uint64_t pa) {
+    scribble(pa, 4 * kPageSize);
     FUZZ_CHECK(!g_objects.count(pa));
     g_objects[pa] = Object{ObjType::AddressSpace};
 }
@@ -203,8 +215,14 @@ Result<int64_t> syscall(Op op, const uint64_t a5[5]) {
         if (!f->has(abi::kRightMap)) return Error::Permission;
         if (f->flags & (abi::kCapMapped | abi::kCapDonated | abi::kCapSplit)) return Error::Busy;
         f->flags |= abi::kCapMapped;
+        f->zeroed = 0; // as frame_map: user code writes it (below)
         f->map_root = 1;
         f->map_va = a[1] & ~(kPageSize - 1);
+        if (f->rights & abi::kRightWrite) {
+            scribble(f->object, bytes_of(*f));
+            for (uint64_t off = 0; off < bytes_of(*f); off += kPageSize)
+                g_user_written.insert(f->object + off);
+        }
         return 0;
     }
     case Op::Unmap: {
@@ -219,6 +237,9 @@ Result<int64_t> syscall(Op op, const uint64_t a5[5]) {
         if (f->order != 0) return Error::InvalidArgument;
         if (!frame_free_for_use(f)) return Error::Busy;
         FUZZ_CHECK(!is_frame_copy(f));
+        frame_ensure_zero(f); // as table_map: then entries are written
+        f->zeroed = 0;
+        scribble(f->object, kPageSize);
         f->flags |= abi::kCapDonated;
         f->donated_as = kDonatedTable;
         return 0;
@@ -227,8 +248,10 @@ Result<int64_t> syscall(Op op, const uint64_t a5[5]) {
         Cap* f = TRY(lookup(t, a[0], ObjType::Frame));
         if (!(f->flags & abi::kCapDonated) || f->donated_as != kDonatedTable)
             return Error::InvalidArgument;
+        std::memset(reinterpret_cast<void*>(f->object), 0, kPageSize); // (emptied first)
         f->flags &= static_cast<uint8_t>(~abi::kCapDonated);
         f->donated_as = 0;
+        f->zeroed = 1; // as table_release
         return 0;
     }
     case Op::Busy: { // a thread runs in it / waits on it / uses the table
@@ -304,6 +327,11 @@ void check_state() {
             continue;
         }
         FUZZ_CHECK(in_arena(c->object, bytes_of(*c)) && c->object % bytes_of(*c) == 0);
+        if (c->zeroed) { // the kernel skips zeroing it: it must be zero
+            const auto* b = reinterpret_cast<const uint8_t*>(c->object);
+            for (uint64_t i = 0; i < bytes_of(*c); ++i)
+                FUZZ_CHECK(b[i] == 0);
+        }
         const bool children = has_children(c);
         FUZZ_CHECK(!(c->flags & abi::kCapSplit) || children);
         FUZZ_CHECK(!(c->flags & abi::kCapMapped) || c->has(abi::kRightMap));
@@ -375,6 +403,7 @@ void boot() {
     std::memset(g_arena, 0, kArenaBytes);
     std::memset(static_cast<void*>(g_root_slots), 0, sizeof g_root_slots);
     g_objects.clear();
+    g_user_written.clear();
     g_thread.table = CapTableRef{g_root_slots, std::size(g_root_slots)};
     g_thread.table.header()->slot_count = std::size(g_root_slots);
     mdb_init();
@@ -409,9 +438,11 @@ void teardown() {
         t.header()->bound_threads = 0;
     for (Cap* c = g_sentinel->next; c != g_sentinel; c = c->next)
         if (c->type == ObjType::Frame && (c->flags & abi::kCapDonated) &&
-            c->donated_as == kDonatedTable) {
+            c->donated_as == kDonatedTable) { // as UnmapTable of an emptied table
+            std::memset(reinterpret_cast<void*>(c->object), 0, kPageSize);
             c->flags &= static_cast<uint8_t>(~abi::kCapDonated);
             c->donated_as = 0;
+            c->zeroed = 1;
         }
     // A table can only go once the capabilities in it are gone, and those
     // may descend from another root: revoke round after round.
@@ -429,8 +460,11 @@ void teardown() {
         FUZZ_CHECK(g_root_slots[s].empty());
     FUZZ_CHECK(g_objects.empty());
     static const uint8_t zero[kPageSize] = {};
+    // Kernel memory (objects, tables) came back zeroed; what a user wrote
+    // stays (mm zeroes a page before it hands it out).
     for (uint64_t off = 0; off < kArenaBytes; off += kPageSize)
-        FUZZ_CHECK(std::memcmp(g_arena + off, zero, kPageSize) == 0); // frames came back zeroed
+        if (!g_user_written.count(pa_of(g_arena) + off))
+            FUZZ_CHECK(std::memcmp(g_arena + off, zero, kPageSize) == 0);
 }
 
 } // namespace

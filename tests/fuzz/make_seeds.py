@@ -454,6 +454,27 @@ def captable_seeds():
     call(f, 'revoke', 1)
     out['copy-retype-captable'] = f.data()
 
+    # Cap::zeroed: a deleted object leaves its frame known zero; a copy that
+    # maps and writes it, or a split whose half does, must end that.
+    f = Fdp()
+    retype(f, 2, 2)             # frame 3 (order 2) -> AddressSpace in slot 7
+    call(f, 'delete', 6)        # zeroed again: frame 3 is known zero
+    copy(f, 2)                  # a copy of frame 3 in slot 7
+    call(f, 'map', 6)           # mapped writable: written (frame 3 no longer known zero)
+    call(f, 'retype', 2, 0, 1)  # refused: it has a copy
+    out['zeroed-then-copied'] = f.data()
+
+    f = Fdp()
+    retype(f, 2, 2)             # frame 3 -> AddressSpace in slot 7, deleted: known zero
+    call(f, 'delete', 6)
+    call(f, 'split', 2, 0, 1)   # halves in 7 and 8 inherit it
+    call(f, 'map', 6)           # the lower half written
+    call(f, 'unmap', 6)
+    call(f, 'delete', 7)
+    call(f, 'delete', 6)        # frame 3 whole again: not known zero
+    retype(f, 2, 2)
+    out['zeroed-then-split'] = f.data()
+
     f = Fdp()
     call(f, 'split', 0, 0, 1)   # frame 1 -> halves in 7 and 8
     call(f, 'split', 6, 0, 1)
