@@ -40,10 +40,22 @@ struct SplitSlots {
 //     order - 1. May fail (e.g. NoMemory or TooMany when the cap table is full).
 //   merge(parent, lower, upper): delete the two children of `parent` so that
 //     it is usable again. May fail; the allocator then keeps the halves.
+// and, if Ops has it (FrameCapChainOps), for an allocation that splits two
+// levels or more:
+//   split_chain(slot, from, to, halves, error): the splits of `slot` from
+//     order `from` down to `to`, in order (halves[j]: the split at order
+//     from - j), at once (mm: one kernel call); returns how many were made,
+//     `error` saying why the rest were not.
 template <class T>
 concept FrameCapOps = requires(T& ops, uint32_t slot, uint8_t order) {
     { ops.split(slot, order) } -> std::same_as<Result<SplitSlots>>;
     { ops.merge(slot, slot, slot) } -> std::same_as<Result<void>>;
+};
+
+template <class T>
+concept FrameCapChainOps = requires(T& ops, uint32_t slot, uint8_t order, SplitSlots* halves,
+                                    Error& error) {
+    { ops.split_chain(slot, order, order, halves, error) } -> std::same_as<uint8_t>;
 };
 
 // Per-frame metadata: storage owned by the caller, contents private to the
@@ -230,6 +242,20 @@ Result<Block> Buddy<Ops>::alloc(uint8_t order) {
     if (from < 0) return Error::NoMemory;
     auto k = static_cast<uint8_t>(from);
     const uint32_t i = take_free(k);
+    if constexpr (FrameCapChainOps<Ops>) {
+        if (k > order + 1) {
+            SplitSlots halves[kMaxOrder];
+            Error error{};
+            const uint8_t made = ops_.split_chain(meta_[i].slot, k, order, halves, error);
+            for (uint8_t j = 0; j < made; ++j, --k)
+                apply_split(i, halves[j]);
+            if (k > order) {
+                unsplit(i, k, static_cast<uint8_t>(from));
+                return error;
+            }
+            return block_at(i);
+        }
+    }
     for (; k > order; --k) {
         Result<SplitSlots> halves = ops_.split(meta_[i].slot, k);
         if (!halves) {

@@ -22,6 +22,39 @@ Result<SplitSlots> KernelFrameOps::split(uint32_t slot, uint8_t) {
     return SplitSlots{slot, hi};
 }
 
+uint8_t KernelFrameOps::split_chain(uint32_t slot, uint8_t from, uint8_t to, SplitSlots* halves,
+                                    Error& error) {
+    const auto want = static_cast<uint8_t>(from - to);
+    uint8_t n = 0;
+    if (g_batch.queued() != 0 || g_batch.room() < want) { // someone's calls are queued
+        for (uint8_t k = from; k > to; --k, ++n) {
+            auto h = split(slot, k);
+            if (!h.ok()) {
+                error = h.error();
+                break;
+            }
+            halves[n] = h.value();
+        }
+        return n;
+    }
+    for (; n < want; ++n) {
+        auto hi = g_slots.alloc();
+        if (!hi.ok()) {
+            error = hi.error();
+            break;
+        }
+        halves[n] = SplitSlots{slot, hi.value()};
+        g_batch.add(abi::Sys::FrameSplit, slot, slot, hi.value());
+    }
+    if (n == 0) return 0;
+    ++chain_batches;
+    const BatchRun run = g_batch.run();
+    for (uint64_t j = run.done; j < n; ++j)
+        g_slots.free(halves[j].upper);
+    if (run.done < n) error = run.ok() ? Error::NoMemory : run.error;
+    return static_cast<uint8_t>(run.done);
+}
+
 namespace {
 
 // The merges queued while deferred: their halves' slots; the upper one is
@@ -363,6 +396,14 @@ void free_frames(Proc* p, Use use, Block b) {
     uncharge(p, use, uint64_t{1} << b.order);
     if (!g_book.buddy.free(b).ok()) kernel::log("mm: BUG: free of block at 0x%lx refused\n", b.pa);
     slots_trim(false);
+}
+
+void free_to_reserve(Proc* p, Use use, Block b) {
+    const uint64_t n = uint64_t{1} << b.order;
+    (void)g_book.acct.uncharge(id_of(p), use, n);
+    (void)g_book.acct.charge(id_of(p), Use::Shared, n);
+    if (!g_book.buddy.free(b).ok()) kernel::log("mm: BUG: free of block at 0x%lx refused\n", b.pa);
+    p->reserved += n, g_book.reserved += n;
 }
 
 Result<void> reserve(Proc* p, uint64_t n) {

@@ -17,6 +17,10 @@ namespace capframe::mm {
 // the halves) merges frame capabilities.
 struct KernelFrameOps {
     Result<SplitSlots> split(uint32_t slot, uint8_t order);
+    // In one batch (one kernel call) when mm's batch is empty, else a call
+    // each.
+    uint8_t split_chain(uint32_t slot, uint8_t from, uint8_t to, SplitSlots* halves, Error& error);
+    uint64_t chain_batches = 0; // batches split_chain made (tests)
     Result<void> merge(uint32_t parent, uint32_t lower, uint32_t upper);
 };
 
@@ -73,6 +77,9 @@ enum class From : uint8_t { Free, Heap, HeapTables };
 // failure does not land there but on the reservation.
 Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from = From::Free);
 void free_frames(Proc* p, Use use, Block b);
+// A frame taken out of p's heap promise (From::Heap) and not used after
+// all: free again, and promised again (the inverse of that allocation).
+void free_to_reserve(Proc* p, Use use, Block b);
 // sbrk's promises, charged as "Shared" until they become pages. For
 // FailAlloc a reservation counts as one allocation.
 Result<void> reserve(Proc* p, uint64_t n);

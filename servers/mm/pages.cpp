@@ -163,9 +163,16 @@ PageFiller::~PageFiller() {
     drop(0);
 }
 
+void PageFiller::give_back(Block b) {
+    if (from_reserve_)
+        free_to_reserve(p_, Use::User, b); // still promised: its first touch gets it
+    else
+        free_frames(p_, Use::User, b);
+}
+
 void PageFiller::drop(uint64_t from) {
     for (uint64_t i = from; i < n_; ++i)
-        free_frames(p_, Use::User, q_[i].b);
+        give_back(q_[i].b);
     n_ = from;
 }
 
@@ -264,7 +271,7 @@ Result<void> PageFiller::flush() {
             g_slots.free(slots[i]);
         }
         if (!unmapped && pg.len) unwindow(pg.b.slot); // (a page to zero had no window)
-        free_frames(p_, Use::User, pg.b);
+        give_back(pg.b);
         q_[i].b = Block{};
     }
     n_ = 0;

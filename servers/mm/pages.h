@@ -42,7 +42,8 @@ void unwindow(uint64_t slot);
 // through_copy). add() queues a page (taking its frame now, so that an
 // allocation failure is the add's); the group goes when it is full and at
 // finish(). src must stay valid until then. A page not placed goes back
-// (also when the filler goes out of scope); on error p has exactly the
+// (also when the filler goes out of scope), to p's heap promise if it came
+// out of it; on error p has exactly the
 // pages placed, and add()/finish() say the first error.
 inline constexpr uint64_t kFillPages = 16;
 inline constexpr uint64_t kFillVa = kScratchVa + 64 * kPage; // same leaf table as kScratchVa
@@ -66,7 +67,8 @@ class PageFiller {
         uint64_t len, at;
     };
     Result<void> flush();
-    void drop(uint64_t from); // frees queued pages [from, n_)
+    void drop(uint64_t from); // gives queued pages [from, n_) back
+    void give_back(Block b);  // free, and promised again if it came out of the promise
     Proc* p_;
     bool from_reserve_, through_copy_;
     Page q_[kFillPages];

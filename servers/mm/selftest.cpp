@@ -149,6 +149,19 @@ void batch_checks(uint64_t va) {
               (sys::cap_info(f.slot) >> 24 & abi::kCapDonated) == 0,
           "batch: an entry that deletes the batch page's capability ends the batch");
 
+    // FrameZero of the batch page itself: the result written after it
+    // makes the page non-zero again, so the kernel must not take it for
+    // zero (a table made in it would keep a junk entry and never be empty).
+    check(sys::map(f.slot, self_as, va + 0x2000, rw) == 0, "batch: map f as the batch page again");
+    set_entry(g[0], Sys::Unmap, f.slot);
+    set_entry(g[1], Sys::FrameZero, f.slot);
+    g[2] = abi::BatchEntry{}; // number 0: not batchable, its result is written
+    check(sys::batch(f.slot, 3) == 2,
+          "batch: unmap and FrameZero its own page, then a refused entry");
+    constexpr uint64_t kTableVa = 0x3500000000; // a 1 GiB region mm does not use
+    check(sys::map_table(f.slot, self_as, kTableVa) >= 0 && sys::unmap_table(f.slot) == 0,
+          "batch: a page FrameZero zeroed and the batch then wrote is cleared as a table");
+
     (void)sys::unmap(b.slot);
     g_slots.free(s1), g_slots.free(s2), g_slots.free(s3), g_slots.free(s4);
     (void)g_book.buddy.free(f), (void)g_book.buddy.free(b);

@@ -253,10 +253,13 @@ TEST(Mm, ASmallSbrkPlacesItsPagesAtOnce) {
     ASSERT_TRUE(boot(4096));
     auto& fk = fakek::fake();
     const int as = fk.object_of(proc(1)->as_obj);
-    const uint64_t mapped = fk.mapped_pages(as), available = available_now(), batches = fk.batches;
+    const uint64_t mapped = fk.mapped_pages(as), available = available_now(), batches = fk.batches,
+                   chains = mm::g_book.ops.chain_batches;
     ASSERT_EQ(request(1, mmp::Request::Sbrk, mm::kEagerSbrkPages * 4096).r(), int64_t(kHeap));
     EXPECT_EQ(fk.mapped_pages(as) - mapped, mm::kEagerSbrkPages);
-    EXPECT_EQ(fk.batches - batches, 1u) << "one batch: zero and map each page";
+    // (The buddy allocator's chains of splits are batches of their own.)
+    EXPECT_EQ(fk.batches - batches - (mm::g_book.ops.chain_batches - chains), 1u)
+        << "one batch: zero and map each page";
     EXPECT_EQ(proc(1)->reserved, 0u) << "the pages came out of the promise";
     EXPECT_LT(available_now(), available);
     for (uint64_t i = 0; i < mm::kEagerSbrkPages; ++i) {
@@ -271,6 +274,24 @@ TEST(Mm, ASmallSbrkPlacesItsPagesAtOnce) {
     EXPECT_EQ(check_books(), "");
     ASSERT_GE(request(1, mmp::Request::Sbrk, -int64_t((big + mm::kEagerSbrkPages) * 4096)).r(), 0);
     EXPECT_EQ(available_now(), available);
+    // The kernel refuses the placement (the 3rd FrameZero): sbrk still
+    // succeeds, the pages not placed stay promised (their frames back in
+    // the free pool), and their first touch gets them.
+    fk.fail_sys = cabi::Sys::FrameZero, fk.fail_after = 3;
+    const uint64_t top = uint64_t(request(1, mmp::Request::Sbrk, 0).r());
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, 8 * 4096).r(), int64_t(top));
+    EXPECT_EQ(fk.fail_after, 0u) << "the failure was injected";
+    const uint64_t placed = fk.mapped_pages(as) - mapped;
+    EXPECT_LT(placed, 8u);
+    EXPECT_EQ(proc(1)->reserved, 8 - placed) << "what was not placed is still promised";
+    EXPECT_EQ(check_books(), "");
+    for (uint64_t i = 0; i < 8; ++i)
+        ASSERT_TRUE(fault(1, top + i * 4096, 15)) << "page " << i;
+    EXPECT_EQ(fk.mapped_pages(as) - mapped, 8u);
+    EXPECT_EQ(proc(1)->reserved, 0u);
+    ASSERT_GE(request(1, mmp::Request::Sbrk, -int64_t(8 * 4096)).r(), 0);
+    EXPECT_EQ(available_now(), available);
+    EXPECT_EQ(check_books(), "");
     end_and_expect_everything_back();
 }
 
