@@ -5,6 +5,7 @@
 #include "arch/riscv64/csr.h"
 #include "cap.h"
 #include "capframe/abi.h"
+#include "capframe/calls.h"
 #include "console.h"
 #include "hart.h"
 #include "thread.h"
@@ -291,6 +292,25 @@ constexpr bool numbers_unique() {
     return true;
 }
 static_assert(numbers_unique(), "two system calls share a number");
+
+// The batchable calls libsys passes through (abi/capframe/calls.h) are the
+// kBatchable rows here, but for the three it decodes by hand (CapInfo,
+// Retype, Map): a call added to one list and not the other does not build.
+#define CAPFRAME_CHECK_BATCHABLE(function, number, count)                                          \
+    static_assert(kTable.flags[static_cast<uint64_t>(Sys::number)] & kBatchable,                   \
+                  #number " is batchable in abi/capframe/calls.h, not in the table");
+CAPFRAME_PASS_THROUGH_BATCHABLE(CAPFRAME_CHECK_BATCHABLE)
+#undef CAPFRAME_CHECK_BATCHABLE
+constexpr uint64_t batchable_rows() {
+    uint64_t n = 0;
+    for (const Entry& e : kEntries)
+        n += (e.flags & kBatchable) != 0;
+    return n;
+}
+#define CAPFRAME_COUNT_ROW(function, number, count) +1
+static_assert(batchable_rows() == 3 CAPFRAME_PASS_THROUGH_BATCHABLE(CAPFRAME_COUNT_ROW),
+              "a kBatchable row that abi/capframe/calls.h does not list (nor libsys decode)");
+#undef CAPFRAME_COUNT_ROW
 
 } // namespace
 
