@@ -115,6 +115,11 @@ void frame_ensure_zero(Cap* frame) {
     frame->zeroed = 1;
 }
 
+void frame_zero_for_use(Cap* frame) {
+    frame_ensure_zero(frame);
+    frame->zeroed = 0;
+}
+
 void mdb_init() {
     g_mdb.prev = g_mdb.next = &g_mdb;
 }
@@ -310,8 +315,7 @@ Result<void> retype(Cap* frame, ObjType type, Cap* dst) {
     if (!frame_free_for_use(frame)) return Error::Busy;
 
     uint64_t pa = frame->object;
-    frame_ensure_zero(frame);
-    frame->zeroed = 0; // the object's from now on
+    frame_zero_for_use(frame);
     switch (type) {
     case ObjType::AddressSpace:
         as_init(pa);

@@ -57,9 +57,11 @@ Result<void> endpoint_check_destroy(const Endpoint* ep);
 void endpoint_destroy(Endpoint* ep);
 
 void zero_frames(uint64_t pa, uint64_t pages);
-// The frame's run zeroed, unless the kernel knows it is (Cap::zeroed); the
-// caller then uses it (for an object, a table, a stack: zeroed = 0) or
-// keeps it zero (FrameZero).
+// The frame's run zeroed, unless the kernel knows it is (Cap::zeroed), and
+// known zero from now on (FrameZero).
 void frame_ensure_zero(Cap* frame);
+// The same, for a frame the kernel makes an object, a table or a stack in:
+// zero to start with, not known zero from now on.
+void frame_zero_for_use(Cap* frame);
 
 } // namespace capframe

@@ -42,7 +42,6 @@ Result<int64_t> sys_batch(Thread& t, SyscallArgs a) {
     if (count > abi::kBatchMax) return Error::InvalidArgument;
     const uint64_t pa = frame->object;
     auto* page = reinterpret_cast<volatile abi::BatchEntry*>(pa);
-    frame->zeroed = 0; // the kernel writes the results (and again after each entry)
     uint64_t done = 0;
     t.tf.regs[arch::a1] = 0;
     for (uint64_t i = 0; i < count; ++i) {
@@ -65,10 +64,11 @@ Result<int64_t> sys_batch(Thread& t, SyscallArgs a) {
             if (!again || again->empty() || again->type != ObjType::Frame || again->object != pa ||
                 !check_batch_frame(t, again).ok())
                 return static_cast<int64_t>(done + (r.ok() ? 1 : 0));
-            // An entry may have zeroed this very page (FrameZero): the
-            // result written next makes it non-zero again.
-            again->zeroed = 0;
+            frame = again;
         }
+        // The result makes the page non-zero (an entry may have zeroed it:
+        // FrameZero of this very frame).
+        frame->zeroed = 0;
         page[i].result = r.ok() ? r.value() : syscall_errno(r.error());
         if (!r.ok()) break;
         ++done;

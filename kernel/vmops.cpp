@@ -212,8 +212,7 @@ Result<int> table_map(Cap* frame, AddressSpace* as, uint64_t va) {
     uint64_t t = as->root;
     for (int level = 2; level > missing + 1; --level)
         t = Pte(entries(t)[sv39::index(va, level)]).pa().value();
-    frame_ensure_zero(frame);
-    frame->zeroed = 0; // the table's from now on
+    frame_zero_for_use(frame);
     entries(t)[sv39::index(va, missing + 1)] = Pte::table(PhysAddr(frame->object)).raw();
     frame->flags |= abi::kCapDonated;
     frame->donated_as = kDonatedTable;
@@ -280,14 +279,13 @@ Result<uint64_t> kstack_install(Cap* frame) {
     for (uint64_t i = 0; i < kKstackSlots && slot == kKstackSlots; ++i)
         if (!g_kstack_used[i]) slot = i;
     if (slot == kKstackSlots) return Error::TooMany;
-    frame_ensure_zero(frame);
+    frame_zero_for_use(frame);
     TRY(kernel_table().map(VirtAddr(kstack_bottom(slot)), PhysAddr(frame->object), kPageSize,
                            Perm::R | Perm::W, PageSizes::Only4K));
     g_kstack_used[slot] = true;
     frame->flags |= abi::kCapDonated;
     frame->donated_as = kDonatedKstack;
     frame->kstack_slot = static_cast<uint16_t>(slot);
-    frame->zeroed = 0; // the stack's from now on
     kernel_table_changed();
     return slot;
 }

@@ -237,8 +237,7 @@ Result<int64_t> syscall(Op op, const uint64_t a5[5]) {
         if (f->order != 0) return Error::InvalidArgument;
         if (!frame_free_for_use(f)) return Error::Busy;
         FUZZ_CHECK(!is_frame_copy(f));
-        frame_ensure_zero(f); // as table_map: then entries are written
-        f->zeroed = 0;
+        frame_zero_for_use(f); // as table_map: then entries are written
         scribble(f->object, kPageSize);
         f->flags |= abi::kCapDonated;
         f->donated_as = kDonatedTable;
