@@ -128,8 +128,10 @@ Result<int64_t> sys_debug_write(Thread& t, SyscallArgs a) {
     return static_cast<int64_t>(n);
 }
 
+// Uptime and Timebase are kLockFree: the light path answers them with
+// lock_free_call() and never comes here; the table keeps them complete.
 Result<int64_t> sys_uptime(Thread&, SyscallArgs) {
-    return static_cast<int64_t>(timer_ticks());
+    return static_cast<int64_t>(lock_free_call(static_cast<uint64_t>(Sys::Uptime)));
 }
 
 // The longest kernel-lock hold so far (hart.h), and optionally a fresh start:
@@ -143,7 +145,7 @@ Result<int64_t> sys_lock_stats(Thread& t, SyscallArgs a) {
 }
 
 Result<int64_t> sys_timebase(Thread&, SyscallArgs) {
-    return static_cast<int64_t>(timer_timebase());
+    return static_cast<int64_t>(lock_free_call(static_cast<uint64_t>(Sys::Timebase)));
 }
 
 Result<int64_t> sys_yield(Thread&, SyscallArgs) {
@@ -211,7 +213,9 @@ Result<int64_t> sys_debug_on_hart_refusals(Thread&, SyscallArgs) {
 //   kOnlyFirst: changes no capability but the one its first argument names
 //     (and an empty slot it fills), so a batch need not check its own page's
 //     capability again after it unless the first argument names that one.
-enum : uint8_t { kLight = 1, kBatchable = 2, kOnlyFirst = 4 };
+//   kLockFree: light, and reads nothing but the clock and boot-time
+//     constants, so the light path runs it without the kernel lock.
+enum : uint8_t { kLight = 1, kBatchable = 2, kOnlyFirst = 4, kLockFree = 8 };
 struct Entry {
     Sys number;
     SyscallHandler handler;
@@ -220,9 +224,9 @@ struct Entry {
 constexpr Entry kEntries[] = {
     {Sys::DebugWrite, sys_debug_write, kLight},
     {Sys::ConsoleRead, sys_console_read, kLight},
-    {Sys::Uptime, sys_uptime, kLight},
+    {Sys::Uptime, sys_uptime, kLight | kLockFree},
     {Sys::Yield, sys_yield, 0},
-    {Sys::Timebase, sys_timebase, kLight},
+    {Sys::Timebase, sys_timebase, kLight | kLockFree},
     {Sys::Sleep, sys_sleep, 0},
     {Sys::LockStats, sys_lock_stats, kLight},
 #ifdef CAPFRAME_TEST_KERNEL
@@ -273,17 +277,23 @@ constexpr uint64_t table_size() {
 struct Table {
     SyscallHandler at[table_size()] = {};
     uint8_t flags[table_size()] = {};
-    uint64_t light_mask = 0; // bit n: call n is kLight
+    uint64_t light_mask = 0;     // bit n: call n is kLight
+    uint64_t lock_free_mask = 0; // bit n: call n is kLockFree
     constexpr Table() {
         for (const Entry& e : kEntries) {
             auto n = static_cast<uint64_t>(e.number);
             at[n] = e.handler;
             flags[n] = e.flags;
             if (e.flags & kLight) light_mask |= uint64_t{1} << n;
+            if (e.flags & kLockFree) lock_free_mask |= uint64_t{1} << n;
         }
     }
 };
 constexpr Table kTable;
+static_assert((kTable.lock_free_mask & ~kTable.light_mask) == 0, "a lock-free call is light");
+static_assert(kTable.lock_free_mask == ((uint64_t{1} << static_cast<uint64_t>(Sys::Uptime)) |
+                                        (uint64_t{1} << static_cast<uint64_t>(Sys::Timebase))),
+              "lock_free_call() (syscalls.h) answers exactly the kLockFree calls");
 
 // Two entries for one number would leave one unreachable.
 constexpr bool numbers_unique() {
@@ -317,6 +327,8 @@ static_assert(batchable_rows() == 3 CAPFRAME_PASS_THROUGH_BATCHABLE(CAPFRAME_COU
 uint64_t syscall_light_mask() {
     return kTable.light_mask;
 }
+
+constinit const uint64_t g_syscall_lock_free_mask = kTable.lock_free_mask;
 
 BatchCall batch_call(uint64_t number) {
     if (number >= sizeof kTable.at / sizeof kTable.at[0] || !(kTable.flags[number] & kBatchable))

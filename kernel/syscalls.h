@@ -12,6 +12,7 @@
 
 #include "object.h"
 #include "result.h"
+#include "trap.h"
 
 namespace capframe {
 
@@ -30,6 +31,13 @@ using SyscallHandler = Result<int64_t> (*)(Thread& t, SyscallArgs a);
 // trap path, one bit per number; the decoder of a call a batch may hold (or
 // null), and whether it changes only the capability its first argument names.
 uint64_t syscall_light_mask();
+// The light calls that need no lock (numbers < 64; read by the light path),
+// and their result, from the number alone (syscall.cpp checks that the two
+// agree).
+extern const uint64_t g_syscall_lock_free_mask;
+inline uint64_t lock_free_call(uint64_t n) {
+    return n == static_cast<uint64_t>(abi::Sys::Uptime) ? timer_ticks() : timer_timebase();
+}
 struct BatchCall {
     SyscallHandler handler = nullptr;
     bool only_first = false;

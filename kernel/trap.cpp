@@ -127,9 +127,8 @@ extern "C" void kernel_trap(arch::KernelFrame* f) {
 // SPIE = 1; FS untouched: the kernel has no FP code and no other thread
 // runs here before the return), and the user pc stays in sepc. Returns the
 // satp to go back with; uservec restores the rest from the trapframe.
-extern "C" uint64_t user_syscall_light() {
-    Hart& h = this_hart();
-    Thread* t = h.current;
+namespace {
+[[gnu::noinline]] uint64_t syscall_locked(Hart& h, Thread* t) {
     kernel_lock();
     // Suspended by another hart while it ran here: the call is not done
     // (sepc still points at the ecall), and the thread comes back into the
@@ -148,6 +147,26 @@ extern "C" uint64_t user_syscall_light() {
     if (threads_waiting()) wake_idle_hart();
     kernel_unlock();
     return t->tf.user_satp;
+}
+} // namespace
+
+extern "C" uint64_t user_syscall_light() {
+    Hart& h = this_hart();
+    Thread* t = h.current;
+    // A call that reads only the clock and boot-time constants (kLockFree
+    // in syscall.cpp; a7 < 64, the trampoline checked) runs without the
+    // lock. The thread cannot change under it: its trapframe is its own,
+    // and user_satp changes only while it is off every hart. If another
+    // hart suspended it meanwhile, the call completes first and the pending
+    // IPI takes it out on the way back.
+    uint64_t n = t->tf.regs[arch::a7];
+    if ((g_syscall_lock_free_mask >> n) & 1) {
+        arch::write_sepc(arch::read_sepc() + 4);
+        t->tf.regs[arch::a0] = lock_free_call(n);
+        sync_icache_before_user(h);
+        return t->tf.user_satp;
+    }
+    return syscall_locked(h, t);
 }
 
 extern "C" [[noreturn]] void user_trap();

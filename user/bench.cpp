@@ -183,7 +183,13 @@ struct Figure {
 };
 const Figure kFigures[] = {
     {"null",
-     [] { measure("null syscall (uptime)", 2000, [] { (void)sys::syscall(Sys::Uptime); }); }},
+     [] {
+         // Uptime is lock-free; CapInfo is the cheapest call that takes the
+         // kernel lock (the light path's other calls).
+         measure("null syscall (uptime)", 2000, [] { (void)sys::syscall(Sys::Uptime); });
+         measure("light call with the lock (cap_info)", 2000,
+                 [] { (void)sys::cap_info(capframe::abi::kSlotMmEndpoint); });
+     }},
     {"ipc", [] { measure("IPC call+reply to mm (getpid)", 1000, [] { (void)sys::getpid(); }); }},
     {"map",
      [] {

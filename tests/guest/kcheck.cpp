@@ -15,7 +15,8 @@
 //                                   user (run it on one hart), copied by
 //                                   fork and independent afterwards
 //   (kcheck fp-set and fp-get are its helpers)
-//   kcheck kill [ROUNDS]            kill a CPU-bound child running on another
+//   kcheck kill [ROUNDS]            kill a CPU-bound child (user code, lock-free
+//                                   calls or locked light calls) on another
 //                                   hart, ROUNDS times: each kill is prompt
 //                                   (mm's suspend waits for the thread to
 //                                   leave its hart), no mm BUG, every frame
@@ -280,8 +281,14 @@ int cmd_kill(long rounds) {
     for (long i = 0; i < rounds; ++i) {
         int pid = fork();
         if (pid == 0) {
-            for (uint64_t n = 0;; ++n)
+            // In turn: user code only, lock-free system calls (the light
+            // path without the lock), light calls that take the lock. The
+            // kill must find the child wherever it is.
+            for (uint64_t n = 0;; ++n) {
                 asm volatile("" ::"r"(n));
+                if (i % 3 == 1) (void)sys::uptime();
+                if (i % 3 == 2) (void)sys::cap_info(0);
+            }
         }
         if (pid < 0) {
             ++failed;

@@ -165,7 +165,9 @@ int main() {
     check(sys::getpid() == 1, "getpid returns 1 for the first process");
     check(registers_survive_syscall(), "callee-saved registers survive a system call");
     check(registers_changed_by(static_cast<uint64_t>(Sys::Uptime), 0, 0) == 0,
-          "every register but a0..a5 survives a light system call (uptime)");
+          "every register but a0..a5 survives a lock-free light call (uptime)");
+    check(registers_changed_by(static_cast<uint64_t>(Sys::Timebase), 0, 0) == 0,
+          "every register but a0..a5 survives a lock-free light call (timebase)");
     check(registers_changed_by(static_cast<uint64_t>(Sys::Yield), 0, 0) == 0,
           "every register but a0..a5 survives a full system call (yield)");
     check(registers_changed_by(static_cast<uint64_t>(Sys::Call), capframe::abi::kSlotMmEndpoint,
@@ -179,6 +181,9 @@ int main() {
     for (uint64_t spin = 0; spin < 2000000000ull && now == start; ++spin)
         now = sys::uptime();
     check(now > start, "timer ticks advance while the program runs");
+    check(sys::syscall(Sys::Timebase) > 0 &&
+              sys::syscall(Sys::Timebase) == sys::syscall(Sys::Timebase),
+          "the timebase is a positive constant");
 
     (void)tap_done("trapcheck");
     return tap_failures();
