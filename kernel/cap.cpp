@@ -1,6 +1,9 @@
 #include "cap.h"
 
 #include "bytes.h"
+#ifdef CAPFRAME_TEST_KERNEL
+#include "console.h"
+#endif
 
 namespace capframe {
 namespace {
@@ -102,6 +105,41 @@ Result<void> check_delete(const Cap* c) {
     default:
         return {};
     }
+}
+
+// A deleted object's frame back to zero (Cap::zeroed), clearing only what
+// the object can have written: retype made it in a zeroed frame
+// (frame_zero_for_use), and the kernel writes an object only through its
+// fields. An address space holds what as_init wrote (its check found
+// nothing mapped, no tables, no trapframe), a thread and an endpoint their
+// structures, a flat table its header (its slots are empty, and an emptied
+// slot is all zero: mdb_remove). Anything else: the whole run. Test kernels
+// check the result.
+void clear_object(const Cap* c, const Cap* frame) {
+    switch (c->type) {
+    case ObjType::AddressSpace:
+        as_clear(as_of(c->object));
+        break;
+    case ObjType::Thread:
+        memset(phys_to<Thread>(c->object), 0, sizeof(Thread));
+        break;
+    case ObjType::Endpoint:
+        memset(phys_to<Endpoint>(c->object), 0, sizeof(Endpoint));
+        break;
+    case ObjType::CapTable:
+        *table_ref(c).header() = CapTableHeader{};
+        break;
+    default:
+        zero_frames(frame->object, uint64_t{1} << frame->order);
+        break;
+    }
+#ifdef CAPFRAME_TEST_KERNEL
+    const auto* w = phys_to<const uint64_t>(frame->object);
+    for (uint64_t i = 0; i < (kPageSize << frame->order) / 8; ++i)
+        if (w[i])
+            panic("deleted object (type %u) at 0x%lx: word %lu of its frame is 0x%lx, not 0",
+                  static_cast<unsigned>(c->type), frame->object, i, w[i]);
+#endif
 }
 
 } // namespace
@@ -221,7 +259,7 @@ Result<void> cap_delete(Cap* c) {
         default:
             break;
         }
-        zero_frames(frame->object, uint64_t{1} << frame->order);
+        clear_object(c, frame);
         frame->zeroed = 1;
         frame->flags &= static_cast<uint8_t>(~abi::kCapDonated);
         frame->donated_as = 0;

@@ -50,8 +50,9 @@ void thread_destroy(Thread* t);
 // Address space (vmops.cpp)
 void as_init(uint64_t pa);
 Result<void> as_check_destroy(const AddressSpace* as);
-void frame_unmap(Cap* frame);   // the mapping the cap made (must exist)
-void table_release(Cap* frame); // a donated page-table page (must be empty)
+void as_clear(AddressSpace* as); // at deletion: what as_init wrote (the rest is zero)
+void frame_unmap(Cap* frame);    // the mapping the cap made (must exist)
+void table_release(Cap* frame);  // a donated page-table page (must be empty)
 // Endpoint (thread.cpp)
 Result<void> endpoint_check_destroy(const Endpoint* ep);
 void endpoint_destroy(Endpoint* ep);

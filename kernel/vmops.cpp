@@ -79,6 +79,16 @@ void as_init(uint64_t pa) {
     as->root = root;
 }
 
+void as_clear(AddressSpace* as) {
+    // Deletable means nothing mapped, no tables, no trapframe: only what
+    // as_init wrote is left.
+    uint64_t root = as->root, l1 = root + kPageSize, l0 = root + 2 * kPageSize;
+    entries(root)[sv39::index(kTrampolineVa, 2)] = 0;
+    entries(l1)[sv39::index(kTrampolineVa, 1)] = 0;
+    entries(l0)[sv39::index(kTrampolineVa, 0)] = 0;
+    *as = AddressSpace{};
+}
+
 Result<void> as_check_destroy(const AddressSpace* as) {
     if (as->bound_threads || as->tables || as->mapped_pages || as->trapframe_owner)
         return Error::Busy;

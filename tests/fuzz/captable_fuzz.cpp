@@ -35,6 +35,7 @@
 
 #include "cap.h"
 #include "fuzz.h"
+#include "sv39.h"
 #include "syscalls.h"
 
 using namespace capframe;
@@ -85,7 +86,7 @@ void scribble(uint64_t pa, uint64_t bytes) {
 }
 
 void thread_init(Thread* t) {
-    scribble(pa_of(t), kPageSize);
+    scribble(pa_of(t), sizeof(Thread)); // the kernel writes a thread only through its fields
     FUZZ_CHECK(!g_objects.count(pa_of(t)));
     g_objects[pa_of(t)] = Object{ObjType::Thread};
 }
@@ -96,10 +97,24 @@ void thread_destroy(Thread* t) {
     FUZZ_CHECK(!object_at(pa_of(t), ObjType::Thread).busy);
     g_objects.erase(pa_of(t));
 }
+// As vmops.cpp: as_init writes the three table entries that reach the
+// trampoline and the header; as_clear clears them (at deletion nothing else
+// is left). The words are the real ones' places.
+constexpr uint64_t kAsWords[] = {sv39::index(abi::kTrampolineVa, 2),
+                                 kPageSize / 8 + sv39::index(abi::kTrampolineVa, 1),
+                                 2 * kPageSize / 8 + sv39::index(abi::kTrampolineVa, 0)};
 void as_init(uint64_t pa) {
-    scribble(pa, 4 * kPageSize);
+    for (uint64_t w : kAsWords)
+        reinterpret_cast<uint64_t*>(pa)[w] = 0x5a5a;
+    scribble(pa + kAsHeaderOffset, sizeof(AddressSpace));
     FUZZ_CHECK(!g_objects.count(pa));
     g_objects[pa] = Object{ObjType::AddressSpace};
+}
+void as_clear(AddressSpace* as) {
+    const uint64_t pa = pa_of(as) - kAsHeaderOffset;
+    for (uint64_t w : kAsWords)
+        reinterpret_cast<uint64_t*>(pa)[w] = 0;
+    *as = AddressSpace{};
 }
 Result<void> as_check_destroy(const AddressSpace* as) {
     const uint64_t pa = pa_of(as) - kAsHeaderOffset;
