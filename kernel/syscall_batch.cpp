@@ -46,10 +46,9 @@ Result<int64_t> sys_batch(Thread& t, SyscallArgs a) {
     t.tf.regs[arch::a1] = 0;
     for (uint64_t i = 0; i < count; ++i) {
         // Read once: nothing the page holds is trusted or read again.
-        uint64_t number = page[i].number;
-        uint64_t args[6];
-        for (int k = 0; k < 6; ++k)
-            args[k] = page[i].args[k];
+        volatile abi::BatchEntry& e = page[i];
+        uint64_t number = e.number;
+        uint64_t args[6] = {e.args[0], e.args[1], e.args[2], e.args[3], e.args[4], e.args[5]};
         BatchCall call = batch_call(number); // kBatchable in syscall.cpp
         t.tf.regs[arch::a1] = 0;             // the second value of this entry, if it sets one
         Result<int64_t> r =

@@ -37,36 +37,36 @@ const char* error_name(Error e);
 template <class T>
 class [[nodiscard]] Result {
   public:
-    Result(const T& v) : value_(v), ok_(true) {}
-    Result(T&& v) : value_(std::move(v)), ok_(true) {}
-    Result(Error e) : error_(e), ok_(false) {}
+    Result(const T& v) : value_(v) {}
+    Result(T&& v) : value_(std::move(v)) {}
+    Result(Error e) : error_(static_cast<uint64_t>(e)) {}
 
-    bool ok() const { return ok_; }
-    explicit operator bool() const { return ok_; }
-    Error error() const { return error_; }
+    bool ok() const { return error_ == 0; }
+    explicit operator bool() const { return ok(); }
+    Error error() const { return static_cast<Error>(error_); }
     T& value() { return value_; }
     const T& value() const { return value_; }
     T release_value() { return std::move(value_); }
 
   private:
     T value_{};
-    Error error_{};
-    bool ok_;
+    // 0 when ok, else the Error (which starts at 1). A whole register: a
+    // Result of a word comes back in a0/a1 without being packed bytewise.
+    uint64_t error_ = 0;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
   public:
-    Result() : ok_(true) {}
-    Result(Error e) : error_(e), ok_(false) {}
-    bool ok() const { return ok_; }
-    explicit operator bool() const { return ok_; }
-    Error error() const { return error_; }
+    Result() = default;
+    Result(Error e) : error_(static_cast<uint64_t>(e)) {}
+    bool ok() const { return error_ == 0; }
+    explicit operator bool() const { return ok(); }
+    Error error() const { return static_cast<Error>(error_); }
     void release_value() {}
 
   private:
-    Error error_{};
-    bool ok_;
+    uint64_t error_ = 0; // as above
 };
 
 } // namespace capframe
