@@ -183,21 +183,6 @@ Result<CapTableRef> table_of(const Thread& t, uint64_t table_slot) {
     return table_ref(c);
 }
 
-Result<Cap*> lookup(const Thread& t, uint64_t slot, ObjType want) {
-    Cap* c = t.table.slot(slot);
-    if (!c) return Error::OutOfRange;
-    if (c->empty()) return Error::BadSlot;
-    if (want != ObjType::Null && c->type != want) return Error::BadType;
-    return c;
-}
-
-Result<Cap*> lookup_empty(const CapTableRef& table, uint64_t slot) {
-    Cap* c = table.slot(slot);
-    if (!c) return Error::OutOfRange;
-    if (!c->empty()) return Error::AlreadyMapped;
-    return c;
-}
-
 Result<void> cap_attach(const CapTableRef& space, Cap* leaf, uint64_t index) {
     if (!space.dir) return Error::InvalidArgument; // a flat table has no directory
     if (leaf->type != ObjType::CapTable) return Error::BadType;

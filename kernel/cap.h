@@ -14,9 +14,22 @@ void mdb_insert_root(Cap* c);
 
 // The slot `slot` of t's table, which must hold a capability of `want`
 // (ObjType::Null: any type). BadSlot / BadType / OutOfRange.
-Result<Cap*> lookup(const Thread& t, uint64_t slot, ObjType want);
+// (Inline: every system call looks up its capabilities, a batch entry
+// one to three.)
+inline Result<Cap*> lookup(const Thread& t, uint64_t slot, ObjType want) {
+    Cap* c = t.table.slot(slot);
+    if (!c) return Error::OutOfRange;
+    if (c->empty()) return Error::BadSlot;
+    if (want != ObjType::Null && c->type != want) return Error::BadType;
+    return c;
+}
 // An empty slot of a table (for results). OutOfRange / AlreadyMapped.
-Result<Cap*> lookup_empty(const CapTableRef& table, uint64_t slot);
+inline Result<Cap*> lookup_empty(const CapTableRef& table, uint64_t slot) {
+    Cap* c = table.slot(slot);
+    if (!c) return Error::OutOfRange;
+    if (!c->empty()) return Error::AlreadyMapped;
+    return c;
+}
 Result<CapTableRef> table_of(const Thread& t, uint64_t table_slot); // 0: t's own
 
 // The two-level capability space (kernel/object.h): attach a one-page leaf

@@ -330,11 +330,20 @@ uint64_t syscall_light_mask() {
 
 constinit const uint64_t g_syscall_lock_free_mask = kTable.lock_free_mask;
 
-BatchCall batch_call(uint64_t number) {
-    if (number >= sizeof kTable.at / sizeof kTable.at[0] || !(kTable.flags[number] & kBatchable))
-        return {};
-    return {kTable.at[number], (kTable.flags[number] & kOnlyFirst) != 0};
-}
+namespace {
+struct BatchTable {
+    BatchCall at[table_size()];
+    constexpr BatchTable() {
+        for (uint64_t n = 0; n < table_size(); ++n)
+            if (kTable.flags[n] & kBatchable)
+                at[n] = {kTable.at[n], (kTable.flags[n] & kOnlyFirst) != 0};
+    }
+};
+constexpr BatchTable kBatchTable;
+} // namespace
+
+constinit const BatchCall* const g_batch_calls = kBatchTable.at;
+constinit const uint64_t g_batch_calls_count = table_size();
 
 void do_syscall(Thread& t) {
     uint64_t n = t.tf.regs[arch::a7];

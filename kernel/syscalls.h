@@ -42,7 +42,11 @@ struct BatchCall {
     SyscallHandler handler = nullptr;
     bool only_first = false;
 };
-BatchCall batch_call(uint64_t number);
+extern const BatchCall* const g_batch_calls; // by number (syscall.cpp)
+extern const uint64_t g_batch_calls_count;
+inline BatchCall batch_call(uint64_t number) {
+    return number < g_batch_calls_count ? g_batch_calls[number] : BatchCall{};
+}
 
 // An Error as the negated errno user space gets (syscall.cpp).
 int64_t syscall_errno(Error e);
