@@ -194,8 +194,9 @@ extern "C" [[noreturn]] void user_trap() {
     if (scause == static_cast<uint64_t>(arch::Exception::EcallFromU)) {
         t->tf.epc += 4;
         // The dedicated IPC fast path is off: with it, usertests on 2 harts
-        // hung in exec-loop after fork-exhaust (cause not found; see
-        // docs/benchmarks.md). The generic path still switches directly.
+        // was reported hung in exec-loop after fork-exhaust at e240ef1; not
+        // reproduced since, cause not found (docs/benchmarks.md, "The IPC
+        // fast path's hang"). The generic path still switches directly.
         if (kIpcFastPath) ipc_fastpath(t); // returns only if it does not apply
         do_syscall(*t);
     } else if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorTimer))) {
