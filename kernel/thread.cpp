@@ -57,7 +57,7 @@ void unlink(Thread*& head, Thread*& tail, Thread* t) {
 // answers (deferred replies: mm answers a wait later), not only to the last
 // one (reply_to): all of them are in its owed list, so that destroying it
 // fails every one.
-void owe(Thread* replier, Thread* caller) {
+[[gnu::always_inline]] inline void owe(Thread* replier, Thread* caller) {
     caller->replier = replier;
     caller->owed_prev = nullptr;
     caller->owed_next = replier->owed_head;
@@ -65,7 +65,7 @@ void owe(Thread* replier, Thread* caller) {
     replier->owed_head = caller;
 }
 
-void unowe(Thread* caller) {
+[[gnu::always_inline]] inline void unowe(Thread* caller) {
     Thread* r = caller->replier;
     if (!r) return;
     if (caller->owed_prev)
@@ -422,13 +422,13 @@ Result<Thread*> ipc_reply_take(const uint64_t msg[4]) {
 namespace {
 // The endpoint behind slot in t's table if the capability has `right`;
 // null for anything else (the generic path then reports the error).
-Cap* fast_endpoint(const Thread* t, uint64_t slot, uint8_t right) {
+[[gnu::always_inline]] inline Cap* fast_endpoint(const Thread* t, uint64_t slot, uint8_t right) {
     Cap* c = t->table.slot(slot);
     if (!c || c->type != ObjType::Endpoint || !c->has(right)) return nullptr;
     return c;
 }
 
-void copy_msg(Thread* to, const Thread* from) {
+[[gnu::always_inline]] inline void copy_msg(Thread* to, const Thread* from) {
     for (int i = arch::a1; i <= arch::a4; ++i)
         to->tf.regs[i] = from->tf.regs[i];
 }

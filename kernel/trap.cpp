@@ -171,7 +171,7 @@ extern "C" uint64_t user_syscall_light() {
 
 extern "C" [[noreturn]] void user_trap();
 
-constexpr bool kIpcFastPath = false;
+constexpr bool kIpcFastPath = true;
 
 void trapframe_init(Thread* t) {
     t->tf.kernel_satp = kernel_satp();
@@ -212,9 +212,9 @@ extern "C" [[noreturn]] void user_trap() {
     }
     if (scause == static_cast<uint64_t>(arch::Exception::EcallFromU)) {
         t->tf.epc += 4;
-        // The dedicated IPC fast path is off: with it, usertests on 2 harts
-        // hung in exec-loop after fork-exhaust (cause not found; see
-        // docs/benchmarks.md). The generic path still switches directly.
+        // The dedicated IPC fast path (a hang reported with it at e240ef1
+        // was not reproduced since: docs/benchmarks.md, "The IPC fast
+        // path's hang"). The generic path gives the same result.
         if (kIpcFastPath) ipc_fastpath(t); // returns only if it does not apply
         do_syscall(*t);
     } else if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorTimer))) {
