@@ -41,16 +41,16 @@ CAPFRAME_NO_LIBCALLS void* memset(void* dst, int c, size_t n) {
     }
     const uint64_t word = byte * 0x0101010101010101ull;
     auto* w = words(d);
-    for (; n >= 64; n -= 64, w += 8) { // a cache line a turn: zeroing pages is the common use
-        w[0] = word;
-        w[1] = word;
-        w[2] = word;
-        w[3] = word;
-        w[4] = word;
-        w[5] = word;
-        w[6] = word;
-        w[7] = word;
-    }
+    // Zeroing pages is the common use: four cache lines a turn (the loop's
+    // own three instructions are then a tenth of the work), then one.
+    for (; n >= 256; n -= 256, w += 32)
+#pragma GCC unroll 32
+        for (int k = 0; k < 32; ++k)
+            w[k] = word;
+    for (; n >= 64; n -= 64, w += 8)
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; ++k)
+            w[k] = word;
     for (; n >= 8; n -= 8)
         *w++ = word;
     d = reinterpret_cast<uint8_t*>(w);

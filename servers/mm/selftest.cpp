@@ -121,9 +121,14 @@ void batch_checks(uint64_t va) {
                  sys::map(f.slot, s1, 0x40000000, rw) == 0;
     check(other && sys::batch(f.slot, 1) == err(Errno::Busy),
           "batch: a frame mapped in another address space is refused");
-    check(sys::unmap(f.slot) == 0 && sys::unmap_table(t2.slot) == 0 &&
-              sys::unmap_table(t1.slot) == 0 && sys::cap_delete(s1) == 0,
-          "batch: the other address space goes");
+    check(other && sys::unmap_table(t2.slot) == err(Errno::Busy) &&
+              sys::unmap_table(t1.slot) == err(Errno::Busy),
+          "UnmapTable: a table holding a page, or a table holding that table, is refused");
+    check(sys::unmap(f.slot) == 0 && sys::unmap_table(t1.slot) == err(Errno::Busy),
+          "UnmapTable: with no page left, a table holding a table is still refused");
+    check(sys::unmap_table(t2.slot) == 0 && sys::unmap_table(t1.slot) == 0 &&
+              sys::cap_delete(s1) == 0,
+          "batch: the other address space goes (its tables leaf level first)");
     (void)g_book.buddy.free(t1), (void)g_book.buddy.free(t2), (void)g_book.buddy.free(as_block);
 
     // Entries that change the batch page's own capability end the batch
