@@ -195,11 +195,63 @@ Result<void> grow_one() {
     return {};
 }
 
+// Up to `want` leaves in one batch (a Retype and a CapAttach each): a
+// large promise grows the space by hundreds of leaves, and one kernel entry
+// per pair of calls was most of a 512 MiB fork's entries. The batch must be
+// free (nothing queued by a caller); false if any leaf was not made.
+bool grow_batch(uint64_t want) {
+    struct Made {
+        Block frame;
+        uint32_t slot;
+    } made[abi::kBatchMax / 2];
+    uint64_t n = 0;
+    const uint64_t first = g_slots.leaves();
+    if (want > g_slots.max_leaves() - first) want = g_slots.max_leaves() - first;
+    if (want > abi::kBatchMax / 2) want = abi::kBatchMax / 2; // the rest in the next batch
+    while (n < want) {
+        g_growing = true;
+        auto b = alloc_frames(nullptr, Use::KernelObject, 0);
+        g_growing = false;
+        if (!b.ok()) break;
+        auto t = g_slots.alloc();
+        if (!t.ok()) {
+            free_frames(nullptr, Use::KernelObject, b.value());
+            break;
+        }
+        made[n++] = {b.value(), t.value()};
+    }
+    // (alloc_frames may run a batch of splits while ours is empty; once
+    // ours holds calls it splits call by call.)
+    for (uint64_t k = 0; k < n; ++k) {
+        g_batch.add(abi::Sys::Retype, made[k].frame.slot,
+                    static_cast<uint64_t>(abi::ObjType::CapTable), made[k].slot);
+        g_batch.add(abi::Sys::CapAttach, 0, made[k].slot, first + k);
+    }
+    BatchRun run = n ? g_batch.run() : BatchRun{};
+    for (uint64_t k = 0; k < n; ++k) {
+        if (2 * k + 1 < run.done) {
+            g_slots.push_leaf({made[k].frame.slot, made[k].slot});
+            continue;
+        }
+        if (2 * k < run.done) (void)kernel::cap_delete(made[k].slot); // retyped, not attached
+        g_slots.free(made[k].slot);
+        free_frames(nullptr, Use::KernelObject, made[k].frame);
+    }
+    if (!run.ok()) kernel::log("mm: BUG: a capability leaf was refused: %ld\n", long(run.result));
+    return n == want && run.ok();
+}
+
 // At least `target` free slots, growing while frames allow.
 void grow_to(uint64_t target) {
     if (g_growing) return;
-    while (g_slots.free_slots() < target)
-        if (!grow_one().ok()) return;
+    while (g_slots.free_slots() < target) {
+        if (g_batch.queued()) { // a caller's calls are queued: one leaf at a time
+            if (!grow_one().ok()) return;
+            continue;
+        }
+        uint64_t missing = target - g_slots.free_slots();
+        if (!grow_batch((missing + kNetSlotsPerLeaf - 1) / kNetSlotsPerLeaf)) return;
+    }
 }
 
 // Whether n more frames for processes (handed out or promised) leave the

@@ -81,6 +81,37 @@ TEST(Mm, SixteenGiBSpaceGrowsForEveryPromiseAndShrinks) {
     EXPECT_EQ(fakek::fake().attached_leaves(), boot_leaves);
 }
 
+// A promise that needs many leaves grows the space 32 leaves a batch (a
+// Retype and a CapAttach each), not two kernel calls per leaf; a refused
+// attach keeps the leaves made before it, gives the rest back, is logged as
+// mm's bug, and the promise is refused with nothing lost.
+TEST(Mm, TheSpaceGrowsThirtyTwoLeavesABatch) {
+    ASSERT_TRUE(boot(uint64_t{1} << 16));
+    auto& fk = fakek::fake();
+    const uint64_t leaves0 = mm::leaf_frames(), batches0 = fk.batches,
+                   chains0 = mm::g_book.ops.chain_batches;
+    const uint64_t pages = 128 * 61; // about 128 leaves' worth of slots
+    ASSERT_EQ(request(1, mmp::Request::Sbrk, pages * 4096).r(), int64_t(kHeap));
+    const uint64_t grown = mm::leaf_frames() - leaves0;
+    EXPECT_GE(grown, 120u);
+    // (the buddy allocator's chains of splits for the leaves' frames are
+    // batches of their own)
+    const uint64_t batches = fk.batches - batches0 - (mm::g_book.ops.chain_batches - chains0);
+    EXPECT_GE(batches, grown / 32) << "the leaves are made in batches";
+    EXPECT_LE(batches, (grown + 31) / 32 + 4) << "a batch per 32 leaves";
+    EXPECT_EQ(check_books(), "");
+
+    const uint64_t leaves1 = mm::leaf_frames();
+    fk.fail_sys = cabi::Sys::CapAttach, fk.fail_after = 5;
+    EXPECT_EQ(request(1, mmp::Request::Sbrk, pages * 4096).r(), E(cabi::Errno::NoMem));
+    EXPECT_TRUE(logged("mm: BUG: a capability leaf was refused"));
+    EXPECT_EQ(mm::leaf_frames(), leaves1 + 4) << "the four attached before the refusal stay";
+    EXPECT_EQ(fk.attached_leaves(), mm::g_slots.leaves()) << "the others' leaves are gone";
+    EXPECT_EQ(check_books(), "");
+    ASSERT_GE(request(1, mmp::Request::Sbrk, -static_cast<int64_t>(pages * 4096)).r(), 0);
+    end_and_expect_everything_back();
+}
+
 // Free blocks whose capabilities sit in leaves mm grew must not keep those
 // leaves (and their frames) once the frames around them are in use: mm
 // moves them down (CapMove) before it gives a leaf back. mm keeps every

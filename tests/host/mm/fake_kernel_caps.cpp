@@ -273,6 +273,7 @@ int64_t retype(uint64_t frame, ObjType type, uint64_t dst) {
 int64_t cap_attach(uint64_t table, uint64_t leaf, uint64_t index) {
     FakeKernel& fk = fake();
     ++fk.calls;
+    if (fk.injected(abi::Sys::CapAttach)) return e(Errno::Busy);
     // Only mm's own space (table 0 or its self capability) has a directory.
     if (table != 0 && !fk.object(table, ObjType::CapTable)) return e(Errno::BadType);
     if (table != 0 && table != abi::kSlotSelfCapTable) return e(Errno::Inval);
