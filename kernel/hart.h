@@ -176,7 +176,9 @@ inline void kernel_table_flush_if_changed(Hart& h) {
 void note_code_mapped();
 extern std::atomic<uint64_t> g_code_gen;
 inline void sync_icache_before_user(Hart& h) { // h: this hart
-    uint64_t gen = g_code_gen.load(std::memory_order_relaxed);
+    // Acquire: the lock-free calls come here without the lock's ordering,
+    // and must see a generation bumped before what the caller saw.
+    uint64_t gen = g_code_gen.load(std::memory_order_acquire);
     if (h.code_gen_seen != gen) [[unlikely]] {
         asm volatile("fence.i" ::: "memory");
         h.code_gen_seen = gen;

@@ -131,10 +131,10 @@ namespace {
 [[gnu::noinline]] uint64_t syscall_locked(Hart& h, Thread* t) {
     kernel_lock();
     // Suspended by another hart while it ran here: the call is not done
-    // (sepc still points at the ecall), and the thread comes back into the
-    // kernel by the full path as soon as it returns. That hart's IPI does
-    // it, unless a wait for the lock consumed it (sleep_for_lock): raised
-    // again here.
+    // (sepc still points at the ecall; a lock-free call, which changes
+    // nothing, is done first), and the thread comes back into the kernel by
+    // the full path as soon as it returns. That hart's IPI does it, unless
+    // a wait for the lock consumed it (sleep_for_lock): raised again here.
     if (t->state != ThreadState::Inactive) [[likely]] {
         arch::write_sepc(arch::read_sepc() + 4);
         do_syscall(*t);
@@ -205,7 +205,8 @@ extern "C" [[noreturn]] void user_trap() {
     if (t->state == ThreadState::Inactive) {
         // Suspended by another hart while it ran here (the IPI brought it
         // in): it leaves this hart at once, before it acts on anything. A
-        // system call it made is not done (epc still points at the ecall).
+        // system call it made is not done (epc still points at the ecall),
+        // but for a lock-free one (user_syscall_light), which changes nothing.
         if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorSoftware)))
             clear_ipi();
         yield();

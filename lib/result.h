@@ -34,12 +34,18 @@ enum class Error : uint8_t {
 
 const char* error_name(Error e);
 
+// An Error as Result stores it: never 0, which means ok (an Error{} made
+// by mistake stays a failure). Folds away for a constant.
+constexpr uint64_t error_word(Error e) {
+    return e == Error{} ? static_cast<uint64_t>(Error::InvalidArgument) : static_cast<uint64_t>(e);
+}
+
 template <class T>
 class [[nodiscard]] Result {
   public:
     Result(const T& v) : value_(v) {}
     Result(T&& v) : value_(std::move(v)) {}
-    Result(Error e) : error_(static_cast<uint64_t>(e)) {}
+    Result(Error e) : error_(error_word(e)) {}
 
     bool ok() const { return error_ == 0; }
     explicit operator bool() const { return ok(); }
@@ -59,7 +65,7 @@ template <>
 class [[nodiscard]] Result<void> {
   public:
     Result() = default;
-    Result(Error e) : error_(static_cast<uint64_t>(e)) {}
+    Result(Error e) : error_(error_word(e)) {}
     bool ok() const { return error_ == 0; }
     explicit operator bool() const { return ok(); }
     Error error() const { return static_cast<Error>(error_); }
