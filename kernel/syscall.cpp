@@ -128,10 +128,11 @@ Result<int64_t> sys_debug_write(Thread& t, SyscallArgs a) {
     return static_cast<int64_t>(n);
 }
 
-// Uptime and Timebase are kLockFree: the light path answers them with
-// lock_free_call() and never comes here; the table keeps them complete.
-Result<int64_t> sys_uptime(Thread&, SyscallArgs) {
-    return static_cast<int64_t>(lock_free_call(static_cast<uint64_t>(Sys::Uptime)));
+// Uptime and Timebase (kLockFree): the light path answers them with
+// lock_free_call() before it would come here; the table's rows keep the
+// numbers valid for the generic decoder all the same.
+Result<int64_t> sys_lock_free(Thread& t, SyscallArgs) {
+    return static_cast<int64_t>(lock_free_call(t.tf.regs[arch::a7]));
 }
 
 // The longest kernel-lock hold so far (hart.h), and optionally a fresh start:
@@ -142,10 +143,6 @@ Result<int64_t> sys_lock_stats(Thread& t, SyscallArgs a) {
     t.tf.regs[arch::a1] = g_kernel_lock.gen;
     if (a[0]) g_kernel_lock.longest = 0;
     return static_cast<int64_t>(longest);
-}
-
-Result<int64_t> sys_timebase(Thread&, SyscallArgs) {
-    return static_cast<int64_t>(lock_free_call(static_cast<uint64_t>(Sys::Timebase)));
 }
 
 Result<int64_t> sys_yield(Thread&, SyscallArgs) {
@@ -224,9 +221,9 @@ struct Entry {
 constexpr Entry kEntries[] = {
     {Sys::DebugWrite, sys_debug_write, kLight},
     {Sys::ConsoleRead, sys_console_read, kLight},
-    {Sys::Uptime, sys_uptime, kLight | kLockFree},
+    {Sys::Uptime, sys_lock_free, kLight | kLockFree},
     {Sys::Yield, sys_yield, 0},
-    {Sys::Timebase, sys_timebase, kLight | kLockFree},
+    {Sys::Timebase, sys_lock_free, kLight | kLockFree},
     {Sys::Sleep, sys_sleep, 0},
     {Sys::LockStats, sys_lock_stats, kLight},
 #ifdef CAPFRAME_TEST_KERNEL

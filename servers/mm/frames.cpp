@@ -161,7 +161,7 @@ void uncharge(Proc* p, Use use, uint64_t n) {
 constexpr uint64_t kSlotsPerFrame = 1, kSlotHeadroom = 64;
 constexpr uint64_t kNetSlotsPerLeaf = SlotAllocator::kLeafSlots - 1 - 2;
 
-bool g_growing = false; // grow_one() is allocating: no growth inside it
+bool g_growing = false; // grow() is allocating: no growth inside it
 
 bool frames_for(uint64_t n); // below
 
@@ -169,46 +169,26 @@ uint64_t slots_target(uint64_t n) {
     return kSlotsPerFrame * (g_book.reserved + n) + g_book.lazy + kSlotHeadroom;
 }
 
-// One more leaf: a frame of mm's own, retyped into a one-page CapTable,
-// attached at the top of mm's space.
-Result<void> grow_one() {
-    if (g_slots.leaves() >= g_slots.max_leaves()) return Error::TooMany;
-    g_growing = true;
-    auto b = alloc_frames(nullptr, Use::KernelObject, 0);
-    g_growing = false;
-    if (!b.ok()) return b.error();
-    auto t = g_slots.alloc();
-    if (!t.ok()) {
-        free_frames(nullptr, Use::KernelObject, b.value());
-        return t.error();
-    }
-    int64_t r = kernel::retype(b.value().slot, abi::ObjType::CapTable, t.value());
-    if (r >= 0) r = kernel::cap_attach(0, t.value(), g_slots.leaves());
-    if (r < 0) {
-        (void)kernel::cap_delete(t.value()); // (nothing if retype failed)
-        g_slots.free(t.value());
-        free_frames(nullptr, Use::KernelObject, b.value());
-        kernel::log("mm: BUG: a capability leaf was refused: %ld\n", long(r));
-        return error_of(r);
-    }
-    g_slots.push_leaf({b.value().slot, t.value()});
-    return {};
-}
-
-// Up to `want` leaves in one batch (a Retype and a CapAttach each): a
-// large promise grows the space by hundreds of leaves, and one kernel entry
-// per pair of calls was most of a 512 MiB fork's entries. The batch must be
-// free (nothing queued by a caller); false if any leaf was not made.
-bool grow_batch(uint64_t want) {
+// Up to `want` more leaves: frames of mm's own, each retyped into a
+// one-page CapTable and attached at the top of mm's space. A large promise
+// grows the space by hundreds of leaves, and a kernel entry per call was
+// most of a 512 MiB fork's entries: up to 32 leaves (a Retype and a
+// CapAttach each) go in one batch when mm's batch is free, one leaf by
+// single calls when a caller's calls are queued in it. A refused call
+// keeps the leaves made before it and gives the rest back. False if none
+// could be made or fewer than asked.
+bool grow(uint64_t want) {
     struct Made {
         Block frame;
         uint32_t slot;
     } made[abi::kBatchMax / 2];
-    uint64_t n = 0;
-    const uint64_t first = g_slots.leaves();
+    const bool batched = g_batch.queued() == 0;
+    const uint64_t first = g_slots.leaves(), most = batched ? abi::kBatchMax / 2 : 1;
     if (want > g_slots.max_leaves() - first) want = g_slots.max_leaves() - first;
-    if (want > abi::kBatchMax / 2) want = abi::kBatchMax / 2; // the rest in the next batch
+    if (want > most) want = most; // the rest on the next turn
+    uint64_t n = 0;
     while (n < want) {
+        // (alloc_frames may run a batch of splits while ours is empty.)
         g_growing = true;
         auto b = alloc_frames(nullptr, Use::KernelObject, 0);
         g_growing = false;
@@ -220,37 +200,41 @@ bool grow_batch(uint64_t want) {
         }
         made[n++] = {b.value(), t.value()};
     }
-    // (alloc_frames may run a batch of splits while ours is empty; once
-    // ours holds calls it splits call by call.)
-    for (uint64_t k = 0; k < n; ++k) {
-        g_batch.add(abi::Sys::Retype, made[k].frame.slot,
-                    static_cast<uint64_t>(abi::ObjType::CapTable), made[k].slot);
-        g_batch.add(abi::Sys::CapAttach, 0, made[k].slot, first + k);
+    // The calls: done counts those that succeeded, from the first.
+    uint64_t done = 0;
+    int64_t refused = 0;
+    if (batched && n) {
+        for (uint64_t k = 0; k < n; ++k) {
+            g_batch.add(abi::Sys::Retype, made[k].frame.slot,
+                        static_cast<uint64_t>(abi::ObjType::CapTable), made[k].slot);
+            g_batch.add(abi::Sys::CapAttach, 0, made[k].slot, first + k);
+        }
+        BatchRun run = g_batch.run();
+        done = run.done, refused = run.result;
+    } else if (n) {
+        refused = kernel::retype(made[0].frame.slot, abi::ObjType::CapTable, made[0].slot);
+        if (refused >= 0) ++done, refused = kernel::cap_attach(0, made[0].slot, first);
+        if (refused >= 0) ++done, refused = 0;
     }
-    BatchRun run = n ? g_batch.run() : BatchRun{};
     for (uint64_t k = 0; k < n; ++k) {
-        if (2 * k + 1 < run.done) {
+        if (2 * k + 1 < done) {
             g_slots.push_leaf({made[k].frame.slot, made[k].slot});
             continue;
         }
-        if (2 * k < run.done) (void)kernel::cap_delete(made[k].slot); // retyped, not attached
+        if (2 * k < done) (void)kernel::cap_delete(made[k].slot); // retyped, not attached
         g_slots.free(made[k].slot);
         free_frames(nullptr, Use::KernelObject, made[k].frame);
     }
-    if (!run.ok()) kernel::log("mm: BUG: a capability leaf was refused: %ld\n", long(run.result));
-    return n == want && run.ok();
+    if (refused < 0) kernel::log("mm: BUG: a capability leaf was refused: %ld\n", long(refused));
+    return n > 0 && n == want && refused == 0; // (0 at the directory's end)
 }
 
 // At least `target` free slots, growing while frames allow.
 void grow_to(uint64_t target) {
     if (g_growing) return;
     while (g_slots.free_slots() < target) {
-        if (g_batch.queued()) { // a caller's calls are queued: one leaf at a time
-            if (!grow_one().ok()) return;
-            continue;
-        }
         uint64_t missing = target - g_slots.free_slots();
-        if (!grow_batch((missing + kNetSlotsPerLeaf - 1) / kNetSlotsPerLeaf)) return;
+        if (!grow((missing + kNetSlotsPerLeaf - 1) / kNetSlotsPerLeaf)) return;
     }
 }
 
