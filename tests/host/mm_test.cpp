@@ -92,6 +92,24 @@ TEST(Mm, ExecRefusesBadProgramsAndLeavesTheCallerAsItWas) {
     end_and_expect_everything_back();
 }
 
+// exec hands the new image's page tables to the process in their order
+// (newest first: a leaf table before the table above it), so the exit that
+// follows unmaps them all in one batch without a refusal.
+TEST(Mm, AfterExecTheExitUnmapsTheTablesInOneBatch) {
+    ASSERT_TRUE(boot(4096));
+    int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+    ASSERT_GT(child, 1);
+    uint64_t path = put_string(child, "prog");
+    EXPECT_FALSE(request(child, mmp::Request::Exec, path, 0).replied); // it ran
+    ASSERT_STREQ(proc(child)->name, "prog");
+    ASSERT_GE(proc(child)->table_count, 2) << "a leaf table and the table above it";
+    fakek::fake().busy_unmap_tables = 0;
+    EXPECT_FALSE(request(child, mmp::Request::Exit, 0).replied);
+    EXPECT_EQ(fakek::fake().busy_unmap_tables, 0u) << "a table came before the one below it";
+    EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
+    end_and_expect_everything_back();
+}
+
 TEST(Mm, ExecSurvivesEveryInjectedAllocationFailure) {
     ASSERT_TRUE(boot(4096));
     uint64_t path = put_string(1, "big");

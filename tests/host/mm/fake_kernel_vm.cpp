@@ -148,11 +148,13 @@ int64_t unmap_table(uint64_t frame) {
     Object& a = fk.objects_[size_t(it->second.as)];
     if (it->second.level == 0) {
         auto lo = a.pages.lower_bound(it->second.key << 21);
-        if (lo != a.pages.end() && lo->first >> 21 == it->second.key) return e(Errno::Busy);
+        if (lo != a.pages.end() && lo->first >> 21 == it->second.key)
+            return ++fk.busy_unmap_tables, e(Errno::Busy);
         a.l0.erase(it->second.key);
     } else {
         auto lo = a.l0.lower_bound(it->second.key << 9);
-        if (lo != a.l0.end() && *lo >> 9 == it->second.key) return e(Errno::Busy);
+        if (lo != a.l0.end() && *lo >> 9 == it->second.key)
+            return ++fk.busy_unmap_tables, e(Errno::Busy);
         a.l1.erase(it->second.key);
     }
     fk.caps_[frame].donated = false;
