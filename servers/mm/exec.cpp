@@ -106,6 +106,10 @@ Result<void> exec_into(Proc* p, const char* name, const Args& args, bool fresh) 
     ThreadSetup setup;
     setup.write_regs = true;
     setup.pc = elf.entry, setup.sp = sp, setup.a0 = args.argc, setup.a1 = argv;
+    // Started in the same kernel call: it runs on the new address space
+    // only, and whatever it asks of mm (a request, a fault) waits until
+    // this request is done and the books below are the new image's.
+    setup.start = true;
     if (!configure_thread(p, img->as_obj, setup).ok())
         return fail(Error::InvalidArgument); // cannot happen: p stays stopped
     begin_deferred_merges();                 // the old image's frames merge in batches
@@ -121,7 +125,6 @@ Result<void> exec_into(Proc* p, const char* name, const Args& args, bool fresh) 
     img->state = State::Free;
     set_name(p, name);
     p->heap_base = p->brk = top.value();
-    (void)kernel::thread_start(p->thread_obj);
     return {};
 }
 

@@ -58,29 +58,36 @@ namespace {
 // A temporary copy of a frame's capability mapped as a window at va (to
 // read or write a frame that is mapped elsewhere already): the copy and its
 // mapping in one kernel call; deleting the copy (one more) takes the
-// window down. page is null if it could not be made.
+// window down. page is null if it could not be made. With `also`, the same
+// kernel call maps that frame of mm's (not mapped anywhere) read-write at
+// also_va: also_page, null if it could not be (then nothing of it is left).
 struct Window {
     uint32_t slot = 0;
     void* page = nullptr;
-    void open(uint32_t of, uint64_t va, bool writable) {
+    void* also_page = nullptr;
+    void open(uint32_t of, uint64_t va, bool writable, uint32_t also = 0, uint64_t also_va = 0) {
         auto s = g_slots.alloc();
         if (!s.ok()) return;
-        flush_deferred_merges(2); // (none: the batch is ours)
+        flush_deferred_merges(3); // (none: the batch is ours)
         g_batch.add(abi::Sys::CapCopy, of, 0, s.value(),
                     abi::kRightRead | abi::kRightWrite | abi::kRightMap, 0);
         g_batch.add(abi::Sys::Map, s.value(), abi::kSlotSelfAs, va,
                     abi::kRightRead | (writable ? abi::kRightWrite : 0));
+        if (also)
+            g_batch.add(abi::Sys::Map, also, abi::kSlotSelfAs, also_va,
+                        abi::kRightRead | abi::kRightWrite);
         uint64_t done = g_batch.run(&mm_self()).done;
         if (done == 0) {
             g_slots.free(s.value());
             return;
         }
         slot = s.value();
-        if (done == 2) page = kernel::view(va);
+        if (done >= 2) page = kernel::view(va);
+        if (done == 3) also_page = kernel::view(also_va);
     }
     void close() {
         if (slot) (void)kernel::cap_delete(slot), g_slots.free(slot);
-        slot = 0, page = nullptr;
+        slot = 0, page = nullptr, also_page = nullptr;
     }
 };
 struct TempWindow : Window {
@@ -352,13 +359,14 @@ Result<void> break_cow(Proc* p, uint32_t i) {
         else
             free_frames(p, Use::User, b);
     };
-    // The source through a temporary copy, the copy through mm's window;
-    // then one batch takes both windows down, removes the old mapping and
-    // maps the copy in its place.
-    TempWindow src(f.block_slot, kScratchSrcVa, false);
+    // The source through a temporary copy, the copy through mm's window,
+    // both in one kernel call; then one batch takes both windows down,
+    // removes the old mapping and maps the copy in its place.
+    TempWindow src;
+    src.open(f.block_slot, kScratchSrcVa, false, b.slot, kScratchVa);
     auto* from = static_cast<const uint64_t*>(src.page);
-    uint64_t* to = from ? static_cast<uint64_t*>(window(b.slot, kScratchVa, true)) : nullptr;
-    if (!to) {
+    auto* to = static_cast<uint64_t*>(src.also_page);
+    if (!to) { // (the source's window is up whenever the copy's is)
         undo();
         return Error::NoMemory;
     }
