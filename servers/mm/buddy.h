@@ -58,6 +58,20 @@ concept FrameCapChainOps = requires(T& ops, uint32_t slot, uint8_t order, SplitS
     { ops.split_chain(slot, order, order, halves, error) } -> std::same_as<uint8_t>;
 };
 
+// and, if Ops has them (FrameCapBulkOps), for alloc_pages: splits queued
+// and run together (mm: one kernel call for all of them):
+//   bulk_begin(splits): whether that many splits can be queued now;
+//   bulk_split(slot): queues an in-place split of cap `slot` (it becomes the
+//     lower half) and returns the upper half's cap, before the split runs;
+//   bulk_run(): runs what was queued, in order; returns how many succeeded
+//     (the upper caps of the rest are forgotten).
+template <class T>
+concept FrameCapBulkOps = requires(T& ops, uint32_t slot) {
+    { ops.bulk_begin(slot) } -> std::same_as<bool>;
+    { ops.bulk_split(slot) } -> std::same_as<uint32_t>;
+    { ops.bulk_run() } -> std::same_as<uint32_t>;
+};
+
 // Per-frame metadata: storage owned by the caller, contents private to the
 // allocator. 16 bytes: the free-list links are 27-bit frame indices, which
 // bounds one window to 2^27 - 1 frames (512 GiB); more memory than that
@@ -138,6 +152,9 @@ class BuddyCore {
     // (n = 1: the next one). 0 disables. For fault-injection tests.
     void fail_nth_alloc(uint64_t n) { fail_countdown_ = n; }
 
+    // The most pages one alloc_pages call hands out (Buddy<Ops>).
+    static constexpr uint32_t kMaxBulkPages = 32;
+
     // Calls f(Block, bool is_free) for every block, in address order.
     template <class F>
     void for_each_block(F&& f) const;
@@ -153,6 +170,8 @@ class BuddyCore {
     int first_free_order(uint8_t order) const;
     // Unlinks the first free block of that order; returns its frame index.
     uint32_t take_free(uint8_t order);
+    // The first free block of that order (its frame index), kNil if none.
+    uint32_t first_free(uint8_t order) const { return head_[order]; }
     // Frame index of block b in `state` (kFree or kAllocated); InvalidArgument
     // unless b names exactly such a block (head frame, slot and order).
     Result<uint32_t> index_in_state(Block b, State state) const;
@@ -209,6 +228,15 @@ class Buddy : public BuddyCore {
     // order > kMaxOrder.
     Result<Block> alloc(uint8_t order);
 
+    // n blocks of one page each into out[0..n) (n <= kMaxBulkPages). The
+    // free one-page blocks first; the rest carved out of the smallest free
+    // block that holds them all, every split in one bulk_run (Ops with
+    // FrameCapBulkOps, when bulk_begin agrees), else one alloc(0) each.
+    // The pages not needed stay free as the largest blocks they form, so
+    // the allocator's state is what n calls of alloc(0) could have left.
+    // Returns how many it got (n, or fewer with `error` saying why).
+    uint32_t alloc_pages(uint32_t n, Block* out, Error& error);
+
     // Returns an allocated block, then merges it with its buddy while the
     // buddy is free and whole. A failed merge stops merging; the block stays
     // free. InvalidArgument (nothing changes) unless b is exactly a block
@@ -217,6 +245,20 @@ class Buddy : public BuddyCore {
 
   private:
     void unsplit(uint32_t i, uint8_t order, uint8_t to);
+    // alloc_pages's plan: block `root` of `order` is split down to one page
+    // (a chain of `order` in-place splits); of the pages it spans, the
+    // first `need` are handed out. The upper half split off at order j + 1
+    // holds pages [2^j, 2^(j+1)): taken whole as a page (j = 0) or carved
+    // in turn. Returns the splits; with `run`, queues them (slots[] gets
+    // the upper caps, in order).
+    uint32_t carve_plan(uint32_t root, uint8_t order, uint32_t need, bool run, uint32_t* slots,
+                        uint32_t& at);
+    // Applies the first `budget` splits of the plan, in the order queued;
+    // hands out the pages of every chain that completed. A chain cut short
+    // leaves its root whole again (free, merged back where the kernel lets
+    // it). Returns false once the budget ran out.
+    bool carve_apply(uint32_t root, uint8_t order, uint32_t need, const uint32_t* slots,
+                     uint32_t& at, uint32_t& budget, Block* out, uint32_t& got);
 
     Ops& ops_;
 };
@@ -265,6 +307,101 @@ Result<Block> Buddy<Ops>::alloc(uint8_t order) {
         apply_split(i, halves.value());
     }
     return block_at(i);
+}
+
+template <class Ops>
+uint32_t Buddy<Ops>::alloc_pages(uint32_t n, Block* out, Error& error) {
+    if (n > kMaxBulkPages) n = kMaxBulkPages;
+    uint32_t got = 0;
+    while (got < n && first_free(0) != kNil) {
+        if (injected_fault()) {
+            error = Error::NoMemory;
+            return got;
+        }
+        out[got++] = block_at(take_free(0));
+    }
+    const uint32_t need = n - got;
+    if constexpr (FrameCapBulkOps<Ops>) {
+        uint8_t want = 0;
+        while ((uint32_t{1} << want) < need)
+            ++want;
+        const int from = need > 1 ? first_free_order(want) : -1;
+        uint32_t at = 0;
+        if (from >= 0) {
+            const auto k = static_cast<uint8_t>(from);
+            const uint32_t root = first_free(k);
+            const uint32_t splits = carve_plan(root, k, need, false, nullptr, at);
+            if (!injected_fault() && ops_.bulk_begin(splits)) {
+                uint32_t slots[kMaxBulkPages + kMaxOrder];
+                at = 0;
+                (void)carve_plan(root, k, need, true, slots, at);
+                uint32_t budget = ops_.bulk_run();
+                unlink(root);
+                at = 0;
+                if (!carve_apply(root, k, need, slots, at, budget, out, got))
+                    error = Error::NoMemory;
+                return got;
+            }
+        }
+    }
+    while (got < n) {
+        auto b = alloc(0);
+        if (!b) {
+            error = b.error();
+            break;
+        }
+        out[got++] = b.value();
+    }
+    return got;
+}
+
+template <class Ops>
+uint32_t Buddy<Ops>::carve_plan(uint32_t root, uint8_t order, uint32_t need, bool run,
+                                uint32_t* slots, uint32_t& at) {
+    uint32_t splits = order;
+    if (run)
+        for (uint8_t k = order; k > 0; --k)
+            slots[at++] = ops_.bulk_split(meta_[root].slot);
+    // The upper halves, in the order the chain made them (order - 1 first).
+    const uint32_t first = run ? at - order : 0;
+    for (uint8_t j = order; j-- > 1;) {
+        const uint32_t lo = uint32_t{1} << j;
+        if (lo >= need) continue;
+        const uint32_t up = root + lo;
+        if (run) meta_[up].slot = slots[first + (order - 1 - j)]; // planned, not yet its
+        const uint32_t sub = need - lo < lo ? need - lo : lo;
+        splits += carve_plan(up, j, sub, run, slots, at);
+    }
+    return splits;
+}
+
+template <class Ops>
+bool Buddy<Ops>::carve_apply(uint32_t root, uint8_t order, uint32_t need, const uint32_t* slots,
+                             uint32_t& at, uint32_t& budget, Block* out, uint32_t& got) {
+    for (uint8_t k = order; k > 0; --k) {
+        if (budget == 0) {
+            // Cut short: the root goes back whole (free() merges it with the
+            // halves split off it, which are free).
+            (void)free(block_at(root));
+            return false;
+        }
+        apply_split(root, SplitSlots{meta_[root].slot, slots[at++]});
+        --budget;
+    }
+    out[got++] = block_at(root);
+    if (need > 1) { // the page next to it: the half split off last
+        unlink(root + 1);
+        out[got++] = block_at(root + 1);
+    }
+    for (uint8_t j = order; j-- > 1;) {
+        const uint32_t lo = uint32_t{1} << j;
+        if (lo >= need) continue;
+        const uint32_t up = root + lo;
+        const uint32_t sub = need - lo < lo ? need - lo : lo;
+        unlink(up);
+        if (!carve_apply(up, j, sub, slots, at, budget, out, got)) return false;
+    }
+    return true;
 }
 
 // Undoes the splits of a failed alloc: block i (off the lists, order k)

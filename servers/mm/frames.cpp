@@ -55,6 +55,30 @@ uint8_t KernelFrameOps::split_chain(uint32_t slot, uint8_t from, uint8_t to, Spl
     return static_cast<uint8_t>(run.done);
 }
 
+bool KernelFrameOps::bulk_begin(uint32_t splits) {
+    bulk_n_ = 0;
+    return splits <= abi::kBatchMax && g_batch.queued() == 0 && g_batch.room() >= splits &&
+           g_slots.free_slots() >= splits;
+}
+
+uint32_t KernelFrameOps::bulk_split(uint32_t slot) {
+    auto hi = g_slots.alloc(); // (bulk_begin saw the slots free)
+    if (!hi.ok() || bulk_n_ == abi::kBatchMax) return 0;
+    bulk_uppers_[bulk_n_++] = hi.value();
+    g_batch.add(abi::Sys::FrameSplit, slot, slot, hi.value());
+    return hi.value();
+}
+
+uint32_t KernelFrameOps::bulk_run() {
+    ++bulk_batches;
+    const BatchRun run = g_batch.run();
+    for (uint64_t j = run.done; j < bulk_n_; ++j)
+        g_slots.free(bulk_uppers_[j]);
+    const auto done = static_cast<uint32_t>(run.done);
+    bulk_n_ = 0;
+    return done;
+}
+
 namespace {
 
 // The merges queued while deferred: their halves' slots; the upper one is
@@ -187,18 +211,19 @@ bool grow(uint64_t want) {
     if (want > g_slots.max_leaves() - first) want = g_slots.max_leaves() - first;
     if (want > most) want = most; // the rest on the next turn
     uint64_t n = 0;
-    while (n < want) {
-        // (alloc_frames may run a batch of splits while ours is empty.)
-        g_growing = true;
-        auto b = alloc_frames(nullptr, Use::KernelObject, 0);
-        g_growing = false;
-        if (!b.ok()) break;
-        auto t = g_slots.alloc();
+    // The frames at once: their splits in one batch while ours is empty.
+    Block frames[BuddyCore::kMaxBulkPages];
+    static_assert(BuddyCore::kMaxBulkPages >= abi::kBatchMax / 2);
+    g_growing = true;
+    const uint32_t got = alloc_pages_for_mm(Use::KernelObject, static_cast<uint32_t>(want), frames);
+    g_growing = false;
+    for (uint32_t k = 0; k < got; ++k) {
+        auto t = n == k ? g_slots.alloc() : Result<uint32_t>(Error::TooMany);
         if (!t.ok()) {
-            free_frames(nullptr, Use::KernelObject, b.value());
-            break;
+            free_frames(nullptr, Use::KernelObject, frames[k]);
+            continue;
         }
-        made[n++] = {b.value(), t.value()};
+        made[n++] = {frames[k], t.value()};
     }
     // The calls: done counts those that succeeded, from the first.
     uint64_t done = 0;
@@ -426,6 +451,16 @@ Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from) {
         charge(p, use, n);
     }
     return b;
+}
+
+uint32_t alloc_pages_for_mm(Use use, uint32_t n, Block* out) {
+    if (injected_failure()) return 0;
+    if (!frames_for(n)) return 0;
+    if (available() < n) n = static_cast<uint32_t>(available());
+    Error error{};
+    const uint32_t got = g_book.buddy.alloc_pages(n, out, error);
+    charge(nullptr, use, got);
+    return got;
 }
 
 void free_frames(Proc* p, Use use, Block b) {

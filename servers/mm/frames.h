@@ -22,6 +22,16 @@ struct KernelFrameOps {
     uint8_t split_chain(uint32_t slot, uint8_t from, uint8_t to, SplitSlots* halves, Error& error);
     uint64_t chain_batches = 0; // batches split_chain made (tests)
     Result<void> merge(uint32_t parent, uint32_t lower, uint32_t upper);
+    // alloc_pages's splits, in one batch when mm's batch is empty and the
+    // slots for the upper halves are free (Buddy's FrameCapBulkOps).
+    bool bulk_begin(uint32_t splits);
+    uint32_t bulk_split(uint32_t slot);
+    uint32_t bulk_run();
+    uint64_t bulk_batches = 0; // batches bulk_run made (tests)
+
+  private:
+    uint32_t bulk_uppers_[abi::kBatchMax] = {};
+    uint32_t bulk_n_ = 0;
 };
 
 // While deferred, the two deletes of each merge go into mm's batch (run
@@ -76,6 +86,9 @@ enum class From : uint8_t { Free, Heap, HeapTables };
 // counted against memory and the limits; it cannot fail, so an injected
 // failure does not land there but on the reservation.
 Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from = From::Free);
+// Up to Buddy's kMaxBulkPages one-page frames for mm itself (charged as
+// `use` to mm), their splits in one kernel call: how many it got.
+uint32_t alloc_pages_for_mm(Use use, uint32_t n, Block* out);
 void free_frames(Proc* p, Use use, Block b);
 // A frame taken out of p's heap promise (From::Heap) and not used after
 // all: free again, and promised again (the inverse of that allocation).

@@ -19,15 +19,19 @@ TEST(MmLazy, ForkSharesALargeHeapByRecordsAndTheChildMapsWhatItTouches) {
     ASSERT_TRUE(boot_with_heap(kPages));
     auto& fk = fakek::fake();
     uint64_t calls = fk.calls, before = free_frames();
-    uint64_t leaves0 = mm::g_slots.leaves(), b0 = fk.batches, chains = mm::g_book.ops.chain_batches;
+    uint64_t leaves0 = mm::g_slots.leaves(), b0 = fk.batches;
+    uint64_t splits0 = mm::g_book.ops.chain_batches + mm::g_book.ops.bulk_batches;
     int child = static_cast<int>(request(1, mmp::Request::Fork).r());
     ASSERT_GT(child, 1);
     // A few batches, and the calls that grow mm's space for the child's
     // slots (each leaf: a frame, a retype, an attach; up to 32 leaves a
     // batch): none per page.
     uint64_t grown = mm::g_slots.leaves() - leaves0;
-    // (the buddy allocator's chains of splits are batches of their own)
-    EXPECT_LE(fk.batches - b0 - (mm::g_book.ops.chain_batches - chains), 8u + (grown + 31) / 32);
+    // The buddy allocator's splits are batches of their own: a chain for
+    // one block, or all of those for up to 32 leaves' frames (alloc_pages).
+    uint64_t split_batches = mm::g_book.ops.chain_batches + mm::g_book.ops.bulk_batches - splits0;
+    EXPECT_LE(fk.batches - b0 - split_batches, 8u + (grown + 31) / 32);
+    EXPECT_LE(split_batches, 4u + (grown + 31) / 32) << "the leaves' frames split one by one";
     EXPECT_LT(fk.calls - calls, 12 + 4 * grown) << "fork of a 300-page heap made a call per page";
     EXPECT_EQ(mm::g_book.lazy, kPages) << "every heap page of the child is a record";
     uint64_t present = mapped(child);

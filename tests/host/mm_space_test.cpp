@@ -89,16 +89,19 @@ TEST(Mm, TheSpaceGrowsThirtyTwoLeavesABatch) {
     ASSERT_TRUE(boot(uint64_t{1} << 16));
     auto& fk = fakek::fake();
     const uint64_t leaves0 = mm::leaf_frames(), batches0 = fk.batches,
-                   chains0 = mm::g_book.ops.chain_batches;
+                   splits0 = mm::g_book.ops.chain_batches + mm::g_book.ops.bulk_batches;
     const uint64_t pages = 128 * 61; // about 128 leaves' worth of slots
     ASSERT_EQ(request(1, mmp::Request::Sbrk, pages * 4096).r(), int64_t(kHeap));
     const uint64_t grown = mm::leaf_frames() - leaves0;
     EXPECT_GE(grown, 120u);
-    // (the buddy allocator's chains of splits for the leaves' frames are
-    // batches of their own)
-    const uint64_t batches = fk.batches - batches0 - (mm::g_book.ops.chain_batches - chains0);
+    // The buddy allocator's splits for the leaves' frames are batches of
+    // their own: one for up to 32 frames (alloc_pages), not one per frame.
+    const uint64_t split_batches =
+        mm::g_book.ops.chain_batches + mm::g_book.ops.bulk_batches - splits0;
+    const uint64_t batches = fk.batches - batches0 - split_batches;
     EXPECT_GE(batches, grown / 32) << "the leaves are made in batches";
     EXPECT_LE(batches, (grown + 31) / 32 + 4) << "a batch per 32 leaves";
+    EXPECT_LE(split_batches, 2 * ((grown + 31) / 32) + 4) << "the frames split one at a time";
     EXPECT_EQ(check_books(), "");
 
     const uint64_t leaves1 = mm::leaf_frames();
