@@ -28,7 +28,13 @@ namespace {
 Result<uint64_t> build_image(Proc* img, const ElfImage& elf, std::span<const uint8_t> file,
                              const Args& args, uint64_t& sp_out, uint64_t& argv_out) {
     uint64_t top = 0;
-    PageFiller pages(img); // a kernel call per page
+    PageFiller pages(img);
+    uint64_t count = 1; // the stack's page
+    for (int s = 0; s < elf.segment_count; ++s) {
+        const auto& seg = elf.segments[s];
+        count += ((seg.vaddr + seg.memsz + kPage - 1) >> kPageShift) - (seg.vaddr >> kPageShift);
+    }
+    pages.expect(count);
     for (int s = 0; s < elf.segment_count; ++s) {
         const auto& seg = elf.segments[s];
         uint64_t flags = (seg.flags & 2 ? kMapW : 0) | (seg.flags & 1 ? kMapX : 0);

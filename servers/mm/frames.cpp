@@ -215,7 +215,9 @@ bool grow(uint64_t want) {
     Block frames[BuddyCore::kMaxBulkPages];
     static_assert(BuddyCore::kMaxBulkPages >= abi::kBatchMax / 2);
     g_growing = true;
-    const uint32_t got = alloc_pages_for_mm(Use::KernelObject, static_cast<uint32_t>(want), frames);
+    auto bulk =
+        alloc_pages(nullptr, Use::KernelObject, static_cast<uint32_t>(want), From::Free, frames);
+    const uint32_t got = bulk.ok() ? bulk.value() : 0;
     g_growing = false;
     for (uint32_t k = 0; k < got; ++k) {
         auto t = n == k ? g_slots.alloc() : Result<uint32_t>(Error::TooMany);
@@ -349,6 +351,16 @@ bool injected_failure() {
     return --g_book.fail_after == 0;
 }
 
+// How many allocations succeed before the injected failure of the request
+// being served (~0: none armed), and that many made at once.
+uint64_t allocations_before_failure() {
+    if (g_book.fail_after == 0 || g_book.serving_pid != g_book.fail_pid) return ~uint64_t{0};
+    return g_book.fail_after - 1;
+}
+void count_allocations(uint64_t n) {
+    if (g_book.fail_after != 0 && g_book.serving_pid == g_book.fail_pid) g_book.fail_after -= n;
+}
+
 } // namespace
 
 namespace {
@@ -453,13 +465,37 @@ Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from) {
     return b;
 }
 
-uint32_t alloc_pages_for_mm(Use use, uint32_t n, Block* out) {
-    if (injected_failure()) return 0;
-    if (!frames_for(n)) return 0;
-    if (available() < n) n = static_cast<uint32_t>(available());
+Result<uint32_t> alloc_pages(Proc* p, Use use, uint32_t n, From from, Block* out) {
+    if (!is_process(p) || from != From::Free) grow_to(slots_target(0));
+    if (n > BuddyCore::kMaxBulkPages) n = BuddyCore::kMaxBulkPages;
+    uint64_t* pool = !p                         ? nullptr
+                     : from == From::Heap       ? &p->reserved
+                     : from == From::HeapTables ? &p->table_reserved
+                                                : nullptr;
+    if (from != From::Free) {
+        if (!pool) return 0;
+        if (*pool < n) n = static_cast<uint32_t>(*pool);
+    } else {
+        // An injected failure (FailAlloc) lands where it would have landed
+        // on n single allocations: those before it are made here.
+        const uint64_t before = allocations_before_failure();
+        if (before == 0 && injected_failure()) return Error::NoMemory;
+        if (n > before) n = static_cast<uint32_t>(before);
+        // All of them or none: fewer are for alloc_frames to refuse one by one.
+        if (!frames_for(n) || available() < n) return 0;
+        if (is_process(p) && (!group_fits(p->group, n) || !slots_fit(n) || available() < n))
+            return 0;
+    }
     Error error{};
     const uint32_t got = g_book.buddy.alloc_pages(n, out, error);
-    charge(nullptr, use, got);
+    if (from != From::Free) {
+        *pool -= got, g_book.reserved -= got;
+        (void)g_book.acct.uncharge(id_of(p), Use::Shared, got);
+        (void)g_book.acct.charge(id_of(p), use, got);
+    } else {
+        charge(p, use, got);
+        count_allocations(got);
+    }
     return got;
 }
 

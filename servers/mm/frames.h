@@ -86,9 +86,13 @@ enum class From : uint8_t { Free, Heap, HeapTables };
 // counted against memory and the limits; it cannot fail, so an injected
 // failure does not land there but on the reservation.
 Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from = From::Free);
-// Up to Buddy's kMaxBulkPages one-page frames for mm itself (charged as
-// `use` to mm), their splits in one kernel call: how many it got.
-uint32_t alloc_pages_for_mm(Use use, uint32_t n, Block* out);
+// Up to n (at most Buddy's kMaxBulkPages) one-page frames at once, their
+// splits in one kernel call: as n calls of alloc_frames(p, use, 0, from)
+// would be charged and checked, but all or nothing out of free memory (0
+// when they do not all fit: then alloc_frames says why, page by page); out
+// of a promise as many as it holds. How many it got, into out; NoMemory
+// for an injected failure (FailAlloc), as alloc_frames.
+Result<uint32_t> alloc_pages(Proc* p, Use use, uint32_t n, From from, Block* out);
 void free_frames(Proc* p, Use use, Block b);
 // A frame taken out of p's heap promise (From::Heap) and not used after
 // all: free again, and promised again (the inverse of that allocation).

@@ -161,6 +161,13 @@ uint64_t rights_of(uint64_t flags) {
 
 PageFiller::~PageFiller() {
     drop(0);
+    if (stock_next_ < stocked_) return_stock();
+}
+
+void PageFiller::return_stock() {
+    while (stock_next_ < stocked_)
+        give_back(stock_[stock_next_++]);
+    stocked_ = stock_next_ = 0;
 }
 
 void PageFiller::give_back(Block b) {
@@ -179,7 +186,17 @@ void PageFiller::drop(uint64_t from) {
 Result<void> PageFiller::add(uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
                              uint64_t at) {
     if (n_ == kFillPages) TRY(flush());
-    Block b = TRY(alloc_frames(p_, Use::User, 0, from_reserve_ ? From::Heap : From::Free));
+    const From from = from_reserve_ ? From::Heap : From::Free;
+    Block b;
+    if (stock_next_ == stocked_ && expected_ > 1) [[unlikely]] {
+        stock_next_ = stocked_ = 0;
+        stocked_ = TRY(alloc_pages(p_, Use::User, static_cast<uint32_t>(expected_), from, stock_));
+    }
+    if (expected_) --expected_;
+    if (stock_next_ < stocked_)
+        b = stock_[stock_next_++];
+    else
+        b = TRY(alloc_frames(p_, Use::User, 0, from));
     if (at > kPage) at = kPage;
     if (len > kPage - at) len = kPage - at;
     q_[n_++] = Page{b, va, flags, src, len, at};
@@ -187,7 +204,10 @@ Result<void> PageFiller::add(uint64_t va, uint64_t flags, const uint8_t* src, ui
 }
 
 Result<void> PageFiller::finish() {
-    return n_ ? flush() : Result<void>{};
+    auto r = n_ ? flush() : Result<void>{};
+    if (stock_next_ < stocked_) return_stock();
+    expected_ = 0;
+    return r;
 }
 
 // The queued pages, in one or two batches (see pages.h). The books follow
@@ -410,15 +430,20 @@ Result<void> fault_heap(Proc* p, uint64_t va) {
     va &= ~(kPage - 1);
     const bool promised = p->reserved > 0;
     PageFiller f(p, promised);
-    TRY(f.add(va, kMapW, nullptr, 0));
     // Fault-around: the promised pages after it that are not there yet,
-    // placed with it by the filler's two batches. A page that cannot be had
-    // ends the run; only the faulting page's failure is an error.
-    for (uint64_t k = 1; promised && k < kFaultAround; ++k) {
-        uint64_t next = va + k * kPage;
-        if (!in_heap(p, next) || p->reserved == 0 || find_mapping(p, next)) break;
-        if (!f.add(next, kMapW, nullptr, 0).ok()) break; // (nothing queued for it)
+    // placed with it by the filler's two batches (their frames taken at
+    // once). A page that cannot be had ends the run; only the faulting
+    // page's failure is an error.
+    uint64_t n = 1;
+    while (promised && n < kFaultAround && n < p->reserved) {
+        uint64_t next = va + n * kPage;
+        if (!in_heap(p, next) || find_mapping(p, next)) break;
+        ++n;
     }
+    f.expect(n);
+    TRY(f.add(va, kMapW, nullptr, 0));
+    for (uint64_t k = 1; k < n; ++k)
+        if (!f.add(va + k * kPage, kMapW, nullptr, 0).ok()) break; // (nothing queued for it)
     auto r = f.finish();
     // The faulting page is what counts; the others were a bonus.
     if (find_mapping(p, va)) return {};

@@ -54,6 +54,10 @@ class PageFiller {
     ~PageFiller();
     PageFiller(const PageFiller&) = delete;
     PageFiller& operator=(const PageFiller&) = delete;
+    // About n add()s follow: their frames are taken up to 32 at a time
+    // (alloc_pages: the splits in one kernel call) instead of one by one.
+    // Those not used go back at finish().
+    void expect(uint64_t n) { expected_ = n; }
     // A page at va: zeroed, `len` bytes of src at offset `at`.
     Result<void> add(uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
                      uint64_t at = 0);
@@ -73,6 +77,10 @@ class PageFiller {
     bool from_reserve_, through_copy_;
     Page q_[kFillPages];
     uint64_t n_ = 0;
+    uint64_t expected_ = 0;
+    Block stock_[BuddyCore::kMaxBulkPages]; // frames taken ahead (expect)
+    uint32_t stocked_ = 0, stock_next_ = 0;
+    void return_stock();
 };
 
 // A demand-zero fault at va in p's heap: the page, and when sbrk promised

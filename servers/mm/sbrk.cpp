@@ -53,6 +53,7 @@ int64_t sbrk(Proc* p, int64_t n) {
     // placed now stays promised and comes at its first touch.
     if (new_top > old_top && (new_top - old_top) / kPage <= kEagerSbrkPages) {
         PageFiller f(p, true);
+        f.expect((new_top - old_top) / kPage);
         for (uint64_t va = old_top; va < new_top; va += kPage)
             if (!f.add(va, kMapW, nullptr, 0).ok()) break;
         (void)f.finish();
