@@ -331,7 +331,11 @@ uint32_t Buddy<Ops>::alloc_pages(uint32_t n, Block* out, Error& error) {
             const auto k = static_cast<uint8_t>(from);
             const uint32_t root = first_free(k);
             const uint32_t splits = carve_plan(root, k, need, false, nullptr, at);
-            if (!injected_fault() && ops_.bulk_begin(splits)) {
+            if (injected_fault()) {
+                error = Error::NoMemory;
+                return got;
+            }
+            if (ops_.bulk_begin(splits)) {
                 uint32_t slots[kMaxBulkPages + kMaxOrder];
                 at = 0;
                 (void)carve_plan(root, k, need, true, slots, at);

@@ -62,8 +62,9 @@ bool KernelFrameOps::bulk_begin(uint32_t splits) {
 }
 
 uint32_t KernelFrameOps::bulk_split(uint32_t slot) {
+    if (bulk_n_ == abi::kBatchMax) return 0;
     auto hi = g_slots.alloc(); // (bulk_begin saw the slots free)
-    if (!hi.ok() || bulk_n_ == abi::kBatchMax) return 0;
+    if (!hi.ok()) return 0;
     bulk_uppers_[bulk_n_++] = hi.value();
     g_batch.add(abi::Sys::FrameSplit, slot, slot, hi.value());
     return hi.value();
@@ -481,8 +482,10 @@ Result<uint32_t> alloc_pages(Proc* p, Use use, uint32_t n, From from, Block* out
         const uint64_t before = allocations_before_failure();
         if (before == 0 && injected_failure()) return Error::NoMemory;
         if (n > before) n = static_cast<uint32_t>(before);
-        // All of them or none: fewer are for alloc_frames to refuse one by one.
-        if (!frames_for(n) || available() < n) return 0;
+        // As many as free memory holds (the rest are alloc_frames's to
+        // refuse page by page); for a process all or none within its limits.
+        if (!frames_for(n)) n = static_cast<uint32_t>(available());
+        if (n == 0) return 0;
         if (is_process(p) && (!group_fits(p->group, n) || !slots_fit(n) || available() < n))
             return 0;
     }

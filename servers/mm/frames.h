@@ -88,9 +88,10 @@ enum class From : uint8_t { Free, Heap, HeapTables };
 Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from = From::Free);
 // Up to n (at most Buddy's kMaxBulkPages) one-page frames at once, their
 // splits in one kernel call: as n calls of alloc_frames(p, use, 0, from)
-// would be charged and checked, but all or nothing out of free memory (0
-// when they do not all fit: then alloc_frames says why, page by page); out
-// of a promise as many as it holds. How many it got, into out; NoMemory
+// would be charged and checked: out of free memory as many as it holds
+// (for a process all or none within its limits: 0 when they do not fit,
+// then alloc_frames says why, page by page); out of a promise as many as
+// it holds. How many it got, into out; NoMemory
 // for an injected failure (FailAlloc), as alloc_frames.
 Result<uint32_t> alloc_pages(Proc* p, Use use, uint32_t n, From from, Block* out);
 void free_frames(Proc* p, Use use, Block b);

@@ -189,8 +189,11 @@ Result<void> PageFiller::add(uint64_t va, uint64_t flags, const uint8_t* src, ui
     const From from = from_reserve_ ? From::Heap : From::Free;
     Block b;
     if (stock_next_ == stocked_ && expected_ > 1) [[unlikely]] {
+        // At most what this group of pages takes: its page tables come at
+        // its flush, so allocations keep the order single ones had.
+        uint64_t want = expected_ < kFillPages - n_ ? expected_ : kFillPages - n_;
         stock_next_ = stocked_ = 0;
-        stocked_ = TRY(alloc_pages(p_, Use::User, static_cast<uint32_t>(expected_), from, stock_));
+        stocked_ = TRY(alloc_pages(p_, Use::User, static_cast<uint32_t>(want), from, stock_));
     }
     if (expected_) --expected_;
     if (stock_next_ < stocked_)

@@ -233,3 +233,17 @@ TEST(BuddyBulk, MoreThanThereIsGivesWhatThereIs) {
         ASSERT_TRUE(e.buddy.free(out[i]).ok());
     EXPECT_TRUE(e.whole());
 }
+
+// The allocator's own fault injection (fail_nth_alloc) fails the carving:
+// nothing handed out, nothing changed.
+TEST(BuddyBulk, AnInjectedFaultFailsTheCarvingAndChangesNothing) {
+    Env e(5);
+    e.buddy.fail_nth_alloc(1);
+    Block out[BuddyCore::kMaxBulkPages];
+    Error error{};
+    EXPECT_EQ(e.buddy.alloc_pages(4, out, error), 0u);
+    EXPECT_EQ(error, Error::NoMemory);
+    EXPECT_EQ(e.ops.runs, 0u);
+    EXPECT_TRUE(e.whole());
+    EXPECT_TRUE(e.buddy.check());
+}

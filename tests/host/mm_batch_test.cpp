@@ -196,3 +196,30 @@ TEST(Mm, AHeapFaultPlacesTheNextPromisedPagesInOneKernelCall) {
 }
 
 } // namespace
+
+// The kernel refuses the k-th FrameSplit from now, inside the bulk run
+// that carves a small sbrk's frames (alloc_pages) or anywhere after: the
+// pages the run made are placed, the rest stay promised and come at their
+// first touch, the upper halves' slots of the splits that did not run go
+// back, and in the end every frame and slot is back.
+TEST(Mm, AFrameSplitRefusedInsideABulkRunLosesNothing) {
+    ASSERT_TRUE(boot(4096));
+    auto& fk = fakek::fake();
+    bool cut_short = false;
+    for (uint64_t k = 1; k <= 6; ++k) {
+        const uint64_t slots = mm::g_slots.used(), runs = mm::g_book.ops.bulk_batches;
+        fk.fail_sys = cabi::Sys::FrameSplit, fk.fail_after = k;
+        const int64_t base = request(1, mmp::Request::Sbrk, mm::kEagerSbrkPages * 4096).r();
+        ASSERT_EQ(base, int64_t(kHeap)) << k;
+        cut_short |= fk.fail_after == 0 && mm::g_book.ops.bulk_batches > runs;
+        fk.fail_after = 0;
+        EXPECT_EQ(check_books(), "") << k;
+        for (uint64_t i = 0; i < mm::kEagerSbrkPages; ++i)
+            ASSERT_TRUE(poke(1, kHeap + i * 4096, i + 7)) << k << " page " << i;
+        ASSERT_GE(request(1, mmp::Request::Sbrk, -int64_t(mm::kEagerSbrkPages * 4096)).r(), 0);
+        EXPECT_EQ(check_books(), "") << k;
+        EXPECT_LE(mm::g_slots.used(), slots + 1) << k << ": upper halves' slots kept";
+    }
+    EXPECT_TRUE(cut_short) << "no bulk run was cut short (the test tests nothing)";
+    end_and_expect_everything_back();
+}

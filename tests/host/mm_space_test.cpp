@@ -336,3 +336,31 @@ TEST(Mm, RequestsWithBadArgumentsChangeNothing) {
 }
 
 } // namespace
+
+// alloc_pages for mm itself (its capability space's leaves) takes the
+// frames there are when fewer than asked are free, as single allocations
+// would have (grow() then makes that many leaves); with none free, none.
+TEST(Mm, PagesForMmAreTheFramesThereAreWhenFewerAreFree) {
+    ASSERT_TRUE(boot(2048));
+    std::vector<mm::Block> held;
+    while (mm::available() > 3) {
+        auto b = mm::alloc_frames(nullptr, mm::Use::User, 0);
+        ASSERT_TRUE(b.ok());
+        held.push_back(b.value());
+    }
+    ASSERT_EQ(mm::available(), 3u);
+    mm::Block out[mm::BuddyCore::kMaxBulkPages];
+    auto got = mm::alloc_pages(nullptr, mm::Use::KernelObject, 8, mm::From::Free, out);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got.value(), 3u) << "the three free frames, not none";
+    EXPECT_EQ(mm::available(), 0u);
+    auto none = mm::alloc_pages(nullptr, mm::Use::KernelObject, 8, mm::From::Free, out + 3);
+    ASSERT_TRUE(none.ok());
+    EXPECT_EQ(none.value(), 0u);
+    EXPECT_EQ(check_books(), "");
+    for (uint32_t i = 0; i < got.value(); ++i)
+        mm::free_frames(nullptr, mm::Use::KernelObject, out[i]);
+    for (const mm::Block& b : held)
+        mm::free_frames(nullptr, mm::Use::User, b);
+    end_and_expect_everything_back();
+}

@@ -155,6 +155,7 @@ int64_t cap_revoke(uint64_t slot) {
 int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
     FakeKernel& fk = fake();
     ++fk.calls;
+    if (fk.injected(abi::Sys::FrameSplit)) return e(Errno::Busy);
     Cap* f = fk.cap(slot, ObjType::Frame);
     if (!f) return e(Errno::BadType);
     if (!(f->rights & abi::kRightDonate)) return e(Errno::Perm);
