@@ -224,7 +224,7 @@ def run_tap(cmd, a):
         # Each line is searched once, so a long log costs linear time.
         end = out.rfind(b'\n') + 1
         found = bool(until and end > scanned and until.search(out, scanned, end))
-        scanned = max(scanned, end)
+        scanned = end
         return found
 
     out, rc, cpu, wall = run_guest(cmd, a.timeout, interactive=bool(uboot or shell),

@@ -66,8 +66,8 @@ concept FrameCapChainOps = requires(T& ops, uint32_t slot, uint8_t order, SplitS
 //   bulk_run(): runs what was queued, in order; returns how many succeeded
 //     (the upper caps of the rest are forgotten).
 template <class T>
-concept FrameCapBulkOps = requires(T& ops, uint32_t slot) {
-    { ops.bulk_begin(slot) } -> std::same_as<bool>;
+concept FrameCapBulkOps = requires(T& ops, uint32_t slot, uint32_t splits) {
+    { ops.bulk_begin(splits) } -> std::same_as<bool>;
     { ops.bulk_split(slot) } -> std::same_as<uint32_t>;
     { ops.bulk_run() } -> std::same_as<uint32_t>;
 };
@@ -259,6 +259,12 @@ class Buddy : public BuddyCore {
     // it). Returns false once the budget ran out.
     bool carve_apply(uint32_t root, uint8_t order, uint32_t need, const uint32_t* slots,
                      uint32_t& at, uint32_t& budget, Block* out, uint32_t& got);
+    // Of the first `need` pages of a carved block, how many lie in its upper
+    // half split off at order j + 1 (pages [2^j, 2^(j+1))); 0: none.
+    static uint32_t part_need(uint8_t j, uint32_t need) {
+        const uint32_t lo = uint32_t{1} << j;
+        return need <= lo ? 0 : need - lo < lo ? need - lo : lo;
+    }
 
     Ops& ops_;
 };
@@ -369,11 +375,10 @@ uint32_t Buddy<Ops>::carve_plan(uint32_t root, uint8_t order, uint32_t need, boo
     // The upper halves, in the order the chain made them (order - 1 first).
     const uint32_t first = run ? at - order : 0;
     for (uint8_t j = order; j-- > 1;) {
-        const uint32_t lo = uint32_t{1} << j;
-        if (lo >= need) continue;
-        const uint32_t up = root + lo;
+        const uint32_t sub = part_need(j, need);
+        if (!sub) continue;
+        const uint32_t up = root + (uint32_t{1} << j);
         if (run) meta_[up].slot = slots[first + (order - 1 - j)]; // planned, not yet its
-        const uint32_t sub = need - lo < lo ? need - lo : lo;
         splits += carve_plan(up, j, sub, run, slots, at);
     }
     return splits;
@@ -398,10 +403,9 @@ bool Buddy<Ops>::carve_apply(uint32_t root, uint8_t order, uint32_t need, const 
         out[got++] = block_at(root + 1);
     }
     for (uint8_t j = order; j-- > 1;) {
-        const uint32_t lo = uint32_t{1} << j;
-        if (lo >= need) continue;
-        const uint32_t up = root + lo;
-        const uint32_t sub = need - lo < lo ? need - lo : lo;
+        const uint32_t sub = part_need(j, need);
+        if (!sub) continue;
+        const uint32_t up = root + (uint32_t{1} << j);
         unlink(up);
         if (!carve_apply(up, j, sub, slots, at, budget, out, got)) return false;
     }

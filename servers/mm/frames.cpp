@@ -221,10 +221,11 @@ bool grow(uint64_t want) {
     const uint32_t got = bulk.ok() ? bulk.value() : 0;
     g_growing = false;
     for (uint32_t k = 0; k < got; ++k) {
-        auto t = n == k ? g_slots.alloc() : Result<uint32_t>(Error::TooMany);
-        if (!t.ok()) {
-            free_frames(nullptr, Use::KernelObject, frames[k]);
-            continue;
+        auto t = g_slots.alloc();
+        if (!t.ok()) { // the frames without a slot go back
+            for (uint32_t j = k; j < got; ++j)
+                free_frames(nullptr, Use::KernelObject, frames[j]);
+            break;
         }
         made[n++] = {frames[k], t.value()};
     }
@@ -435,45 +436,53 @@ Snapshot books_snapshot() {
     return g_book.acct.snapshot(g_book.buddy.total_frames(), available());
 }
 
+namespace {
+// The promise an allocation `from` comes out of (null: free memory, or a
+// promise p does not have).
+[[gnu::always_inline]] inline uint64_t* promise_of(Proc* p, From from) {
+    if (!p || from == From::Free) return nullptr;
+    return from == From::Heap ? &p->reserved : &p->table_reserved;
+}
+
+// n frames allocated for p: charged to it as `use`, out of free memory or
+// out of the promise (whose group holds them already: they only change
+// category).
+[[gnu::always_inline]] inline void take(Proc* p, Use use, From from, uint64_t n) {
+    if (uint64_t* pool = promise_of(p, from)) {
+        *pool -= n, g_book.reserved -= n;
+        (void)g_book.acct.uncharge(id_of(p), Use::Shared, n);
+        (void)g_book.acct.charge(id_of(p), use, n);
+    } else {
+        charge(p, use, n);
+    }
+}
+} // namespace
+
 Result<Block> alloc_frames(Proc* p, Use use, uint8_t order, From from) {
     uint64_t n = uint64_t{1} << order;
     // Keep the headroom the promises need (best effort: mm's own
     // allocations and copies of shared pages take slots without a check).
     if (!is_process(p) || from != From::Free) grow_to(slots_target(0));
-    bool from_reserve = from != From::Free;
-    uint64_t* pool = !p                         ? nullptr
-                     : from == From::Heap       ? &p->reserved
-                     : from == From::HeapTables ? &p->table_reserved
-                                                : nullptr;
-    if (!from_reserve && injected_failure()) return Error::NoMemory;
-    if (from_reserve) {
+    if (from != From::Free) {
+        uint64_t* pool = promise_of(p, from);
         if (!pool || *pool < n) return Error::NoMemory;
     } else {
+        if (injected_failure()) return Error::NoMemory;
         if (!frames_for(n)) return Error::NoMemory;
         if (is_process(p) && !group_fits(p->group, n)) return Error::NoMemory;
         if (is_process(p) && !slots_fit(n)) return Error::NoMemory;
         if (available() < n) return Error::NoMemory; // (growth took frames)
     }
     Block b = TRY(g_book.buddy.alloc(order));
-    if (from_reserve) {
-        *pool -= n, g_book.reserved -= n;
-        // The group holds it already: it only changes category.
-        (void)g_book.acct.uncharge(id_of(p), Use::Shared, n);
-        (void)g_book.acct.charge(id_of(p), use, n);
-    } else {
-        charge(p, use, n);
-    }
+    take(p, use, from, n);
     return b;
 }
 
 Result<uint32_t> alloc_pages(Proc* p, Use use, uint32_t n, From from, Block* out) {
     if (!is_process(p) || from != From::Free) grow_to(slots_target(0));
     if (n > BuddyCore::kMaxBulkPages) n = BuddyCore::kMaxBulkPages;
-    uint64_t* pool = !p                         ? nullptr
-                     : from == From::Heap       ? &p->reserved
-                     : from == From::HeapTables ? &p->table_reserved
-                                                : nullptr;
     if (from != From::Free) {
+        uint64_t* pool = promise_of(p, from);
         if (!pool) return 0;
         if (*pool < n) n = static_cast<uint32_t>(*pool);
     } else {
@@ -491,14 +500,8 @@ Result<uint32_t> alloc_pages(Proc* p, Use use, uint32_t n, From from, Block* out
     }
     Error error{};
     const uint32_t got = g_book.buddy.alloc_pages(n, out, error);
-    if (from != From::Free) {
-        *pool -= got, g_book.reserved -= got;
-        (void)g_book.acct.uncharge(id_of(p), Use::Shared, got);
-        (void)g_book.acct.charge(id_of(p), use, got);
-    } else {
-        charge(p, use, got);
-        count_allocations(got);
-    }
+    take(p, use, from, got);
+    if (from == From::Free) count_allocations(got);
     return got;
 }
 
