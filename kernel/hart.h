@@ -35,6 +35,8 @@ extern Hart g_harts[kMaxHartsOnline];
 inline uint64_t tp_value() {
     uint64_t tp;
     asm volatile("mv %0, tp" : "=r"(tp));
+    // (Told to the compiler, so that the index needs no zero-extension.)
+    if (tp >= kMaxHartsOnline) __builtin_unreachable();
     return tp;
 }
 inline uint32_t hart_index() { // from tp
@@ -69,7 +71,7 @@ extern KernelLock g_kernel_lock;
 void kernel_lock_wait();     // spins (with the watchdog) until the lock is ours
 void kernel_unlock_report(); // the watchdog had reported this acquisition
 
-inline void kernel_lock() {
+[[gnu::always_inline]] inline void kernel_lock() {
     uint32_t expected = 0;
     if (!g_kernel_lock.word.compare_exchange_strong(
             expected, hart_index() + 1, std::memory_order_acquire, std::memory_order_relaxed))
@@ -83,7 +85,7 @@ inline void kernel_lock() {
 // return to user mode, which lets it go in assembly: trap.cpp).
 extern std::atomic<uint32_t> g_lock_sleepers; // harts (bit per index) asleep in kernel_lock_wait
 void wake_lock_sleepers(uint32_t mask);
-inline void kernel_unlock_note() {
+[[gnu::always_inline]] inline void kernel_unlock_note() {
     uint64_t held = arch::read_instret() - g_kernel_lock.taken_at;
     if (held > g_kernel_lock.longest && g_kernel_lock.taken_on == hart_index()) [[unlikely]]
         g_kernel_lock.longest = held;
@@ -175,7 +177,7 @@ inline void kernel_table_flush_if_changed(Hart& h) {
 // enters user mode (the U74 I-cache does not see stores).
 void note_code_mapped();
 extern std::atomic<uint64_t> g_code_gen;
-inline void sync_icache_before_user(Hart& h) { // h: this hart
+[[gnu::always_inline]] inline void sync_icache_before_user(Hart& h) { // h: this hart
     // Acquire: the lock-free calls come here without the lock's ordering,
     // and must see a generation bumped before what the caller saw.
     uint64_t gen = g_code_gen.load(std::memory_order_acquire);

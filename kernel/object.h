@@ -92,7 +92,7 @@ struct CapTableRef {
     CapTableHeader* header() const { return reinterpret_cast<CapTableHeader*>(slots); }
     // The slot `slot` names, or null if it names none (0, a leaf's header,
     // out of range, no leaf attached there).
-    Cap* slot(uint64_t slot) const {
+    [[gnu::always_inline]] Cap* slot(uint64_t slot) const {
         if (slot == 0 || slot >= count) return nullptr;
         if (!dir) return &slots[slot];
         uint64_t leaf = dir[slot >> kLeafShift];

@@ -4,6 +4,7 @@
 #include "cap.h"
 #include "console.h"
 #include "hart.h"
+#include "syscalls.h"
 #include "trap.h"
 #include "vmops.h"
 
@@ -149,7 +150,7 @@ extern "C" void thread_first_run() {
 
 // The context that starts t at thread_first_run on an empty kernel stack
 // (the other callee-saved registers do not matter there).
-void set_fresh(Thread* t) {
+[[gnu::always_inline]] inline void set_fresh(Thread* t) {
     t->ctx.ra = reinterpret_cast<uint64_t>(&thread_first_run);
     t->ctx.sp = t->tf.kernel_sp;
 }
@@ -169,9 +170,9 @@ void set_fresh(Thread* t) {
 }
 
 // What the scheduler does when a thread leaves the hart.
-void left_hart(Thread* t) {
+[[gnu::always_inline]] inline void left_hart(Thread* t) {
     t->on_hart = -1;
-    if (Thread* w = t->suspend_waiter) { // its suspend call may return now
+    if (Thread* w = t->suspend_waiter) [[unlikely]] { // its suspend call may return now
         t->suspend_waiter = nullptr;
         w->suspend_target = nullptr;
         make_ready(w);
@@ -182,8 +183,8 @@ void left_hart(Thread* t) {
 // block_to_user() would) and goes to user mode in it, still on self's
 // kernel stack: enter_user lets the lock go only at the jump to the
 // trampoline, so no other hart starts self while its stack is in use.
-[[noreturn]] void switch_to(Thread* self, Thread* next) {
-    Hart& h = this_hart();
+// (Inline: the IPC fast path's whole way out is one function.)
+[[noreturn, gnu::always_inline]] inline void switch_to(Hart& h, Thread* self, Thread* next) {
     set_fresh(self);
     left_hart(self);
     auto me = static_cast<uint32_t>(tp_value());
@@ -192,7 +193,7 @@ void left_hart(Thread* t) {
     next->tf.kernel_hartid = me;
     next->tf.kernel_scratch = h.trap_stack_top;
     h.current = next;
-    enter_user(next);
+    enter_user_on(h, next);
 }
 
 // A direct switch (IPC): the current thread has just blocked as
@@ -200,7 +201,8 @@ void left_hart(Thread* t) {
 // entered by block_to_user, so its kernel stack holds nothing) runs on this
 // hart at once: no run queue, no scheduler, the lock held throughout.
 [[noreturn]] void switch_direct(Thread* next) {
-    switch_to(this_hart().current, next);
+    Hart& h = this_hart();
+    switch_to(h, h.current, next);
 }
 
 } // namespace
@@ -432,9 +434,16 @@ namespace {
     for (int i = arch::a1; i <= arch::a4; ++i)
         to->tf.regs[i] = from->tf.regs[i];
 }
-} // namespace
 
-void ipc_fastpath(Thread* self) {
+// The IPC fast path, for a system call (a7) whose arguments are in self's
+// trapframe: Call when a receiver waits, ReplyRecv when the caller it
+// answers waits (not a fault reply) and no other caller is queued. The
+// current thread blocks and the other runs on this hart at once, without
+// the run queue or the scheduler and with the lock held throughout (one
+// function from user_ecall's entry to the jump to the trampoline). Returns
+// (having changed nothing) whenever it does not apply; the generic path
+// then gives the same result the slow way.
+[[gnu::always_inline]] inline void ipc_fastpath(Hart& h, Thread* self) {
     uint64_t n = self->tf.regs[arch::a7];
     if (n == static_cast<uint64_t>(abi::Sys::Call)) {
         Cap* c = fast_endpoint(self, self->tf.regs[arch::a0], abi::kRightWrite);
@@ -455,7 +464,7 @@ void ipc_fastpath(Thread* self) {
         r->reply_to = self;
         owe(r, self);
         self->state = ThreadState::BlockedReply;
-        switch_to(self, r);
+        switch_to(h, self, r);
     }
     if (n == static_cast<uint64_t>(abi::Sys::ReplyRecv)) {
         Cap* c = fast_endpoint(self, self->tf.regs[arch::a0], abi::kRightRead);
@@ -472,8 +481,34 @@ void ipc_fastpath(Thread* self) {
         self->state = ThreadState::BlockedRecv;
         self->queued_on = ep;
         push(ep->recv_head, ep->recv_tail, self);
-        switch_to(self, caller);
+        switch_to(h, self, caller);
     }
+}
+
+constexpr bool kIpcFastPath = true;
+} // namespace
+
+// System calls by the full path (those not light: IPC, calls that may
+// block or switch threads), from uservec.
+extern "C" [[noreturn]] void user_ecall() {
+    Hart& h = this_hart();
+    Thread* t = h.current;
+    (void)enter_kernel(h, t, 4); // the pc past the ecall
+    // Suspended by another hart while it ran here: it leaves this hart at
+    // once, before it acts on anything; the call is not done (its pc goes
+    // back to the ecall).
+    if (t->state == ThreadState::Inactive) [[unlikely]] {
+        t->tf.epc -= 4;
+        yield();
+    }
+    // The dedicated IPC fast path (a hang reported with it at e240ef1 was
+    // not reproduced since: docs/benchmarks.md, "The IPC fast path's
+    // hang"). The generic path gives the same result.
+    if (kIpcFastPath) ipc_fastpath(h, t); // returns only if it does not apply
+    do_syscall(*t);
+    // Suspended by another hart while it ran here: leave this hart.
+    if (t->state == ThreadState::Inactive) yield();
+    return_to_user();
 }
 
 Result<void> ipc_reply_to(Thread* c, const uint64_t msg[4]) {

@@ -43,14 +43,6 @@ uint64_t thread_on_hart_refusals();
 // a caller returns with the message in the trapframe. `woken` (a thread
 // ipc_reply_take answered, or null) runs next on this hart if the receive
 // blocks (the IPC fast path), else it is made ready.
-// The IPC fast path, from user_trap for a system call (a7) whose arguments
-// are in t's trapframe: Call when a receiver waits, ReplyRecv when the
-// caller it answers waits (not a fault reply) and no other caller is
-// queued. The current thread blocks and the other runs on this hart at
-// once, without the run queue or the scheduler and with the lock held
-// throughout. Returns (having changed nothing) whenever it does not apply;
-// the generic path then gives the same result the slow way.
-void ipc_fastpath(Thread* t);
 [[noreturn]] void ipc_call(Endpoint* ep, uint64_t badge, const uint64_t msg[4], bool fault);
 void ipc_recv(Endpoint* ep, Thread* woken = nullptr);
 Result<void> ipc_reply(const uint64_t msg[4]);

@@ -11,15 +11,11 @@
 #include "vmops.h"
 
 extern "C" char kernelvec[], userret[], trampoline_start[];
-extern "C" void fp_save(uint64_t* area);
-extern "C" void fp_load(const uint64_t* area);
-extern "C" [[noreturn]] void unlock_and_enter(uint64_t satp, void (*userret)(uint64_t),
-                                              std::atomic<uint32_t>* lock);
 
 namespace capframe {
 
 uint64_t g_ticks = 0;
-uint64_t g_userret_va = 0; // userret at the trampoline's address (set once at boot)
+uint64_t g_userret_va = 0;
 
 namespace {
 
@@ -170,13 +166,13 @@ extern "C" uint64_t user_syscall_light() {
 }
 
 extern "C" [[noreturn]] void user_trap();
-
-constexpr bool kIpcFastPath = true;
+extern "C" [[noreturn]] void user_ecall();
 
 void trapframe_init(Thread* t) {
     t->tf.kernel_satp = kernel_satp();
     t->tf.kernel_sp = kstack_top(t->kstack_slot);
     t->tf.kernel_trap = reinterpret_cast<uint64_t>(&user_trap);
+    t->tf.kernel_ecall = reinterpret_cast<uint64_t>(&user_ecall);
     t->tf.kernel_light = reinterpret_cast<uint64_t>(&user_syscall_light);
     t->tf.kernel_vec = reinterpret_cast<uint64_t>(kernelvec);
     t->tf.light_mask = syscall_light_mask(); // kLight in syscall.cpp
@@ -187,38 +183,21 @@ void trapframe_on_hart(Thread* t, uint32_t index) {
     t->tf.kernel_scratch = g_harts[index].trap_stack_top;
 }
 
-// Traps from U-mode arrive here through uservec (the full path), on the
-// thread's kernel stack and with the kernel page table.
+// Interrupts and faults from U-mode.
 extern "C" [[noreturn]] void user_trap() {
     Hart& h = this_hart();
-    h.user_root = 0; // back in the kernel (uservec flushed the TLB): no shootdown target
-    kernel_lock();
     Thread* t = h.current;
-    t->tf.epc = arch::read_sepc();
+    uint64_t fs = enter_kernel(h, t, 0);
     uint64_t scause = arch::read_scause();
-    // The user's FP registers go to the thread if it changed them (FS Dirty);
-    // the kernel runs with FS Off.
-    uint64_t fs = arch::read_sstatus() & arch::kSstatusFs;
-    if (fs == arch::kFsDirty) fp_save(t->fp);
-    asm volatile("csrc sstatus, %0" ::"r"(arch::kSstatusFs) : "memory");
 
     if (t->state == ThreadState::Inactive) {
         // Suspended by another hart while it ran here (the IPI brought it
-        // in): it leaves this hart at once, before it acts on anything. A
-        // system call it made is not done (epc still points at the ecall),
-        // but for a lock-free one (user_syscall_light), which changes nothing.
+        // in): it leaves this hart at once, before it acts on anything.
         if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorSoftware)))
             clear_ipi();
         yield();
     }
-    if (scause == static_cast<uint64_t>(arch::Exception::EcallFromU)) {
-        t->tf.epc += 4;
-        // The dedicated IPC fast path (a hang reported with it at e240ef1
-        // was not reproduced since: docs/benchmarks.md, "The IPC fast
-        // path's hang"). The generic path gives the same result.
-        if (kIpcFastPath) ipc_fastpath(t); // returns only if it does not apply
-        do_syscall(*t);
-    } else if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorTimer))) {
+    if (scause == (arch::kCauseInterrupt | uint64_t(arch::Interrupt::SupervisorTimer))) {
         on_timer();
         wake_sleepers(timer_ticks());
         yield();
@@ -258,36 +237,7 @@ void return_to_user() {
 }
 
 void enter_user(Thread* t) {
-    uint64_t s = arch::read_sstatus();
-    s &= ~(arch::kSstatusSpp | arch::kSstatusFs); // sret to U-mode
-    s |= arch::kSstatusSpie;                      // with interrupts enabled there
-    Hart& h = this_hart();
-    if (t->fp_on) {
-        // Its FP registers, unless this hart's still hold them (Clean: the
-        // next entry saves them only if user code changes them).
-        auto me = static_cast<int32_t>(hart_index());
-        if (h.fp_owner != t->id || t->fp_hart != me) {
-            arch::write_sstatus(s | arch::kFsInitial);
-            fp_load(t->fp);
-            h.fp_owner = t->id;
-            t->fp_hart = me;
-        }
-        s |= arch::kFsClean;
-    }
-    arch::write_sstatus(s);
-    arch::write_sepc(t->tf.epc);
-
-    sync_icache_before_user(h);
-    // userret sets stvec = uservec itself (at the trampoline's address).
-    auto* enter = reinterpret_cast<void (*)(uint64_t)>(g_userret_va);
-    uint64_t satp = t->tf.user_satp;
-    h.user_root = t->as->root; // shootdowns for it must reach this hart now
-    // This hart goes back to user mode and leaves ready threads behind: an
-    // idle hart takes them now rather than at its next tick. (A hart that
-    // blocks runs the next one itself: no IPI then.)
-    if (threads_waiting()) wake_idle_hart();
-    kernel_unlock_note();
-    unlock_and_enter(satp, enter, &g_kernel_lock.word);
+    enter_user_on(this_hart(), t);
 }
 
 } // namespace capframe

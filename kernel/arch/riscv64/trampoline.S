@@ -10,9 +10,10 @@
 #   saved (ra, sp, tp, t0-t6, a0-a7); gp and s0-s11 stay live in their
 #   registers (the kernel never writes gp; the C ABI preserves s0-s11), and
 #   user_syscall_light() returns here, with the user satp in a0.
-# * full: everything else (interrupts, faults, IPC, calls that may block).
-#   All 31 registers are saved, user_trap() never returns here, and the way
-#   back is userret, called by return_to_user().
+# * full: everything else. All 31 registers are saved; system calls go to
+#   user_ecall() (IPC, calls that may block), interrupts and faults to
+#   user_trap(). Neither returns here: the way back is userret, called by
+#   enter_user().
 #include "capframe/layout.h"
 #include "regs.h"
 #include "trapframe.h"
@@ -64,11 +65,11 @@ uservec:
     addi t2, t2, -8
     bnez t2, full
     sltiu t2, a7, 64
-    beqz t2, full
+    beqz t2, ecall
     ld t2, TF_LIGHT_MASK(a0)
     srl t2, t2, a7
     andi t2, t2, 1
-    beqz t2, full
+    beqz t2, ecall
 
     ld t0, TF_KERNEL_LIGHT(a0)
     switch_satp t1
@@ -77,9 +78,15 @@ uservec:
     # Back from the light path, on the kernel table: restore what it saved.
     to_user XREGS_CALLER
 
+# The full path: every other ecall to user_ecall(), any other trap
+# (interrupt, fault) to user_trap().
+ecall:
+    ld t0, TF_KERNEL_ECALL(a0)
+    j save_all
 full:
-    xregs sd, a0, TF_REG(0), XREGS_CALLEE
     ld t0, TF_KERNEL_TRAP(a0)
+save_all:
+    xregs sd, a0, TF_REG(0), XREGS_CALLEE
     switch_satp t1
     jr t0
 

@@ -16,6 +16,7 @@
 #define TF_KERNEL_SCRATCH 312 /* this hart's trap-stack top: sscratch in the kernel */
 #define TF_LIGHT_MASK 320     /* bit n: system call n takes the light path */
 #define TF_USER_SATP 328      /* satp of the thread's address space */
+#define TF_KERNEL_ECALL 336   /* user_ecall(): system calls by the full path */
 
 // struct KernelFrame: what kernelvec saves on the hart's trap stack.
 #define KF_REG(n) (8 * (n)) /* x0 slot holds the sepc */
@@ -33,7 +34,7 @@ namespace capframe::arch {
 struct TrapFrame {
     uint64_t kernel_satp;    // kernel page table, loaded by uservec
     uint64_t kernel_sp;      // top of this thread's kernel stack
-    uint64_t kernel_trap;    // address of user_trap() (the full path)
+    uint64_t kernel_trap;    // address of user_trap() (interrupts and faults)
     uint64_t epc;            // saved user pc (full path only: the light path keeps it in sepc)
     uint64_t kernel_hartid;  // loaded into tp by uservec
     uint64_t regs[32];       // x1..x31 by number (regs[10] = a0, regs[17] = a7, ...)
@@ -42,6 +43,7 @@ struct TrapFrame {
     uint64_t kernel_scratch; // the hart's trap-stack top
     uint64_t light_mask;     // system calls below 64 that take the light path
     uint64_t user_satp;      // satp for this thread's address space
+    uint64_t kernel_ecall;   // address of user_ecall() (system calls by the full path)
 };
 static_assert(offsetof(TrapFrame, kernel_satp) == TF_KERNEL_SATP);
 static_assert(offsetof(TrapFrame, kernel_sp) == TF_KERNEL_SP);
@@ -54,6 +56,7 @@ static_assert(offsetof(TrapFrame, kernel_vec) == TF_KERNEL_VEC);
 static_assert(offsetof(TrapFrame, kernel_scratch) == TF_KERNEL_SCRATCH);
 static_assert(offsetof(TrapFrame, light_mask) == TF_LIGHT_MASK);
 static_assert(offsetof(TrapFrame, user_satp) == TF_USER_SATP);
+static_assert(offsetof(TrapFrame, kernel_ecall) == TF_KERNEL_ECALL);
 static_assert(sizeof(TrapFrame) <= 4096);
 
 struct KernelFrame {
