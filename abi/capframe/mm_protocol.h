@@ -22,7 +22,7 @@ enum class Request : uint64_t {
         7, // (va): revokes the frame behind va (tests: later access faults); EPERM if shared
     FreeFrames = 8, // () -> m1 free frames (cheap, no printing)
 
-    Fork = 10,         // () -> child pid in the parent, 0 in the child
+    Fork = 10,         // (sp) -> child pid in the parent, 0 in the child (sp: below)
     Exec = 11,         // (path, argv): no reply on success; an error leaves the caller as it was
     Wait = 12,         // (status ptr or 0) -> pid of a reaped child; ECHILD if none
     Kill = 13,         // (pid) -> 0: the process ends with status -1

@@ -109,7 +109,11 @@ void* sbrk(ptrdiff_t n) {
 
 int fork(void) {
     flush_out(); // or the child would print the parent's pending output again
-    int64_t r = mm(Request::Fork);
+    // The stack pointer: mm copies the page under it at once instead of
+    // sharing it copy-on-write (parent and child both write it first).
+    uint64_t sp;
+    asm volatile("mv %0, sp" : "=r"(sp));
+    int64_t r = mm(Request::Fork, sp);
     return r < 0 ? -1 : static_cast<int>(r);
 }
 

@@ -22,11 +22,74 @@ struct Share {
     bool protect;
 };
 
+// The child's page tables for the pages share_pages maps, made up front:
+// their MapTables at the front of the first share batch,
+// in the order a Map would have asked for them (a region's level-1 table
+// before its level-0 ones, so drop_tables takes the leaves first). Without
+// them each table is found missing by a Map in mid-batch: a frame split
+// call of its own while the batch waits, and the batch run again (issue 14:
+// about six kernel entries per fork). Whatever is not made here (more
+// regions than kMaxTables, no frame) a Map still asks for in the batch.
+struct ChildTables {
+    static constexpr uint32_t kMaxTables = 8;
+    Block frame[kMaxTables];
+    uint32_t n = 0;
+    uint64_t first = 0; // index of the first MapTable in the batch
+};
+
+void premake_tables(Proc* parent, Proc* c, bool heap_lazy, ChildTables& t) {
+    uint64_t va[ChildTables::kMaxTables];
+    uint32_t n = 0;
+    // The regions in the order the shares below first touch them.
+    uint64_t l1[ChildTables::kMaxTables], l0[ChildTables::kMaxTables];
+    uint32_t n1 = 0, n0 = 0;
+    for (uint32_t i = parent->maps; i && n < ChildTables::kMaxTables; i = mapping(i).pnext) {
+        const Mapping& m = mapping(i);
+        const uint64_t v = va_of(m);
+        if (is_lazy(m) || (heap_lazy && in_heap(parent, v))) continue; // not mapped by a share
+        // (The address space object holds the tables over the trapframe's
+        // 2 MiB, and so over a stack there.)
+        bool new1 = v >> 30 != abi::kTrapframeVa >> 30, new0 = v >> 21 != abi::kTrapframeVa >> 21;
+        for (uint32_t k = 0; k < n1; ++k)
+            new1 = new1 && l1[k] != v >> 30;
+        for (uint32_t k = 0; k < n0; ++k)
+            new0 = new0 && l0[k] != v >> 21;
+        if (n + new1 + new0 > ChildTables::kMaxTables) break;
+        if (new1) l1[n1++] = v >> 30, va[n++] = v;
+        if (new0) l0[n0++] = v >> 21, va[n++] = v;
+    }
+    // Their frames as a Map's NeedTable would take them (table_frame: a heap
+    // page's table out of what fork reserved for the heap's tables); a
+    // table without a frame, and every one after it, is left to the Maps.
+    // (All frames first: a split made while calls wait in the batch is a
+    // kernel call of its own.)
+    for (uint32_t k = 0; k < n; ++k) {
+        auto f = table_frame(c, va[k]);
+        if (!f.ok()) break;
+        t.frame[t.n++] = f.value();
+    }
+    t.first = g_batch.size();
+    for (uint32_t k = 0; k < t.n; ++k)
+        g_batch.add(abi::Sys::MapTable, t.frame[k].slot, c->as_obj, va[k]);
+}
+
+// After the first share batch: the tables it made are c's, the others' frames go back.
+void premade_tables_ran(Proc* c, ChildTables& t, uint64_t done) {
+    for (uint32_t k = 0; k < t.n; ++k) {
+        if (t.first + k < done)
+            push_table(c, t.frame[k]);
+        else
+            free_frames(c, Use::PageTable, t.frame[k]);
+    }
+    t.n = 0;
+}
+
 // Runs the queued shares: the parent's pages protected by the batch become
 // copy-on-write in mm's books, the child's pages mapped are recorded; the
 // rest is undone. The first error, if any.
-Result<void> run_shares(Proc* c, Share* items, uint64_t n) {
+Result<void> run_shares(Proc* c, Share* items, uint64_t n, ChildTables& tables) {
     BatchRun run = g_batch.run(c);
+    if (tables.n) premade_tables_ran(c, tables, run.done);
     Result<void> out;
     for (uint64_t k = 0; k < n; ++k) {
         Share& s = items[k];
@@ -78,32 +141,44 @@ Result<void> share_heap(Proc* parent, Proc* c) {
     return reached == end ? Result<void>{} : Result<void>{Error::InvalidArgument};
 }
 
-Result<void> share_pages(Proc* parent, Proc* c, bool heap_lazy) {
+Result<void> share_pages(Proc* parent, Proc* c, bool heap_lazy, uint64_t copy_va) {
     if (heap_lazy) TRY(share_heap(parent, c));
     Share items[abi::kBatchMax / 2];
     uint64_t n = 0;
     flush_deferred_merges(3); // (none: the batch is ours)
+    ChildTables tables;
+    premake_tables(parent, c, heap_lazy, tables);
     for (uint32_t i = parent->maps; i; i = mapping(i).pnext) {
         Mapping& m = mapping(i);
         if (heap_lazy && in_heap(parent, va_of(m))) continue; // shared above
         if (is_lazy(m)) {
-            // Lazy in the parent too: the child's is a record as well.
-            TRY(record_mapping(c, va_of(m), flags_of(m) | kMapReserved, m.frame, 0));
+            // Lazy in the parent too: the child's is a record as well. (If
+            // that fails, what is queued runs first and is booked: the
+            // batch is left empty.)
+            if (auto r = record_mapping(c, va_of(m), flags_of(m) | kMapReserved, m.frame, 0);
+                !r.ok()) {
+                (void)run_shares(c, items, n, tables);
+                return r.error();
+            }
             ++g_book.lazy;
             continue;
         }
         uint64_t flags = flags_of(m) & ~kMapReserved;
-        bool protect = (flags & kMapW) && !(flags & kMapCow);
+        // The page copied at once (copy_stack_page) stays writable in the
+        // parent, which waits in this call: the child maps it read-only
+        // until the copy replaces it.
+        const bool copied = va_of(m) == copy_va && (flags & kMapW) && !(flags & kMapCow);
+        bool protect = (flags & kMapW) && !(flags & kMapCow) && !copied;
         if (g_batch.room() < 3) {
-            TRY(run_shares(c, items, n));
+            TRY(run_shares(c, items, n, tables));
             n = 0;
         }
         auto slot = g_slots.alloc();
         if (!slot.ok()) {
-            TRY(run_shares(c, items, n));
+            TRY(run_shares(c, items, n, tables));
             return slot.error();
         }
-        if (protect) flags |= kMapCow;
+        if (protect || copied) flags |= kMapCow;
         items[n] = Share{i, slot.value(), flags | kMapReserved, g_batch.size(), protect};
         if (protect) g_batch.add(abi::Sys::Protect, m.slot, rights_of(flags));
         g_batch.add(abi::Sys::CapCopy, frame_info(m.frame).block_slot, 0, slot.value(),
@@ -111,12 +186,29 @@ Result<void> share_pages(Proc* parent, Proc* c, bool heap_lazy) {
         g_batch.add(abi::Sys::Map, slot.value(), c->as_obj, va_of(m), rights_of(flags));
         ++n;
     }
-    return run_shares(c, items, n);
+    return run_shares(c, items, n, tables);
+}
+
+// The stack page under the parent's sp (the fork request's hint; 0 if the
+// hint is not on the stack): both processes write it first, so the child
+// gets its copy now, while the parent waits in the call, and the parent
+// keeps the page writable (share_pages did not protect it). Shared
+// copy-on-write instead, it cost two faults, mm's two answers and the
+// parent's Protect (issue 14).
+uint64_t stack_page(uint64_t sp) {
+    const uint64_t va = sp & ~(kPage - 1);
+    return in_stack(va) ? va : 0;
+}
+
+Result<void> copy_stack_page(Proc* c, uint64_t va) {
+    const uint32_t ci = va ? find_mapping(c, va) : kNone;
+    if (ci && (mapping(ci).key & kMapCow)) TRY(break_cow(c, ci));
+    return {};
 }
 
 } // namespace
 
-Result<Proc*> fork(Proc* parent) {
+Result<Proc*> fork(Proc* parent, uint64_t sp) {
     Proc* c = new_proc(State::Running);
     if (!c) return Error::NoMemory;
     c->pid = g_pt.next_pid++;
@@ -156,7 +248,9 @@ Result<Proc*> fork(Proc* parent) {
     // kernel's part (protect the parent's page, copy the capability, map
     // the copy in the child) goes in batches; the books follow each batch
     // for exactly the calls that succeeded.
-    if (auto r = share_pages(parent, c, heap_lazy); !r.ok()) return fail(r.error());
+    const uint64_t copy_va = stack_page(sp);
+    if (auto r = share_pages(parent, c, heap_lazy, copy_va); !r.ok()) return fail(r.error());
+    if (auto r = copy_stack_page(c, copy_va); !r.ok()) return fail(r.error());
     ThreadSetup setup;
     setup.copy_regs_from = parent->thread_obj;
     setup.start = true;

@@ -166,7 +166,7 @@ bool request(Proc* p, const kernel::Msg& m, kernel::Msg& out) {
     case mmp::Request::RevokePage:
         return answer(revoke_page(p, m.w[1], out));
     case mmp::Request::Fork: {
-        auto c = fork(p);
+        auto c = fork(p, m.w[1]);
         return answer(c.ok() ? c.value()->pid : errno_of(c.error()));
     }
     case mmp::Request::Exec: {

@@ -39,7 +39,7 @@ Result<Proc*> spawn_init(const char* name, const Args& args);
 // argument does not fit (too many or too long).
 bool init_args(const char* bootargs, const char* name, Args& args);
 
-Result<Proc*> fork(Proc* parent);
+Result<Proc*> fork(Proc* parent, uint64_t sp = 0);
 // A heap of this many pages or more is shared lazily by fork (fork.cpp,
 // share_heap); the host tests raise it to test the per-page path.
 inline constexpr uint64_t kLazyHeapPages = 64;

@@ -135,6 +135,7 @@ class FakeKernel {
     // the first failure and counts as one kernel call.
     uint64_t batches = 0;           // batch calls made
     uint64_t busy_unmap_tables = 0; // UnmapTable refused: the table was not empty
+    uint64_t need_tables = 0;       // Maps refused for a missing page table (NeedTable)
     uint64_t moves = 0;             // capabilities moved (CapMove)
     void* view(uint64_t va);
     abi::BootInfo info{};

@@ -113,7 +113,8 @@ int64_t cap_delete(uint64_t slot) {
         case ObjType::AddressSpace:
             // mm drops pages and tables first; the kernel would refuse to
             // lose track of them.
-            if (!o.pages.empty() || !o.l1.empty() || !o.l0.empty()) return e(Errno::Busy);
+            // (The tables over the trapframe are the object's own.)
+            if (!o.pages.empty() || o.l1.size() > 1 || o.l0.size() > 1) return e(Errno::Busy);
             for (const Object& t : fk.objects_)
                 if (t.alive && t.type == ObjType::Thread && t.as == c->obj) return e(Errno::Busy);
             break;
@@ -261,6 +262,11 @@ int64_t retype(uint64_t frame, ObjType type, uint64_t dst) {
     fk.objects_.emplace_back();
     fk.objects_.back().type = type;
     fk.objects_.back().frame_slot = frame;
+    if (type == ObjType::AddressSpace) { // as the kernel's: the root, and the
+        // level-1 and level-0 tables over the trapframe's 2 MiB
+        fk.objects_.back().l1.insert(abi::kTrapframeVa >> 30);
+        fk.objects_.back().l0.insert(abi::kTrapframeVa >> 21);
+    }
     f->donated = true;
     f->obj = int(fk.objects_.size() - 1);
     Cap& c = fk.caps_[dst];

@@ -50,10 +50,12 @@ int64_t map(uint64_t frame, uint64_t as, uint64_t va, uint64_t rights, int* need
     if (f->mapped || f->donated || f->split) return e(Errno::Busy);
     if (!a->l1.count(va >> 30)) {
         if (need_level) *need_level = 1;
+        ++fk.need_tables;
         return e(Errno::NeedTable);
     }
     if (!a->l0.count(va >> 21)) {
         if (need_level) *need_level = 0;
+        ++fk.need_tables;
         return e(Errno::NeedTable);
     }
     if (a->pages.count(va)) return e(Errno::Exist);
