@@ -500,6 +500,9 @@ extern "C" [[noreturn]] void user_ecall() {
     if (t->state == ThreadState::Inactive) [[unlikely]] {
         t->tf.epc -= 4;
         yield();
+        // It runs again only when started afresh (thread_start: its
+        // context restarts at thread_first_run), never from here.
+        panic("thread %u: a suspended thread went on in user_ecall", t->id);
     }
     // The dedicated IPC fast path (a hang reported with it at e240ef1 was
     // not reproduced since: docs/benchmarks.md, "The IPC fast path's

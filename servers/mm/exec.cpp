@@ -2,6 +2,7 @@
 // Building process slot with its own address space; the old image goes only
 // once the new one is complete.
 #include "archive.h"
+#include "batch.h"
 #include "cpio.h"
 #include "elf.h"
 #include "errors.h"
@@ -10,6 +11,7 @@
 #include "mappings.h"
 #include "pages.h"
 #include "server.h"
+#include "slots.h"
 
 namespace capframe::mm {
 
@@ -25,6 +27,42 @@ bool Args::add(const char* s, uint64_t n) {
 namespace {
 
 // The new image in `img`: segments and a stack with argv.
+// The new image's address space and the page tables its segments need, in
+// one batch (FreshTables, pages.h; the stack's are the address space
+// object's own): the Retype, then the MapTables. Before, the first Map of
+// the image found each table missing and the batch ran again for it.
+Result<uint32_t> make_space(Proc* img, const ElfImage& elf) {
+    FreshTables tables;
+    for (int s = 0; s < elf.segment_count; ++s) {
+        const auto& seg = elf.segments[s];
+        tables.cover(seg.vaddr & ~(kPage - 1), (seg.vaddr + seg.memsz + kPage - 1) & ~(kPage - 1));
+    }
+    Block block = TRY(alloc_frames(img, Use::KernelObject, 2));
+    auto slot = g_slots.alloc();
+    if (!slot.ok()) {
+        free_frames(img, Use::KernelObject, block);
+        return Error::NoMemory;
+    }
+    if (auto r = tables.allocate(img); !r.ok()) {
+        g_slots.free(slot.value());
+        free_frames(img, Use::KernelObject, block);
+        return r.error();
+    }
+    flush_deferred_merges(1 + tables.n); // (none: the batch is ours)
+    g_batch.add(abi::Sys::Retype, block.slot, static_cast<uint64_t>(abi::ObjType::AddressSpace),
+                slot.value());
+    tables.queue(img, slot.value());
+    const uint64_t done = g_batch.run(img).done;
+    tables.ran(img, done); // (none made without the space)
+    if (done == 0) {
+        g_slots.free(slot.value());
+        free_frames(img, Use::KernelObject, block);
+        return Error::NoMemory;
+    }
+    img->as_block = block;
+    return slot.value();
+}
+
 Result<uint64_t> build_image(Proc* img, const ElfImage& elf, std::span<const uint8_t> file,
                              const Args& args, uint64_t& sp_out, uint64_t& argv_out) {
     uint64_t top = 0;
@@ -100,7 +138,7 @@ Result<void> exec_into(Proc* p, const char* name, const Args& args, bool fresh) 
         img->state = State::Free;
         return e;
     };
-    auto as = make_object(img, abi::ObjType::AddressSpace, 2, img->as_block);
+    auto as = make_space(img, elf);
     if (!as.ok()) return fail(as.error());
     img->as_obj = as.value();
     uint64_t sp = 0, argv = 0;

@@ -22,74 +22,26 @@ struct Share {
     bool protect;
 };
 
-// The child's page tables for the pages share_pages maps, made up front:
-// their MapTables at the front of the first share batch,
-// in the order a Map would have asked for them (a region's level-1 table
-// before its level-0 ones, so drop_tables takes the leaves first). Without
-// them each table is found missing by a Map in mid-batch: a frame split
-// call of its own while the batch waits, and the batch run again (issue 14:
-// about six kernel entries per fork). Whatever is not made here (more
-// regions than kMaxTables, no frame) a Map still asks for in the batch.
-struct ChildTables {
-    static constexpr uint32_t kMaxTables = 8;
-    Block frame[kMaxTables];
-    uint32_t n = 0;
-    uint64_t first = 0; // index of the first MapTable in the batch
-};
-
-void premake_tables(Proc* parent, Proc* c, bool heap_lazy, ChildTables& t) {
-    uint64_t va[ChildTables::kMaxTables];
-    uint32_t n = 0;
-    // The regions in the order the shares below first touch them.
-    uint64_t l1[ChildTables::kMaxTables], l0[ChildTables::kMaxTables];
-    uint32_t n1 = 0, n0 = 0;
-    for (uint32_t i = parent->maps; i && n < ChildTables::kMaxTables; i = mapping(i).pnext) {
+// The child's page tables for the pages share_pages maps (FreshTables,
+// pages.h): their MapTables at the front of the first share batch.
+Result<void> premake_tables(Proc* parent, Proc* c, bool heap_lazy, FreshTables& t) {
+    for (uint32_t i = parent->maps; i; i = mapping(i).pnext) {
         const Mapping& m = mapping(i);
         const uint64_t v = va_of(m);
         if (is_lazy(m) || (heap_lazy && in_heap(parent, v))) continue; // not mapped by a share
-        // (The address space object holds the tables over the trapframe's
-        // 2 MiB, and so over a stack there.)
-        bool new1 = v >> 30 != abi::kTrapframeVa >> 30, new0 = v >> 21 != abi::kTrapframeVa >> 21;
-        for (uint32_t k = 0; k < n1; ++k)
-            new1 = new1 && l1[k] != v >> 30;
-        for (uint32_t k = 0; k < n0; ++k)
-            new0 = new0 && l0[k] != v >> 21;
-        if (n + new1 + new0 > ChildTables::kMaxTables) break;
-        if (new1) l1[n1++] = v >> 30, va[n++] = v;
-        if (new0) l0[n0++] = v >> 21, va[n++] = v;
+        t.cover(v, v + kPage);
     }
-    // Their frames as a Map's NeedTable would take them (table_frame: a heap
-    // page's table out of what fork reserved for the heap's tables); a
-    // table without a frame, and every one after it, is left to the Maps.
-    // (All frames first: a split made while calls wait in the batch is a
-    // kernel call of its own.)
-    for (uint32_t k = 0; k < n; ++k) {
-        auto f = table_frame(c, va[k]);
-        if (!f.ok()) break;
-        t.frame[t.n++] = f.value();
-    }
-    t.first = g_batch.size();
-    for (uint32_t k = 0; k < t.n; ++k)
-        g_batch.add(abi::Sys::MapTable, t.frame[k].slot, c->as_obj, va[k]);
-}
-
-// After the first share batch: the tables it made are c's, the others' frames go back.
-void premade_tables_ran(Proc* c, ChildTables& t, uint64_t done) {
-    for (uint32_t k = 0; k < t.n; ++k) {
-        if (t.first + k < done)
-            push_table(c, t.frame[k]);
-        else
-            free_frames(c, Use::PageTable, t.frame[k]);
-    }
-    t.n = 0;
+    TRY(t.allocate(c));
+    t.queue(c, c->as_obj);
+    return {};
 }
 
 // Runs the queued shares: the parent's pages protected by the batch become
 // copy-on-write in mm's books, the child's pages mapped are recorded; the
 // rest is undone. The first error, if any.
-Result<void> run_shares(Proc* c, Share* items, uint64_t n, ChildTables& tables) {
+Result<void> run_shares(Proc* c, Share* items, uint64_t n, FreshTables& tables) {
     BatchRun run = g_batch.run(c);
-    if (tables.n) premade_tables_ran(c, tables, run.done);
+    if (tables.n) tables.ran(c, run.done);
     Result<void> out;
     for (uint64_t k = 0; k < n; ++k) {
         Share& s = items[k];
@@ -146,8 +98,8 @@ Result<void> share_pages(Proc* parent, Proc* c, bool heap_lazy, uint64_t copy_va
     Share items[abi::kBatchMax / 2];
     uint64_t n = 0;
     flush_deferred_merges(3); // (none: the batch is ours)
-    ChildTables tables;
-    premake_tables(parent, c, heap_lazy, tables);
+    FreshTables tables;
+    TRY(premake_tables(parent, c, heap_lazy, tables));
     for (uint32_t i = parent->maps; i; i = mapping(i).pnext) {
         Mapping& m = mapping(i);
         if (heap_lazy && in_heap(parent, va_of(m))) continue; // shared above

@@ -31,6 +31,57 @@ Result<void> donate_table(Proc* owner, uint64_t as, uint64_t va) {
     return {};
 }
 
+void FreshTables::cover(uint64_t start, uint64_t end) {
+    for (uint64_t v = start; v < end && wanted < kMax;) {
+        // (The address space object holds the tables over the trapframe's
+        // 2 MiB.)
+        bool new1 = v >> 30 != abi::kTrapframeVa >> 30, new0 = v >> 21 != abi::kTrapframeVa >> 21;
+        for (uint32_t k = 0; k < n1; ++k)
+            new1 = new1 && l1[k] != v >> 30;
+        for (uint32_t k = 0; k < n0; ++k)
+            new0 = new0 && l0[k] != v >> 21;
+        if (wanted + new1 + new0 > kMax) break;
+        if (new1) l1[n1++] = v >> 30, va[wanted++] = v;
+        if (new0) l0[n0++] = v >> 21, va[wanted++] = v;
+        v = ((v >> 21) + 1) << 21; // the next 2 MiB
+    }
+}
+
+Result<void> FreshTables::allocate(Proc* owner) {
+    for (; n < wanted; ++n) {
+        auto f = table_frame(owner, va[n]);
+        if (!f.ok()) {
+            while (n)
+                free_frames(owner, Use::PageTable, frame[--n]);
+            return f.error();
+        }
+        frame[n] = f.value();
+    }
+    return {};
+}
+
+void FreshTables::queue(Proc* owner, uint64_t as) {
+    first = g_batch.size();
+    for (uint32_t k = 0; k < n; ++k) {
+        g_batch.add(abi::Sys::MapTable, frame[k].slot, as, va[k]);
+        // Listed now, before any table a Map makes in the same batch, so
+        // that such a leaf comes before a table above it here.
+        push_table(owner, frame[k]);
+    }
+}
+
+void FreshTables::ran(Proc* owner, uint64_t done) {
+    // A MapTable that did not run stopped the batch before anything after
+    // it (a Map's table included): the tables not made are the newest
+    // listed, the last one first.
+    for (uint32_t k = n; k > 0 && first + k > done; --k) {
+        Block t = pop_table(owner);
+        if (t.slot != frame[k - 1].slot) kernel::log("mm: BUG: premade table list out of order\n");
+        free_frames(owner, Use::PageTable, t);
+    }
+    n = wanted = 0;
+}
+
 Result<void> map_with_tables(Proc* owner, uint64_t frame, uint64_t as, uint64_t va,
                              uint64_t rights) {
     for (int tries = 0; tries < 3; ++tries) {

@@ -29,6 +29,38 @@ Result<void> donate_table(Proc* owner, uint64_t as, uint64_t va);
 // push_table()s it, or frees it as a PageTable frame).
 Result<Block> table_frame(Proc* owner, uint64_t va);
 
+// The page tables a fresh address space needs for pages at given
+// addresses, made up front: their frames first (as table_frame takes them;
+// a split made while calls wait in mm's batch would be a kernel call of
+// its own), then their MapTables queued in mm's batch in front of the
+// calls that need them, a region's level-1 table before its level-0 ones
+// (so drop_tables still takes the leaves first). Without them each table
+// is found missing by a Map in mid-batch: a frame split of its own while
+// the batch waits, and the batch run again (issue 14). Regions the address
+// space object covers itself (the trapframe's 2 MiB, and so the stack)
+// need none; whatever is not made here (more than kMax tables) a Map still
+// asks for.
+struct FreshTables {
+    static constexpr uint32_t kMax = 8;
+    uint64_t va[kMax];   // a page in each table's range, in making order
+    uint32_t wanted = 0; // tables found missing (up to kMax)
+    Block frame[kMax];
+    uint32_t n = 0;     // frames allocated, for va[0..n)
+    uint64_t first = 0; // the first MapTable's index in mm's batch
+    uint64_t l1[kMax], l0[kMax];
+    uint32_t n1 = 0, n0 = 0;
+    // Notes the tables pages in [start, end) need (page aligned).
+    void cover(uint64_t start, uint64_t end);
+    // Their frames, charged to owner (NoMemory, and none taken, if one
+    // cannot be had: the Map that needs it would fail the same way); then
+    // their MapTables into `as`.
+    Result<void> allocate(Proc* owner);
+    void queue(Proc* owner, uint64_t as); // (listed as owner's tables at once)
+    // After the batch ran `done` of its calls: the tables not made are
+    // taken off owner's list and their frames go back.
+    void ran(Proc* owner, uint64_t done);
+};
+
 // mm's windows onto a frame: `slot` (a capability that is not mapped
 // anywhere) is mapped at va until unwindow(); null if it cannot be.
 void* window(uint64_t slot, uint64_t va, bool writable);

@@ -124,6 +124,38 @@ TEST(Mm, ForkMakesTheChildsTablesBeforeItsMaps) {
     end_and_expect_everything_back();
 }
 
+// More tables than fork makes up front (FreshTables::kMax): the rest are
+// made by the Maps, and the child's list still has every leaf before the
+// table above it, so its exit unmaps them without a refusal.
+TEST(Mm, ForkWithMoreRegionsThanItPremakesListsLeavesFirst) {
+    ASSERT_TRUE(boot(4096));
+    for (uint64_t i = 0; i < 10; ++i)
+        ASSERT_EQ(request(1, mmp::Request::MapPage, 0x40000000 + (i << 21), 1).r(), 0) << i;
+    const uint64_t refused = fakek::fake().busy_unmap_tables;
+    int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+    ASSERT_GT(child, 1);
+    EXPECT_EQ(proc(child)->table_count, 13u); // two for init's image, 11 for the pages
+    EXPECT_EQ(check_books(), "");
+    EXPECT_FALSE(request(child, mmp::Request::Exit, 0).replied);
+    EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
+    EXPECT_EQ(fakek::fake().busy_unmap_tables, refused);
+    end_and_expect_everything_back();
+}
+
+// exec makes the new image's page tables in the batch that makes its
+// address space: none of the image's Maps is refused for a missing table.
+TEST(Mm, ExecMakesTheImagesTablesWithItsAddressSpace) {
+    ASSERT_TRUE(boot(4096));
+    uint64_t path = put_string(1, "big");
+    const uint64_t refused = fakek::fake().need_tables;
+    EXPECT_FALSE(request(1, mmp::Request::Exec, path, 0).replied); // it runs the new image
+    EXPECT_EQ(fakek::fake().need_tables, refused);
+    EXPECT_STREQ(proc(1)->name, "big");
+    EXPECT_EQ(proc(1)->table_count, 2u);
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+}
+
 TEST(Mm, WaitIsAnsweredWhenTheChildExits) {
     ASSERT_TRUE(boot(4096));
     int child = static_cast<int>(request(1, mmp::Request::Fork).r());
