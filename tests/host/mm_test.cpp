@@ -238,27 +238,12 @@ TEST(Mm, ExecSurvivesEveryInjectedAllocationFailure) {
     end_and_expect_everything_back();
 }
 
-TEST(Mm, ForkSurvivesEveryInjectedAllocationFailure) {
+// fork with the n-th allocation failing, for n = 1, 2, ... until one
+// succeeds: every failure is ENOMEM with every frame back and exact books.
+// sp: the request's stack hint (0: none; else that page is copied at fork).
+void fork_survives_every_injected_failure(uint64_t sp) {
     ASSERT_TRUE(boot(4096));
     ASSERT_EQ(request(1, mmp::Request::Sbrk, 64 * 4096).r(), int64_t(kHeap));
-    for (uint64_t n = 1;; ++n) {
-        uint64_t before = free_frames();
-        request(1, mmp::Request::FailAlloc, n);
-        auto a = request(1, mmp::Request::Fork);
-        if (a.r() > 0) break;
-        ASSERT_EQ(a.r(), E(cabi::Errno::NoMem));
-        ASSERT_EQ(free_frames(), before);
-        ASSERT_EQ(check_books(), "");
-        ASSERT_LT(n, 100u);
-    }
-    end_and_expect_everything_back();
-}
-
-// The same with the stack page copied at fork (the request's hint).
-TEST(Mm, ForkWithAStackHintSurvivesEveryInjectedAllocationFailure) {
-    ASSERT_TRUE(boot(4096));
-    ASSERT_EQ(request(1, mmp::Request::Sbrk, 64 * 4096).r(), int64_t(kHeap));
-    const uint64_t sp = cabi::kUserStackTop - 64;
     for (uint64_t n = 1;; ++n) {
         uint64_t before = free_frames();
         request(1, mmp::Request::FailAlloc, n);
@@ -270,6 +255,14 @@ TEST(Mm, ForkWithAStackHintSurvivesEveryInjectedAllocationFailure) {
         ASSERT_LT(n, 100u);
     }
     end_and_expect_everything_back();
+}
+
+TEST(Mm, ForkSurvivesEveryInjectedAllocationFailure) {
+    fork_survives_every_injected_failure(0);
+}
+
+TEST(Mm, ForkWithAStackHintSurvivesEveryInjectedAllocationFailure) {
+    fork_survives_every_injected_failure(cabi::kUserStackTop - 64);
 }
 
 TEST(Mm, SbrkPromisesAreKeptUpToTheLastFrame) {
