@@ -26,7 +26,6 @@ bool Args::add(const char* s, uint64_t n) {
 
 namespace {
 
-// The new image in `img`: segments and a stack with argv.
 // The new image's address space and the page tables its segments need, in
 // one batch (FreshTables, pages.h; the stack's are the address space
 // object's own): the Retype, then the MapTables. Before, the first Map of
@@ -39,30 +38,25 @@ Result<uint32_t> make_space(Proc* img, const ElfImage& elf) {
     }
     Block block = TRY(alloc_frames(img, Use::KernelObject, 2));
     auto slot = g_slots.alloc();
-    if (!slot.ok()) {
+    auto undo = [&](Error e) -> Error {
+        if (slot.ok()) g_slots.free(slot.value());
         free_frames(img, Use::KernelObject, block);
-        return Error::NoMemory;
-    }
-    if (auto r = tables.allocate(img); !r.ok()) {
-        g_slots.free(slot.value());
-        free_frames(img, Use::KernelObject, block);
-        return r.error();
-    }
+        return e;
+    };
+    if (!slot.ok()) return undo(Error::NoMemory);
+    if (auto r = tables.allocate(img); !r.ok()) return undo(r.error());
     flush_deferred_merges(1 + tables.n); // (none: the batch is ours)
     g_batch.add(abi::Sys::Retype, block.slot, static_cast<uint64_t>(abi::ObjType::AddressSpace),
                 slot.value());
     tables.queue(img, slot.value());
     const uint64_t done = g_batch.run(img).done;
     tables.ran(img, done); // (none made without the space)
-    if (done == 0) {
-        g_slots.free(slot.value());
-        free_frames(img, Use::KernelObject, block);
-        return Error::NoMemory;
-    }
+    if (done == 0) return undo(Error::NoMemory);
     img->as_block = block;
     return slot.value();
 }
 
+// The new image in `img`: segments and a stack with argv.
 Result<uint64_t> build_image(Proc* img, const ElfImage& elf, std::span<const uint8_t> file,
                              const Args& args, uint64_t& sp_out, uint64_t& argv_out) {
     uint64_t top = 0;

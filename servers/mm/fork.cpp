@@ -41,7 +41,7 @@ Result<void> premake_tables(Proc* parent, Proc* c, bool heap_lazy, FreshTables& 
 // rest is undone. The first error, if any.
 Result<void> run_shares(Proc* c, Share* items, uint64_t n, FreshTables& tables) {
     BatchRun run = g_batch.run(c);
-    if (tables.n) tables.ran(c, run.done);
+    tables.ran(c, run.done); // (nothing after the first run)
     Result<void> out;
     for (uint64_t k = 0; k < n; ++k) {
         Share& s = items[k];

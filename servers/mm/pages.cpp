@@ -34,15 +34,14 @@ Result<void> donate_table(Proc* owner, uint64_t as, uint64_t va) {
 void FreshTables::cover(uint64_t start, uint64_t end) {
     for (uint64_t v = start; v < end && wanted < kMax;) {
         // (The address space object holds the tables over the trapframe's
-        // 2 MiB.)
+        // 2 MiB.) A noted level-1 table always comes with a level-0 one for
+        // the same page, so the pages noted say which tables are.
         bool new1 = v >> 30 != abi::kTrapframeVa >> 30, new0 = v >> 21 != abi::kTrapframeVa >> 21;
-        for (uint32_t k = 0; k < n1; ++k)
-            new1 = new1 && l1[k] != v >> 30;
-        for (uint32_t k = 0; k < n0; ++k)
-            new0 = new0 && l0[k] != v >> 21;
+        for (uint32_t k = 0; k < wanted; ++k)
+            new1 = new1 && va[k] >> 30 != v >> 30, new0 = new0 && va[k] >> 21 != v >> 21;
         if (wanted + new1 + new0 > kMax) break;
-        if (new1) l1[n1++] = v >> 30, va[wanted++] = v;
-        if (new0) l0[n0++] = v >> 21, va[wanted++] = v;
+        if (new1) va[wanted++] = v;
+        if (new0) va[wanted++] = v;
         v = ((v >> 21) + 1) << 21; // the next 2 MiB
     }
 }

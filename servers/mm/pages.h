@@ -47,8 +47,6 @@ struct FreshTables {
     Block frame[kMax];
     uint32_t n = 0;     // frames allocated, for va[0..n)
     uint64_t first = 0; // the first MapTable's index in mm's batch
-    uint64_t l1[kMax], l0[kMax];
-    uint32_t n1 = 0, n0 = 0;
     // Notes the tables pages in [start, end) need (page aligned).
     void cover(uint64_t start, uint64_t end);
     // Their frames, charged to owner (NoMemory, and none taken, if one
