@@ -130,8 +130,18 @@ void BuddyCore::push_free(uint32_t i) {
     free_frames_ += uint64_t{1} << k;
 }
 
+void BuddyCore::push_held(uint32_t i) {
+    push_free(i);
+    meta_[i].held = 1;
+    held_ += uint32_t{1} << meta_[i].order;
+}
+
 void BuddyCore::unlink(uint32_t i) {
     FrameMeta& m = meta_[i];
+    if (m.held) {
+        m.held = 0;
+        held_ -= uint32_t{1} << m.order;
+    }
     const uint32_t k = m.order;
     if (m.prev != kNil)
         meta_[m.prev].next = m.next;
@@ -174,7 +184,7 @@ Block BuddyCore::block_at(uint32_t i) const {
 bool BuddyCore::check() const {
     // Pass 1: the window parses into aligned, disjoint blocks whose interior
     // frames carry nothing; tally them.
-    uint64_t total = 0, free = 0;
+    uint64_t total = 0, free = 0, held = 0;
     uint32_t count[kMaxOrder + 1] = {};
     for (uint64_t i = 0; i < meta_.size();) {
         const FrameMeta& m = meta_[i];
@@ -188,6 +198,8 @@ bool BuddyCore::check() const {
         if (!is_aligned(base_pfn_ + i, pages) || i + pages > meta_.size()) return false;
         for (uint64_t j = i + 1; j < i + pages; ++j)
             if (meta_[j].state != kNone || meta_[j].split) return false;
+        if (m.held && m.state != kFree) return false;
+        if (m.held) held += pages;
         if (m.state == kFree) {
             free += pages;
             ++count[m.order];
@@ -195,7 +207,7 @@ bool BuddyCore::check() const {
         total += pages;
         i += pages;
     }
-    if (total != total_frames_ || free != free_frames_) return false;
+    if (total != total_frames_ || free != free_frames_ || held != held_) return false;
 
     // Pass 2: each list holds exactly the free blocks of its order, with
     // consistent back links. Walks are bounded, so a cycle fails the count.

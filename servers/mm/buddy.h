@@ -89,7 +89,8 @@ struct FrameMeta {
     uint32_t next : 27;
     uint32_t state : 2; // BuddyCore::State
     uint32_t split : 1; // split_slot is valid
-    uint32_t : 2;
+    uint32_t held : 1;  // a free block held unmerged (Buddy::hold)
+    uint32_t : 1;
 };
 static_assert(sizeof(FrameMeta) == 16);
 
@@ -129,6 +130,8 @@ class BuddyCore {
 
     uint64_t free_frames() const { return free_frames_; }
     uint64_t total_frames() const { return total_frames_; }
+    // Pages in free blocks held unmerged (Buddy::hold).
+    uint32_t held() const { return held_; }
     uint32_t free_blocks(uint8_t order) const;
     int largest_free_order() const; // -1 when nothing is free
 
@@ -181,7 +184,9 @@ class BuddyCore {
     // halves of that parent and returns true.
     bool parent_halves(uint32_t i, uint8_t order, uint32_t& lower, uint32_t& upper) const;
     void push_free(uint32_t i); // onto the front of its order's list
-    void unlink(uint32_t i);    // off its list; state becomes allocated
+    void push_held(uint32_t i); // the same, marked held
+    void unlink(uint32_t i);    // off its list (held no more); state becomes allocated
+    uint32_t held_ = 0;
     // Block i (off the lists) becomes its lower half, still off the lists;
     // the upper half goes onto the front of its free list.
     void apply_split(uint32_t i, SplitSlots halves);
@@ -240,10 +245,32 @@ class Buddy : public BuddyCore {
     // Returns an allocated block, then merges it with its buddy while the
     // buddy is free and whole. A failed merge stops merging; the block stays
     // free. InvalidArgument (nothing changes) unless b is exactly a block
-    // handed out by alloc and not yet freed.
+    // handed out by alloc and not yet freed. A small block may be held
+    // instead (hold).
     Result<void> free(Block b);
 
+    // Blocks of up to 2^max_order pages freed are held, up to `pages` pages
+    // in all: left free as they are instead of merged with their buddies,
+    // at the front of their lists, where the next alloc of that order (or
+    // alloc_pages) takes them. Churn (a block freed and the same size asked
+    // for next: a process that ends and the next one's objects and tables,
+    // map and unmap) then costs no split and no merge, each a kernel call's
+    // work. An alloc that finds nothing free merges the held blocks first
+    // (release_held), so holding never makes an allocation fail. 0 pages
+    // (the default): every free merges.
+    void hold(uint32_t pages, uint8_t max_order) { hold_max_ = pages, hold_order_ = max_order; }
+    uint32_t hold_limit() const { return hold_max_; }
+    // Merges every free block of up to the held order whose buddy is free
+    // and whole (the held ones, and any an earlier refused merge left);
+    // held() is 0 after.
+    void release_held();
+
   private:
+    // Block i (allocated, off the lists) merges upwards while its buddy is
+    // free and whole, then goes onto its free list.
+    void merge_up(uint32_t i, uint8_t order);
+    // Whether block i of `order` would merge with its buddy.
+    bool would_merge(uint32_t i, uint8_t order) const;
     void unsplit(uint32_t i, uint8_t order, uint8_t to);
     // alloc_pages's plan: block `root` of `order` is split down to one page
     // (a chain of `order` in-place splits); of the pages it spans, the
@@ -267,6 +294,8 @@ class Buddy : public BuddyCore {
     }
 
     Ops& ops_;
+    uint32_t hold_max_ = 0;
+    uint8_t hold_order_ = 0;
 };
 
 template <class F>
@@ -286,7 +315,11 @@ template <class Ops>
 Result<Block> Buddy<Ops>::alloc(uint8_t order) {
     if (injected_fault()) return Error::NoMemory;
     if (order > kMaxOrder) return Error::InvalidArgument;
-    const int from = first_free_order(order);
+    int from = first_free_order(order);
+    if (from < 0 && hold_max_) { // what held blocks would make
+        release_held();
+        from = first_free_order(order);
+    }
     if (from < 0) return Error::NoMemory;
     auto k = static_cast<uint8_t>(from);
     const uint32_t i = take_free(k);
@@ -430,8 +463,50 @@ void Buddy<Ops>::unsplit(uint32_t i, uint8_t k, uint8_t to) {
 template <class Ops>
 Result<void> Buddy<Ops>::free(Block b) {
     uint32_t i = TRY(index_in_state(b, kAllocated));
+    if (b.order <= hold_order_ && held_ + (uint32_t{1} << b.order) <= hold_max_ &&
+        would_merge(i, b.order)) {
+        push_held(i);
+        return {};
+    }
+    merge_up(i, b.order);
+    return {};
+}
+
+template <class Ops>
+bool Buddy<Ops>::would_merge(uint32_t i, uint8_t order) const {
     uint32_t lo = 0, up = 0;
-    for (uint8_t k = b.order; parent_halves(i, k, lo, up); ++k) {
+    if (!parent_halves(i, order, lo, up)) return false;
+    const uint32_t buddy = i == lo ? up : lo;
+    return meta_[buddy].state == kFree && meta_[buddy].order == order;
+}
+
+template <class Ops>
+void Buddy<Ops>::release_held() {
+    // Smallest first: what merges goes onto a larger order's list, seen
+    // when that list's turn comes.
+    for (uint8_t k = 0; k <= hold_order_ && k <= kMaxOrder; ++k) {
+        for (uint32_t i = first_free(k); i != kNil;) {
+            uint32_t next = meta_[i].next;
+            if (meta_[i].held) { // (one whose buddy was taken since: a plain free block)
+                meta_[i].held = 0;
+                held_ -= uint32_t{1} << k;
+            }
+            if (would_merge(i, k)) {
+                uint32_t lo = 0, up = 0;
+                (void)parent_halves(i, k, lo, up);
+                if (next == (i == lo ? up : lo)) next = meta_[next].next; // merge_up takes it
+                unlink(i);
+                merge_up(i, k);
+            }
+            i = next;
+        }
+    }
+}
+
+template <class Ops>
+void Buddy<Ops>::merge_up(uint32_t i, uint8_t order) {
+    uint32_t lo = 0, up = 0;
+    for (uint8_t k = order; parent_halves(i, k, lo, up); ++k) {
         const uint32_t buddy = i == lo ? up : lo;
         if (meta_[buddy].state != kFree || meta_[buddy].order != k) break;
         if (!ops_.merge(meta_[up].split_slot, meta_[lo].slot, meta_[up].slot)) break;
@@ -440,7 +515,6 @@ Result<void> Buddy<Ops>::free(Block b) {
         i = lo;
     }
     push_free(i);
-    return {};
 }
 
 } // namespace capframe::mm

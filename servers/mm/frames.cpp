@@ -409,7 +409,17 @@ void slots_trim(bool all) {
     // (FreeFrames, the end). The top leaf goes when the slots left without
     // it are enough: the free blocks in it move down first.
     constexpr uint64_t kSpareLeaves = 128; // 512 KiB at most
-    trim_to(slots_target(0) + (all ? 0 : kSpareLeaves * SlotAllocator::kLeafSlots), all);
+    if (!all) {
+        trim_to(slots_target(0) + kSpareLeaves * SlotAllocator::kLeafSlots, false);
+        return;
+    }
+    // Everything: held pages merge first (their slots go), and the leaves'
+    // own frames merge as they go back.
+    const uint32_t hold = g_book.buddy.hold_limit();
+    g_book.buddy.hold(0, kHeldMaxOrder);
+    g_book.buddy.release_held();
+    trim_to(slots_target(0), true);
+    g_book.buddy.hold(hold, kHeldMaxOrder);
 }
 
 uint64_t leaf_frames() {

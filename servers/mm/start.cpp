@@ -73,6 +73,7 @@ Result<void> start() {
     }
     // The batch page (held for good): before the count, so it is exact.
     if (!batch_start()) kernel::log("mm: no batch page: kernel calls go one at a time\n");
+    g_book.buddy.hold(kHeldPages, kHeldMaxOrder);
     g_book.free_at_start = g_book.buddy.free_frames();
     return {};
 }

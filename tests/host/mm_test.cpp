@@ -24,6 +24,37 @@ TEST(Mm, BootStartsInitAndEveryFrameComesBack) {
     end_and_expect_everything_back();
 }
 
+// mm holds single pages freed unmerged (kHeldPages): a process that ends
+// and the next one forked take the same frames back without a split or a
+// merge in the kernel, and every frame still comes back at the end.
+TEST(Mm, AForkAfterAnExitTakesTheFreedPagesWithoutSplitsOrMerges) {
+    ASSERT_TRUE(boot(4096));
+    ASSERT_TRUE(poke(1, kData, 111));
+    auto fork_exit_wait = [] {
+        auto f = request(1, mmp::Request::Fork);
+        ASSERT_TRUE(f.replied);
+        int child = static_cast<int>(f.r());
+        ASSERT_GT(child, 1);
+        EXPECT_TRUE(fault(child, kData, 15)); // a copy: one more page
+        EXPECT_FALSE(request(child, mmp::Request::Exit, 0).replied);
+        EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
+    };
+    fork_exit_wait(); // the first one splits what it needs
+    const uint64_t splits = fakek::fake().splits, merges = fakek::fake().merges;
+    EXPECT_GT(splits, 0u);
+    EXPECT_GT(mm::g_book.buddy.held(), 0u);
+    // (Not FreeFrames: counting for a process merges what is held.)
+    const uint64_t free_before = mm::g_book.buddy.free_frames();
+    for (int i = 0; i < 3; ++i)
+        fork_exit_wait();
+    EXPECT_EQ(fakek::fake().splits, splits) << "the blocks freed were taken again as they were";
+    EXPECT_EQ(fakek::fake().merges, merges);
+    EXPECT_EQ(mm::g_book.buddy.free_frames(), free_before);
+    EXPECT_LE(mm::g_book.buddy.held(), mm::kHeldPages);
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+}
+
 TEST(Mm, ForkSharesPagesAndCopiesOnWrite) {
     ASSERT_TRUE(boot(4096));
     ASSERT_TRUE(poke(1, kData, 111));

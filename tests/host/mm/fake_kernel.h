@@ -133,10 +133,11 @@ class FakeKernel {
     // syscalls.h), defined by fake_kernel_caps.cpp and fake_kernel_vm.cpp on
     // this state (fake()); a batch runs its entries through them, stops at
     // the first failure and counts as one kernel call.
-    uint64_t batches = 0;           // batch calls made
-    uint64_t busy_unmap_tables = 0; // UnmapTable refused: the table was not empty
-    uint64_t need_tables = 0;       // Maps refused for a missing page table (NeedTable)
-    uint64_t moves = 0;             // capabilities moved (CapMove)
+    uint64_t batches = 0;            // batch calls made
+    uint64_t busy_unmap_tables = 0;  // UnmapTable refused: the table was not empty
+    uint64_t need_tables = 0;        // Maps refused for a missing page table (NeedTable)
+    uint64_t moves = 0;              // capabilities moved (CapMove)
+    uint64_t splits = 0, merges = 0; // frame capabilities split and merged (FrameSplit/Merge)
     void* view(uint64_t va);
     abi::BootInfo info{};
     Bytes archive;

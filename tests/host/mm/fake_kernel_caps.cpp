@@ -173,6 +173,7 @@ int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
         c.parent = f->parent;
         if (f->parent >= 0) ++fk.caps_[size_t(f->parent)].children;
         f->order = c.order;
+        ++fk.splits;
         return 0;
     }
     if (int64_t r = fk.empty_slot(lo); r < 0) return r;
@@ -187,6 +188,7 @@ int64_t frame_split(uint64_t slot, uint64_t lo, uint64_t hi) {
     }
     f->split = true;
     f->children += 2;
+    ++fk.splits;
     return 0;
 }
 
@@ -209,6 +211,7 @@ int64_t frame_merge(uint64_t lo, uint64_t hi) {
     if (l->parent >= 0) --fk.caps_[size_t(l->parent)].children;
     *h = Cap{};
     ++l->order;
+    ++fk.merges;
     return 0;
 }
 
