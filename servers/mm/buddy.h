@@ -253,8 +253,8 @@ class Buddy : public BuddyCore {
     // in all: left free as they are instead of merged with their buddies,
     // at the front of their lists, where the next alloc of that order (or
     // alloc_pages) takes them. Churn (a block freed and the same size asked
-    // for next: a process that ends and the next one's objects and tables,
-    // map and unmap) then costs no split and no merge, each a kernel call's
+    // for next: a process that ends and the next one's objects and tables)
+    // then costs no split and no merge, each a kernel call's
     // work. An alloc that finds nothing free merges the held blocks first
     // (release_held), so holding never makes an allocation fail. 0 pages
     // (the default): every free merges.

@@ -59,8 +59,8 @@ inline constexpr int kMaxGroups = 2 * kMaxProcs + 2;
 
 // Small blocks freed that stay unmerged for the next allocations
 // (Buddy::hold): a process's exit and the next one's fork (its address
-// space object, order 2, its other objects and tables), or an unmap and
-// the next map, then cost no split and no merge in the kernel. At most
+// space object, order 2, its other objects and tables) then cost no split
+// and no merge in the kernel. At most
 // kHeldPages frames stay in blocks where larger ones could be, and an
 // allocation that finds nothing free merges them first.
 inline constexpr uint32_t kHeldPages = 64;

@@ -187,7 +187,10 @@ void drop_image(Proc* p) {
 
 namespace {
 void stop_thread(Proc* p) {
-    if (p->thread_obj) (void)kernel::thread_suspend(p->thread_obj);
+    // A process ending by its own request (exit, kill of itself) waits in
+    // that call to mm, on no hart: its thread goes without a suspend (the
+    // delete takes it out of the call). Any other may be running.
+    if (p->thread_obj && p->pid != g_book.serving_pid) (void)kernel::thread_suspend(p->thread_obj);
     if (!delete_object(p, p->thread_obj, p->thread_block, Use::KernelObject)) return;
     if (p->kstack_block.slot) {
         free_frames(p, Use::KernelStack, p->kstack_block); // released with the thread

@@ -55,6 +55,26 @@ TEST(Mm, AForkAfterAnExitTakesTheFreedPagesWithoutSplitsOrMerges) {
     end_and_expect_everything_back();
 }
 
+// A process that ends by its own request waits in that call to mm, on no
+// hart: its thread is deleted without a ThreadSuspend first (a kernel
+// entry less per exit). One killed by another may be running: suspended.
+TEST(Mm, AProcessEndingByItsOwnRequestIsNotSuspendedFirst) {
+    ASSERT_TRUE(boot(4096));
+    int a = static_cast<int>(request(1, mmp::Request::Fork).r());
+    int b = static_cast<int>(request(1, mmp::Request::Fork).r());
+    ASSERT_GT(a, 1);
+    ASSERT_GT(b, 1);
+    const uint64_t suspends = fakek::fake().suspends;
+    EXPECT_FALSE(request(a, mmp::Request::Exit, 3).replied);
+    EXPECT_EQ(fakek::fake().suspends, suspends);
+    EXPECT_EQ(request(1, mmp::Request::Kill, b).r(), 0);
+    EXPECT_EQ(fakek::fake().suspends, suspends + 1);
+    EXPECT_GT(request(1, mmp::Request::Wait, 0).r(), 1);
+    EXPECT_GT(request(1, mmp::Request::Wait, 0).r(), 1);
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+}
+
 TEST(Mm, ForkSharesPagesAndCopiesOnWrite) {
     ASSERT_TRUE(boot(4096));
     ASSERT_TRUE(poke(1, kData, 111));

@@ -138,6 +138,7 @@ class FakeKernel {
     uint64_t need_tables = 0;        // Maps refused for a missing page table (NeedTable)
     uint64_t moves = 0;              // capabilities moved (CapMove)
     uint64_t splits = 0, merges = 0; // frame capabilities split and merged (FrameSplit/Merge)
+    uint64_t suspends = 0;           // ThreadSuspend calls
     void* view(uint64_t va);
     abi::BootInfo info{};
     Bytes archive;

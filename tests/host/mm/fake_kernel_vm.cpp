@@ -247,6 +247,7 @@ int64_t thread_suspend(uint64_t thread) {
     Object* t = fk.object(thread, ObjType::Thread);
     if (!t) return e(Errno::BadType);
     t->running = false;
+    ++fk.suspends;
     return 0;
 }
 
