@@ -343,7 +343,10 @@ constinit const BatchCall* const g_batch_calls = kBatchTable.at;
 constinit const uint64_t g_batch_calls_count = table_size();
 
 void do_syscall(Thread& t) {
-    uint64_t n = t.tf.regs[arch::a7];
+    do_syscall(t, t.tf.regs[arch::a7]);
+}
+
+void do_syscall(Thread& t, uint64_t n) {
     // The arguments where uservec saved them (a0..a5, contiguous).
     const uint64_t(&a)[6] = *reinterpret_cast<const uint64_t(*)[6]>(&t.tf.regs[arch::a0]);
     SyscallHandler h = n < sizeof kTable.at / sizeof kTable.at[0] ? kTable.at[n] : nullptr;

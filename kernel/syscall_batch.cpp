@@ -36,7 +36,10 @@ Result<void> check_batch_frame(const Thread& t, const Cap* c) {
 } // namespace
 
 Result<int64_t> sys_batch(Thread& t, SyscallArgs a) {
-    uint64_t slot = a[0], count = a[1];
+    return run_batch(t, a[0], a[1]);
+}
+
+Result<int64_t> run_batch(Thread& t, uint64_t slot, uint64_t count) {
     Cap* frame = TRY(lookup(t, slot, ObjType::Frame));
     TRY(check_batch_frame(t, frame));
     if (count > abi::kBatchMax) return Error::InvalidArgument;
@@ -73,6 +76,28 @@ Result<int64_t> sys_batch(Thread& t, SyscallArgs a) {
         ++done;
     }
     return static_cast<int64_t>(done);
+}
+
+bool batch_before_reply(Thread& t) {
+    // The message (a1..a4) stays as it is: entries write their second value
+    // to a1.
+    uint64_t msg[4];
+    for (int i = 0; i < 4; ++i)
+        msg[i] = t.tf.regs[arch::a1 + i];
+    const uint64_t packed = t.tf.regs[arch::a5];
+    const uint64_t count = packed >> 32;
+    Result<int64_t> r = run_batch(t, packed & 0xffffffff, count);
+    if (r.ok() && static_cast<uint64_t>(r.value()) == count) {
+        for (int i = 0; i < 4; ++i)
+            t.tf.regs[arch::a1 + i] = msg[i];
+        return true;
+    }
+    // Stopped whatever the reason (an entry failed, or the batch itself was
+    // refused): ReplyRecv never returns it, so the caller knows nothing
+    // was replied or received.
+    t.tf.regs[arch::a0] = static_cast<uint64_t>(abi::error_return(abi::Errno::Stopped));
+    t.tf.regs[arch::a1] = r.ok() ? static_cast<uint64_t>(r.value()) : 0;
+    return false;
 }
 
 } // namespace capframe

@@ -20,6 +20,7 @@ namespace capframe {
 // a0..a5 = arguments) and leaves the results there. Never panics on
 // anything user space passes; an unknown number is ENOSYS.
 void do_syscall(Thread& t);
+void do_syscall(Thread& t, uint64_t n); // as number n, whatever a7 holds
 
 // The caller's a0..a5 in its trapframe (not a copy): a handler that
 // writes the caller's registers (a second result in a1, a message) reads
@@ -90,5 +91,12 @@ Result<int64_t> sys_reply_recv(Thread& t, SyscallArgs a);
 
 // Batches (syscall_batch.cpp): a list of the calls above in one entry.
 Result<int64_t> sys_batch(Thread& t, SyscallArgs a);
+// The batch in t's frame `slot`, its first `count` entries: how many
+// succeeded (syscall_batch.cpp).
+Result<int64_t> run_batch(Thread& t, uint64_t slot, uint64_t count);
+// BatchReplyRecv's batch (a5 = frame | count << 32): true if every entry
+// succeeded (a1..a4 still hold the reply); otherwise a0/a1 hold the result
+// and the call is over (user_ecall, thread.cpp).
+bool batch_before_reply(Thread& t);
 
 } // namespace capframe

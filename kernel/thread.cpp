@@ -443,8 +443,7 @@ namespace {
 // function from user_ecall's entry to the jump to the trampoline). Returns
 // (having changed nothing) whenever it does not apply; the generic path
 // then gives the same result the slow way.
-[[gnu::always_inline]] inline void ipc_fastpath(Hart& h, Thread* self) {
-    uint64_t n = self->tf.regs[arch::a7];
+[[gnu::always_inline]] inline void ipc_fastpath(Hart& h, Thread* self, uint64_t n) {
     if (n == static_cast<uint64_t>(abi::Sys::Call)) {
         Cap* c = fast_endpoint(self, self->tf.regs[arch::a0], abi::kRightWrite);
         if (!c) return;
@@ -486,6 +485,20 @@ namespace {
 }
 
 constexpr bool kIpcFastPath = true;
+
+// BatchReplyRecv (from user_ecall; out of line, to keep the IPC path's
+// registers): a server's last calls for a request, riding its answer. The
+// batch, then (if every entry succeeded) the reply and receive as
+// ReplyRecv; otherwise back at once with the batch's result in a0, a1.
+[[noreturn, gnu::noinline]] void batch_reply_recv(Hart& h, Thread* t) {
+    if (batch_before_reply(*t)) {
+        const auto n = static_cast<uint64_t>(abi::Sys::ReplyRecv);
+        if (kIpcFastPath) ipc_fastpath(h, t, n);
+        do_syscall(*t, n);
+        if (t->state == ThreadState::Inactive) yield();
+    }
+    return_to_user();
+}
 } // namespace
 
 // System calls by the full path (those not light: IPC, calls that may
@@ -507,8 +520,10 @@ extern "C" [[noreturn]] void user_ecall() {
     // The dedicated IPC fast path (a hang reported with it at e240ef1 was
     // not reproduced since: docs/benchmarks.md, "The IPC fast path's
     // hang"). The generic path gives the same result.
-    if (kIpcFastPath) ipc_fastpath(h, t); // returns only if it does not apply
-    do_syscall(*t);
+    const uint64_t n = t->tf.regs[arch::a7];
+    if (kIpcFastPath) ipc_fastpath(h, t, n); // returns only if it does not apply
+    if (n == static_cast<uint64_t>(abi::Sys::BatchReplyRecv)) batch_reply_recv(h, t);
+    do_syscall(*t, n);
     // Suspended by another hart while it ran here: leave this hart.
     if (t->state == ThreadState::Inactive) yield();
     return_to_user();

@@ -71,6 +71,13 @@ enum class Sys : uint64_t {
     Recv = 41,      // (ep) -> status; message in a1..a4, badge in a5
     Reply = 42,     // (_, m0, m1, m2, m3) -> 0 or NoCaller
     ReplyRecv = 43, // (ep, m0, m1, m2, m3): reply then receive, as Recv
+    // (ep, m0, m1, m2, m3, frame | count << 32): the batch first (as Batch:
+    // count entries of the frame's page), then, if every entry succeeded,
+    // ReplyRecv. Otherwise it returns at once, nothing replied or received:
+    // a0 = Errno::Stopped, a1 = the entries that succeeded (0 also if the
+    // batch itself was refused). A server's last kernel calls for a request
+    // ride its answer: one kernel entry instead of two.
+    BatchReplyRecv = 44,
 
     // Control (needs the Control capability the kernel gives mm)
     Shutdown = 50, // (control, status) -> does not return
@@ -109,6 +116,7 @@ enum class Errno : int64_t {
     NeedTable = 83, // Map: a page-table page is missing at level a1
     NoCaller = 84,  // Reply with nobody to reply to
     Dead = 85,      // the endpoint was deleted while waiting
+    Stopped = 86,   // BatchReplyRecv: an entry of the batch failed (a1 = entries done)
 };
 
 constexpr int64_t error_return(Errno e) {

@@ -5,6 +5,7 @@
 #include "kernel.h"
 #include "mappings.h"
 #include "pages.h"
+#include "slots.h"
 
 namespace capframe::mm {
 
@@ -17,12 +18,76 @@ void Batch::attach(uint32_t slot, abi::BatchEntry* page) {
 }
 
 void Batch::detach() {
-    slot_ = 0, page_ = nullptr, n_ = 0, carried_ = 0;
+    slot_ = 0, page_ = nullptr, n_ = 0, carried_ = 0, ngroups_ = 0, nfrees_ = 0;
 }
 
 void Batch::carry(uint64_t n, void (*done)(uint64_t ran)) {
-    carried_ = n < n_ ? n : n_;
-    carried_done_ = done;
+    if (ngroups_ && groups_[ngroups_ - 1].done == done) { // the same group, grown to n
+        carried_ -= groups_[--ngroups_].n;
+    }
+    if (n > n_ - carried_) n = n_ - carried_;
+    if (n == 0) return;
+    if (ngroups_ == kMaxGroups) {
+        kernel::log("mm: BUG: too many groups of carried calls\n");
+        return;
+    }
+    groups_[ngroups_++] = Group{n, done};
+    carried_ += n;
+}
+
+void Batch::ride_slow(Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                      uint32_t free_after) {
+    if (!can_ride(1) || (ngroups_ == kMaxGroups && groups_[ngroups_ - 1].done)) {
+        // Not now: made at once, alone.
+        abi::BatchEntry e{};
+        e.number = static_cast<uint64_t>(n);
+        e.args[0] = a0, e.args[1] = a1, e.args[2] = a2, e.args[3] = a3;
+        uint64_t second = 0;
+        if (int64_t r = kernel::call_entry(e, &second); r < 0)
+            kernel::log("mm: BUG: call %lu (slot %lu) refused: %ld\n", e.number, a0, r);
+        else if (free_after)
+            g_slots.free(free_after);
+        return;
+    }
+    if (free_after) frees_[nfrees_++] = Free{n_, free_after};
+    add(n, a0, a1, a2, a3);
+    groups_[ngroups_++] = Group{1, nullptr}; // a new riding group
+    ++carried_;
+}
+
+void Batch::finish_carried(uint64_t ran) {
+    // (Reset first: a group's done may queue and run calls of its own; it
+    // does not ride, so the slots to free stay as they are until the end.)
+    const uint32_t count = ngroups_;
+    Group groups[kMaxGroups];
+    for (uint32_t g = 0; g < count; ++g)
+        groups[g] = groups_[g];
+    ngroups_ = 0, carried_ = 0;
+    abi::BatchEntry* q = queue();
+    uint64_t at = 0;
+    for (uint32_t g = 0; g < count; ++g) {
+        const uint64_t n = groups[g].n;
+        const uint64_t mine = ran <= at ? 0 : ran - at < n ? ran - at : n;
+        if (groups[g].done) {
+            groups[g].done(mine);
+        } else {
+            // Failed or did not run: alone now (a failure again is a bug;
+            // a slot to free is kept then).
+            for (uint64_t i = mine; i < n; ++i) {
+                uint64_t second = 0;
+                if (int64_t r = kernel::call_entry(q[at + i], &second); r < 0) {
+                    kernel::log("mm: BUG: call %lu (slot %lu) riding an answer refused: %ld\n",
+                                q[at + i].number, q[at + i].args[0], r);
+                    for (uint32_t k = 0; k < nfrees_; ++k)
+                        if (frees_[k].at == at + i) frees_[k].slot = 0;
+                }
+            }
+        }
+        at += n;
+    }
+    for (uint32_t k = 0; k < nfrees_; ++k)
+        if (frees_[k].slot) g_slots.free(frees_[k].slot);
+    nfrees_ = 0;
 }
 
 void Batch::add(Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4) {
@@ -67,13 +132,13 @@ BatchRun Batch::run(Proc* table_owner) {
             kernel::log("mm: BUG: batch refused (%ld)\n", r);
             out.result = r, out.error = error_of(r);
             if (table_queued) free_frames(owner, Use::PageTable, table);
-            if (carried) carried_done_(0);
+            if (carried) finish_carried(0);
             break;
         }
         uint64_t done = static_cast<uint64_t>(r), callers = done;
         if (carried) { // the calls riding in front (carry())
             uint64_t ran = done < carried ? done : carried;
-            carried_done_(ran);
+            finish_carried(ran);
             if (ran < carried) { // the caller's calls did not run: again, without them
                 n_ -= carried;
                 for (uint64_t i = 0; i < n_; ++i)
@@ -142,6 +207,30 @@ BatchRun Batch::run(Proc* table_owner) {
     }
     n_ = 0;
     return out;
+}
+
+int64_t Batch::reply_recv_riding(uint64_t ep, kernel::Msg& m) {
+    if (n_ != carried_) { // a request left calls of its own queued: a bug
+        kernel::log("mm: BUG: %lu calls left queued at an answer\n", n_ - carried_);
+        settle();
+        return kernel::reply_recv(ep, m);
+    }
+    const uint64_t count = n_, w0 = m.w[0];
+    ++kernel_calls;
+    int64_t r = kernel::batch_reply_recv(ep, m, slot_, count);
+    if (r == err(Errno::Stopped)) [[unlikely]] { // nothing replied or received
+        finish_carried(m.w[0]);
+        n_ = 0;
+        m.w[0] = w0; // (m.w[1..3] came back as they went)
+        return kernel::reply_recv(ep, m);
+    }
+    finish_carried(count);
+    n_ = 0;
+    return r;
+}
+
+void Batch::settle() {
+    if (n_) (void)run();
 }
 
 bool batch_start() {

@@ -124,6 +124,10 @@ void end_deferred_merges() {
     if (--g_deferred.depth == 0) run_deferred_merges();
 }
 
+void end_deferred_merges_riding() {
+    if (--g_deferred.depth == 0 && g_deferred.n) g_batch.carry(g_deferred.n, merges_ran);
+}
+
 void flush_deferred_merges(uint64_t room) {
     if (!g_deferred.n) return;
     // They ride in front of the caller's calls, in its kernel call, when

@@ -43,6 +43,9 @@ struct KernelFrameOps {
 // queues other calls in mm's batch flushes the merges first.
 void begin_deferred_merges();
 void end_deferred_merges();
+// The same where the request's answer comes next: the merges ride it
+// (after the calls riding it already) instead of running now.
+void end_deferred_merges_riding();
 // A caller about to queue up to `room` calls: the merges ride in front of
 // them (Batch::carry) when they fit, else they run now.
 void flush_deferred_merges(uint64_t room);

@@ -7,6 +7,7 @@
 //
 // This file is start-up and the request loop; each operation has its own
 // file (server.h lists them).
+#include "batch.h"
 #include "bootargs.h"
 #include "kernel.h"
 #include "selftest.h"
@@ -30,8 +31,9 @@ namespace {
         kernel::Msg out;
         if (handle_message(r, m, out)) {
             m = out;
-            r = kernel::reply_recv(g_pt.endpoint, m);
+            r = g_batch.reply_recv(g_pt.endpoint, m); // with the calls riding the answer
         } else {
+            g_batch.settle();
             r = kernel::recv(g_pt.endpoint, m);
         }
     }

@@ -102,7 +102,7 @@ Result<uint32_t> record_mapping(Proc* p, uint64_t va, uint64_t flags, uint64_t f
     return i;
 }
 
-void remove_mapping(uint32_t i, bool cap_gone, bool units_later) {
+void remove_mapping(uint32_t i, bool cap_gone, bool units_later, bool slot_later) {
     Mapping& m = mapping(i);
     Proc* p = proc_of(m);
     FrameInfo& f = frame_info(m.frame);
@@ -112,7 +112,7 @@ void remove_mapping(uint32_t i, bool cap_gone, bool units_later) {
         if (!cap_gone) (void)kernel::unmap(m.slot);
     } else {
         if (!cap_gone) (void)kernel::cap_delete(m.slot);
-        g_slots.free(m.slot);
+        if (!slot_later) g_slots.free(m.slot);
     }
     index_remove(i);
     if (m.pprev)
@@ -141,6 +141,19 @@ void remove_mapping(uint32_t i, bool cap_gone, bool units_later) {
     m.hnext = g_maps.map_free;
     g_maps.map_free = i;
     --g_maps.maps_in_use;
+}
+
+void remove_mapping_riding(uint32_t i) {
+    const Mapping& m = mapping(i);
+    if (is_lazy(m) || !g_batch.can_ride(1)) return remove_mapping(i);
+    const uint32_t slot = m.slot;
+    if (slot == frame_info(m.frame).block_slot)
+        g_batch.ride(abi::Sys::Unmap, slot);
+    else
+        g_batch.ride(abi::Sys::CapDelete, slot, 0, 0, 0, slot); // the slot once it ran
+    begin_deferred_merges(); // a merge of the frame comes after its unmap
+    remove_mapping(i, true, false, true);
+    end_deferred_merges_riding();
 }
 
 void remove_mappings(const uint32_t* list, uint64_t n, bool units_later) {
@@ -194,6 +207,7 @@ Block pop_table(Proc* p) {
 }
 
 void rekey(Proc* from, Proc* to) {
+    to->table_hint = from->table_hint, from->table_hint = 0; // (the tables go over too)
     while (uint32_t i = from->maps) {
         Mapping& m = mapping(i);
         index_remove(i);

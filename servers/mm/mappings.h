@@ -148,7 +148,12 @@ Result<uint32_t> record_mapping(Proc* p, uint64_t va, uint64_t flags, uint64_t f
 // it is already gone); the frame goes back with its last mapping.
 // units_later: a reserved unit of this mapping stays with the process (the
 // caller gives all of them back at once: drop_image).
-void remove_mapping(uint32_t i, bool cap_gone = false, bool units_later = false);
+void remove_mapping(uint32_t i, bool cap_gone = false, bool units_later = false,
+                    bool slot_later = false);
+// remove_mapping with its kernel call riding the answer to the request
+// (Batch::ride; the capability copy's slot is freed once it ran, a merge of
+// the frame rides after it); the caller answers next.
+void remove_mapping_riding(uint32_t i);
 // remove_mapping for n mappings, the kernel's part in batches.
 void remove_mappings(const uint32_t* list, uint64_t n, bool units_later = false);
 // Moves every mapping, page table and charge of `from` to `to`.

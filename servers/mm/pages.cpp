@@ -329,6 +329,7 @@ Result<void> PageFiller::flush() {
             uint64_t idx = frame_index(pg.b.pa);
             frame_info(idx) =
                 FrameInfo{pg.b.slot, 0, static_cast<uint16_t>(slot_of(p_) + 1), kNone};
+            p_->table_hint = (pg.va >> 21) + 1; // (the Map made it: its tables are there)
             if (record_mapping(p_, pg.va, pg.flags, idx, slots[i]).ok()) {
                 q_[i].b = Block{}; // p's now
                 continue;
@@ -356,6 +357,45 @@ Result<void> new_page(Proc* p, uint64_t va, uint64_t flags, const uint8_t* src, 
     PageFiller f(p, from_reserve, through_copy);
     TRY(f.add(va, flags, src, len, at));
     return f.finish();
+}
+
+Result<void> new_page_riding(Proc* p, uint64_t va, uint64_t flags, bool from_reserve,
+                             bool through_copy) {
+    const uint64_t calls = through_copy ? 3 : 2;
+    if (p->table_hint != (va >> 21) + 1 || !g_batch.can_ride(calls))
+        return new_page(p, va, flags, nullptr, 0, 0, from_reserve, through_copy);
+    // The books first (nothing is queued until they are made), then the
+    // calls: none can fail now (a fresh frame of mm's, an empty slot, a
+    // page whose tables are there and that nothing maps).
+    Block b = TRY(alloc_frames(p, Use::User, 0, from_reserve ? From::Heap : From::Free));
+    auto give_back = [&] {
+        if (from_reserve)
+            free_to_reserve(p, Use::User, b);
+        else
+            free_frames(p, Use::User, b);
+    };
+    uint32_t slot = b.slot;
+    if (through_copy) {
+        auto s = g_slots.alloc();
+        if (!s.ok()) {
+            give_back();
+            return s.error();
+        }
+        slot = s.value();
+    }
+    const uint64_t idx = frame_index(b.pa);
+    frame_info(idx) = FrameInfo{b.slot, 0, static_cast<uint16_t>(slot_of(p) + 1), kNone};
+    if (!record_mapping(p, va, flags, idx, slot).ok()) {
+        frame_info(idx) = FrameInfo{};
+        if (through_copy) g_slots.free(slot);
+        give_back();
+        return Error::NoMemory;
+    }
+    g_batch.ride(abi::Sys::FrameZero, b.slot);
+    if (through_copy)
+        g_batch.ride(abi::Sys::CapCopy, b.slot, 0, slot, abi::kRightsAll & ~abi::kRightDonate);
+    g_batch.ride(abi::Sys::Map, slot, p->as_obj, va, rights_of(flags));
+    return {};
 }
 
 Result<void> share_page(Proc* p, uint64_t va, uint64_t flags, uint64_t idx) {

@@ -127,6 +127,14 @@ Result<void> fault_heap(Proc* p, uint64_t va);
 // of its capability (so that revoking the frame removes the mapping).
 Result<void> new_page(Proc* p, uint64_t va, uint64_t flags, const uint8_t* src, uint64_t len,
                       uint64_t at = 0, bool from_reserve = false, bool through_copy = false);
+// new_page for a zeroed page, its kernel calls riding the answer to the
+// request (Batch::ride: FrameZero, [CapCopy,] Map, made with the reply)
+// when p's page tables for va are known to be there (p->table_hint), so
+// that none can fail; otherwise (or no room to ride) new_page itself. The
+// page is in the books at once; the caller answers next, before anything
+// else reaches the kernel. Nothing may map va in p yet (the caller checks).
+Result<void> new_page_riding(Proc* p, uint64_t va, uint64_t flags, bool from_reserve,
+                             bool through_copy);
 // Shares frame `idx` into p at va (fork): through a new copy of its capability.
 Result<void> share_page(Proc* p, uint64_t va, uint64_t flags, uint64_t idx);
 // A write fault on a copy-on-write page (mapping i): the last sharer takes

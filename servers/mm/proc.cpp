@@ -145,6 +145,7 @@ Result<void> configure_thread(Proc* p, uint32_t as, const ThreadSetup& then) {
 }
 
 void drop_tables(Proc* p) {
+    p->table_hint = 0;
     // Leaf level first: a table can only go once it is empty. The list is
     // newest first, so a leaf table mostly comes before the table above it;
     // one the kernel refuses (Busy) stays for the next pass.

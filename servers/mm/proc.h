@@ -36,6 +36,10 @@ struct Proc {
     uint64_t reserved = 0;       // frames sbrk promised to the heap, not yet pages
     uint64_t table_reserved = 0; // frames sbrk promised for the heap's page tables
     uint64_t cow_reserved = 0;   // frames held for copy-on-write copies (fork)
+    // A 2 MiB region ((va >> 21) + 1; 0: none) whose page tables p is known
+    // to have (a Map there succeeded; they stay until exec or exit): a Map
+    // there cannot fail, so it may ride the answer (new_page_riding).
+    uint64_t table_hint = 0;
 };
 
 struct ProcTable {

@@ -154,13 +154,13 @@ bool request(Proc* p, const kernel::Msg& m, kernel::Msg& out) {
         uint64_t va = m.w[1];
         if (va % kPage || va < abi::kUserTextBase || va >= kHeapTop || find_mapping(p, va))
             return answer(err(Errno::Inval));
-        auto r = new_page(p, va, m.w[2] ? kMapW : 0, nullptr, 0, 0, false, true);
+        auto r = new_page_riding(p, va, m.w[2] ? kMapW : 0, false, true);
         return answer(r.ok() ? 0 : errno_of(r.error()));
     }
     case mmp::Request::UnmapPage: {
         uint32_t i = m.w[1] % kPage ? kNone : find_mapping(p, m.w[1]);
         if (!i) return answer(err(Errno::Inval));
-        remove_mapping(i);
+        remove_mapping_riding(i);
         return true;
     }
     case mmp::Request::RevokePage:

@@ -1,6 +1,7 @@
 // sbrk: the heap grows by a reservation (its pages and the page tables they
 // may need are promised, so the first touch cannot fail) and shrinks by
 // giving pages and promises back.
+#include "batch.h"
 #include "errors.h"
 #include "frames.h"
 #include "mappings.h"
@@ -51,7 +52,15 @@ int64_t sbrk(Proc* p, int64_t n) {
     // each would otherwise cost a fault and its round trip through mm. The
     // frames come out of the promise just made; a page that cannot be
     // placed now stays promised and comes at its first touch.
-    if (new_top > old_top && (new_top - old_top) / kPage <= kEagerSbrkPages) {
+    const uint64_t pages = (new_top - old_top) / kPage;
+    if (new_top > old_top && pages <= kEagerSbrkPages && p->table_hint == (old_top >> 21) + 1 &&
+        p->table_hint == ((new_top - 1) >> 21) + 1 && g_batch.can_ride(2 * pages)) {
+        // Their tables are there: the kernel's part rides the answer. (A
+        // page MapPage put above the break stays; it and the pages after
+        // it stay promised, as when the kernel refuses its Map below.)
+        for (uint64_t va = old_top; va < new_top; va += kPage)
+            if (find_mapping(p, va) || !new_page_riding(p, va, kMapW, true, false).ok()) break;
+    } else if (new_top > old_top && pages <= kEagerSbrkPages) {
         PageFiller f(p, true);
         f.expect((new_top - old_top) / kPage);
         for (uint64_t va = old_top; va < new_top; va += kPage)

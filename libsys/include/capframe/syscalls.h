@@ -57,6 +57,10 @@ int64_t thread_copy_regs(uint64_t dst, uint64_t src, uint64_t a0, uint64_t a1);
 int64_t call(uint64_t ep, Msg& m);       // m: request in, reply out
 int64_t recv(uint64_t ep, Msg& m);       // m: the message and badge
 int64_t reply_recv(uint64_t ep, Msg& m); // m: reply in, next message out
+// The first `count` entries of the batch in `frame` (as batch()), then, if
+// every one succeeded, reply_recv. Errno::Stopped (nothing replied or
+// received) if one failed: m.w[0] = the entries that succeeded.
+int64_t batch_reply_recv(uint64_t ep, Msg& m, uint64_t frame, uint64_t count);
 int64_t reply(const Msg& m);
 [[noreturn]] void shutdown(uint64_t control, int status);
 

@@ -223,6 +223,9 @@ int64_t recv(uint64_t, Msg&) {
 int64_t reply_recv(uint64_t, Msg&) {
     return abi::error_return(abi::Errno::Inval);
 }
+int64_t batch_reply_recv(uint64_t, Msg&, uint64_t, uint64_t) {
+    return abi::error_return(abi::Errno::Inval);
+}
 void yield() {}
 } // namespace sys
 

@@ -36,6 +36,7 @@ Answer request(int pid, mmp::Request req, uint64_t a1, uint64_t a2, uint64_t a3)
     mm::Proc* p = proc(pid);
     uint64_t thread = p ? p->thread_obj : 0;
     a.replied = mm::handle_message(0, m, a.out);
+    mm::g_batch.settle(); // the calls riding the answer (serve: in its kernel call)
     // A deferred answer (wait) comes as a reply to the caller's thread.
     for (size_t i = seen; !a.replied && i < replies.size(); ++i)
         if (replies[i].first == thread) {
@@ -50,7 +51,9 @@ bool fault(int pid, uint64_t va, uint64_t scause) {
     m.w[0] = abi::kFaultLabel, m.w[1] = scause, m.w[2] = va, m.w[3] = 0x10000;
     m.badge = mm::kFaultBit | static_cast<uint64_t>(pid);
     Msg out;
-    return mm::handle_message(0, m, out) && out.w[0] == 0;
+    bool resumed = mm::handle_message(0, m, out) && out.w[0] == 0;
+    mm::g_batch.settle();
+    return resumed;
 }
 
 mm::Proc* proc(int pid) {

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "batch.h"
 #include "capframe/mm_protocol.h"
 #include "fake_kernel.h"
 #include "frames.h"
