@@ -84,7 +84,7 @@ bool batch_before_reply(Thread& t) {
     uint64_t msg[4];
     for (int i = 0; i < 4; ++i)
         msg[i] = t.tf.regs[arch::a1 + i];
-    const uint64_t packed = t.tf.regs[arch::a5];
+    const uint64_t packed = t.tf.regs[arch::a5] & ~abi::kBatchRecvOnly;
     const uint64_t count = packed >> 32;
     Result<int64_t> r = run_batch(t, packed & 0xffffffff, count);
     if (r.ok() && static_cast<uint64_t>(r.value()) == count) {

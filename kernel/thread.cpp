@@ -489,12 +489,18 @@ constexpr bool kIpcFastPath = true;
 // BatchReplyRecv (from user_ecall; out of line, to keep the IPC path's
 // registers): a server's last calls for a request, riding its answer. The
 // batch, then (if every entry succeeded) the reply and receive as
-// ReplyRecv; otherwise back at once with the batch's result in a0, a1.
+// ReplyRecv, or only the receive (kBatchRecvOnly); otherwise back at once
+// with the batch's result in a0, a1.
 [[noreturn, gnu::noinline]] void batch_reply_recv(Hart& h, Thread* t) {
+    const bool recv_only = t->tf.regs[arch::a5] & abi::kBatchRecvOnly;
     if (batch_before_reply(*t)) {
-        const auto n = static_cast<uint64_t>(abi::Sys::ReplyRecv);
-        if (kIpcFastPath) ipc_fastpath(h, t, n);
-        do_syscall(*t, n);
+        if (recv_only) {
+            do_syscall(*t, static_cast<uint64_t>(abi::Sys::Recv));
+        } else {
+            constexpr auto n = static_cast<uint64_t>(abi::Sys::ReplyRecv);
+            if (kIpcFastPath) ipc_fastpath(h, t, n);
+            do_syscall(*t, n);
+        }
         if (t->state == ThreadState::Inactive) yield();
     }
     return_to_user();

@@ -71,9 +71,10 @@ enum class Sys : uint64_t {
     Recv = 41,      // (ep) -> status; message in a1..a4, badge in a5
     Reply = 42,     // (_, m0, m1, m2, m3) -> 0 or NoCaller
     ReplyRecv = 43, // (ep, m0, m1, m2, m3): reply then receive, as Recv
-    // (ep, m0, m1, m2, m3, frame | count << 32): the batch first (as Batch:
-    // count entries of the frame's page), then, if every entry succeeded,
-    // ReplyRecv. Otherwise it returns at once, nothing replied or received:
+    // (ep, m0, m1, m2, m3, frame | count << 32 | recv_only << 63): the
+    // batch first (as Batch: count entries of the frame's page), then, if
+    // every entry succeeded, ReplyRecv (with kBatchRecvOnly: Recv, nothing
+    // replied). Otherwise it returns at once, nothing replied or received:
     // a0 = Errno::Stopped, a1 = the entries that succeeded (0 also if the
     // batch itself was refused). A server's last kernel calls for a request
     // ride its answer: one kernel entry instead of two.
@@ -89,6 +90,9 @@ enum class Sys : uint64_t {
     // NeedTable level, CapInfo's object).
     Batch = 60, // (frame, count) -> entries that succeeded
 };
+
+// BatchReplyRecv's a5 bit: after the batch, a plain Recv (no reply).
+inline constexpr uint64_t kBatchRecvOnly = uint64_t{1} << 63;
 
 // FrameZero's largest frame (16 pages: a bounded time under the kernel lock).
 inline constexpr uint64_t kFrameZeroMaxOrder = 4;

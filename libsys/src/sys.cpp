@@ -72,8 +72,10 @@ int64_t recv(uint64_t ep, Msg& m) {
 int64_t reply_recv(uint64_t ep, Msg& m) {
     return syscall_msg(Sys::ReplyRecv, ep, m);
 }
-int64_t batch_reply_recv(uint64_t ep, Msg& m, uint64_t frame, uint64_t count) {
-    capframe::abi::EcallRegs r{ep, m.w[0], m.w[1], m.w[2], m.w[3], frame | count << 32};
+int64_t batch_reply_recv(uint64_t ep, Msg& m, uint64_t frame, uint64_t count, bool reply) {
+    capframe::abi::EcallRegs r{
+        ep,     m.w[0], m.w[1],
+        m.w[2], m.w[3], frame | count << 32 | (reply ? 0 : capframe::abi::kBatchRecvOnly)};
     int64_t status = capframe::abi::ecall(static_cast<uint64_t>(Sys::BatchReplyRecv), r);
     m.w[0] = r.a1, m.w[1] = r.a2, m.w[2] = r.a3, m.w[3] = r.a4, m.badge = r.a5;
     return status;

@@ -37,8 +37,8 @@ void Batch::carry(uint64_t n, void (*done)(uint64_t ran)) {
 
 void Batch::ride_slow(Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
                       uint32_t free_after) {
-    if (!can_ride(1) || (ngroups_ == kMaxGroups && groups_[ngroups_ - 1].done)) {
-        // Not now: made at once, alone.
+    if (!can_ride(1)) {
+        // Not now (calls of the caller's are queued): made at once, alone.
         abi::BatchEntry e{};
         e.number = static_cast<uint64_t>(n);
         e.args[0] = a0, e.args[1] = a1, e.args[2] = a2, e.args[3] = a3;
@@ -48,6 +48,23 @@ void Batch::ride_slow(Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
         else if (free_after)
             g_slots.free(free_after);
         return;
+    }
+    // Behind a group that is not riding (merges) the carried calls run
+    // first: then there is never more than one group of each kind, merges
+    // last (their done handles every merge deferred), and the order holds.
+    if (ngroups_) {
+        (void)run();
+        if (!can_ride(1)) { // (cannot happen: run() empties the queue)
+            abi::BatchEntry e{};
+            e.number = static_cast<uint64_t>(n);
+            e.args[0] = a0, e.args[1] = a1, e.args[2] = a2, e.args[3] = a3;
+            uint64_t second = 0;
+            if (kernel::call_entry(e, &second) < 0)
+                kernel::log("mm: BUG: call %lu (slot %lu) refused\n", e.number, a0);
+            else if (free_after)
+                g_slots.free(free_after);
+            return;
+        }
     }
     if (free_after) frees_[nfrees_++] = Free{n_, free_after};
     add(n, a0, a1, a2, a3);
@@ -209,20 +226,20 @@ BatchRun Batch::run(Proc* table_owner) {
     return out;
 }
 
-int64_t Batch::reply_recv_riding(uint64_t ep, kernel::Msg& m) {
+int64_t Batch::reply_recv_riding(uint64_t ep, kernel::Msg& m, bool reply) {
     if (n_ != carried_) { // a request left calls of its own queued: a bug
         kernel::log("mm: BUG: %lu calls left queued at an answer\n", n_ - carried_);
         settle();
-        return kernel::reply_recv(ep, m);
+        return reply ? kernel::reply_recv(ep, m) : kernel::recv(ep, m);
     }
     const uint64_t count = n_, w0 = m.w[0];
     ++kernel_calls;
-    int64_t r = kernel::batch_reply_recv(ep, m, slot_, count);
+    int64_t r = kernel::batch_reply_recv(ep, m, slot_, count, reply);
     if (r == err(Errno::Stopped)) [[unlikely]] { // nothing replied or received
         finish_carried(m.w[0]);
         n_ = 0;
         m.w[0] = w0; // (m.w[1..3] came back as they went)
-        return kernel::reply_recv(ep, m);
+        return reply ? kernel::reply_recv(ep, m) : kernel::recv(ep, m);
     }
     finish_carried(count);
     n_ = 0;

@@ -41,6 +41,10 @@ class Batch {
     uint64_t room() const { return abi::kBatchMax - n_; }
     uint64_t queued() const { return n_; } // carried calls included
     uint64_t carried() const { return carried_; }
+    // The calls `done`'s group carries, if it is the last group (else 0).
+    uint64_t carried_by(void (*done)(uint64_t)) const {
+        return ngroups_ && groups_[ngroups_ - 1].done == done ? groups_[ngroups_ - 1].n : 0;
+    }
     // The n calls queued after those already carried (after the earlier
     // ones of the same `done`, if it carries the last group) are not the next
     // caller's: they ride along in front of its calls, in the same kernel
@@ -79,7 +83,10 @@ class Batch {
     // any; settle() makes them alone (no reply to ride: the next receive is
     // a plain one; the host tests' harness after every request).
     int64_t reply_recv(uint64_t ep, kernel::Msg& m) {
-        return n_ ? reply_recv_riding(ep, m) : kernel::reply_recv(ep, m);
+        return n_ ? reply_recv_riding(ep, m, true) : kernel::reply_recv(ep, m);
+    }
+    int64_t recv(uint64_t ep, kernel::Msg& m) { // (no answer: the calls ride the receive)
+        return n_ ? reply_recv_riding(ep, m, false) : kernel::recv(ep, m);
     }
     void settle();
     // Queues a call (a batchable abi::Sys); the caller checks room() first.
@@ -99,7 +106,7 @@ class Batch {
     // The carried calls ran: the first `ran` of them succeeded. Each group
     // learns its part; riding calls free their slots (or are made alone).
     void finish_carried(uint64_t ran);
-    int64_t reply_recv_riding(uint64_t ep, kernel::Msg& m);
+    int64_t reply_recv_riding(uint64_t ep, kernel::Msg& m, bool reply);
     void ride_slow(abi::Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
                    uint32_t free_after);
     struct Group {

@@ -13,6 +13,7 @@ Result<void> BuddyCore::init(uint64_t window_base_pa, std::span<FrameMeta> meta,
     meta_ = meta;
     base_pfn_ = window_base_pa >> kPageShift;
     total_frames_ = free_frames_ = fail_countdown_ = 0;
+    held_ = 0;
     root_count_ = 0;
     for (int k = 0; k <= kMaxOrder; ++k) {
         head_[k] = kNil;

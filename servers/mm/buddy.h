@@ -422,9 +422,9 @@ bool Buddy<Ops>::carve_apply(uint32_t root, uint8_t order, uint32_t need, const 
                              uint32_t& at, uint32_t& budget, Block* out, uint32_t& got) {
     for (uint8_t k = order; k > 0; --k) {
         if (budget == 0) {
-            // Cut short: the root goes back whole (free() merges it with the
-            // halves split off it, which are free).
-            (void)free(block_at(root));
+            // Cut short: the root goes back whole (merged with the halves
+            // split off it, which are free; never held).
+            merge_up(root, meta_[root].order);
             return false;
         }
         apply_split(root, SplitSlots{meta_[root].slot, slots[at++]});

@@ -26,7 +26,7 @@ uint8_t KernelFrameOps::split_chain(uint32_t slot, uint8_t from, uint8_t to, Spl
                                     Error& error) {
     const auto want = static_cast<uint8_t>(from - to);
     uint8_t n = 0;
-    if (g_batch.queued() != 0 || g_batch.room() < want) { // someone's calls are queued
+    if (g_batch.size() != 0 || g_batch.room() < want) { // someone's calls are queued
         for (uint8_t k = from; k > to; --k, ++n) {
             auto h = split(slot, k);
             if (!h.ok()) {
@@ -57,7 +57,7 @@ uint8_t KernelFrameOps::split_chain(uint32_t slot, uint8_t from, uint8_t to, Spl
 
 bool KernelFrameOps::bulk_begin(uint32_t splits) {
     bulk_n_ = 0;
-    return splits <= abi::kBatchMax && g_batch.queued() == 0 && g_batch.room() >= splits &&
+    return splits <= abi::kBatchMax && g_batch.size() == 0 && g_batch.room() >= splits &&
            g_slots.free_slots() >= splits;
 }
 
@@ -131,8 +131,9 @@ void end_deferred_merges_riding() {
 void flush_deferred_merges(uint64_t room) {
     if (!g_deferred.n) return;
     // They ride in front of the caller's calls, in its kernel call, when
-    // the queue holds just them and the caller's fit.
-    if (g_batch.queued() == g_deferred.n && g_batch.room() >= room)
+    // the queue holds just them (behind calls carried already, which ride
+    // too) and the caller's fit.
+    if (g_batch.size() + g_batch.carried_by(merges_ran) == g_deferred.n && g_batch.room() >= room)
         g_batch.carry(g_deferred.n, merges_ran);
     else
         run_deferred_merges();
@@ -211,8 +212,10 @@ bool grow(uint64_t want) {
         Block frame;
         uint32_t slot;
     } made[abi::kBatchMax / 2];
-    const bool batched = g_batch.queued() == 0;
-    const uint64_t first = g_slots.leaves(), most = batched ? abi::kBatchMax / 2 : 1;
+    // (Calls carried in front, riding an answer or merges, may be there:
+    // they go in front of these.)
+    const bool batched = g_batch.size() == 0 && g_batch.room() >= 2;
+    const uint64_t first = g_slots.leaves(), most = batched ? g_batch.room() / 2 : 1;
     if (want > g_slots.max_leaves() - first) want = g_slots.max_leaves() - first;
     if (want > most) want = most; // the rest on the next turn
     uint64_t n = 0;
@@ -277,6 +280,11 @@ void grow_to(uint64_t target) {
 bool slots_fit(uint64_t n) {
     uint64_t target = slots_target(n), free = g_slots.free_slots();
     if (free >= target) return true;
+    // Held blocks keep slots a merge would free: merged first (review).
+    if (g_book.buddy.held() && !g_growing && g_deferred.depth == 0) {
+        g_book.buddy.release_held();
+        if ((free = g_slots.free_slots()) >= target) return true;
+    }
     uint64_t leaves = (target - free + kNetSlotsPerLeaf - 1) / kNetSlotsPerLeaf;
     if (g_slots.leaves() + leaves > g_slots.max_leaves() || !frames_for(n + leaves)) return false;
     grow_to(target);

@@ -33,8 +33,7 @@ namespace {
             m = out;
             r = g_batch.reply_recv(g_pt.endpoint, m); // with the calls riding the answer
         } else {
-            g_batch.settle();
-            r = kernel::recv(g_pt.endpoint, m);
+            r = g_batch.recv(g_pt.endpoint, m); // with the calls riding along
         }
     }
 }

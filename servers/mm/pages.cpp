@@ -135,8 +135,15 @@ struct Window {
         if (done >= 2) page = kernel::view(va);
         if (done == 3) also_page = kernel::view(also_va);
     }
+    // The copy's delete rides along (Batch::ride: in front of the next
+    // batch, or with the answer) when nothing else waits in the queue: every
+    // window at these addresses is opened by a batch, and whatever a later
+    // batch does to the frame comes after the delete. Else it is made now.
     void close() {
-        if (slot) (void)kernel::cap_delete(slot), g_slots.free(slot);
+        if (slot && g_batch.can_ride(1))
+            g_batch.ride(abi::Sys::CapDelete, slot, 0, 0, 0, slot); // the slot once it ran
+        else if (slot)
+            (void)kernel::cap_delete(slot), g_slots.free(slot);
         slot = 0, page = nullptr, also_page = nullptr;
     }
 };

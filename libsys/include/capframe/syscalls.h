@@ -58,9 +58,10 @@ int64_t call(uint64_t ep, Msg& m);       // m: request in, reply out
 int64_t recv(uint64_t ep, Msg& m);       // m: the message and badge
 int64_t reply_recv(uint64_t ep, Msg& m); // m: reply in, next message out
 // The first `count` entries of the batch in `frame` (as batch()), then, if
-// every one succeeded, reply_recv. Errno::Stopped (nothing replied or
-// received) if one failed: m.w[0] = the entries that succeeded.
-int64_t batch_reply_recv(uint64_t ep, Msg& m, uint64_t frame, uint64_t count);
+// every one succeeded, reply_recv (reply false: recv). Errno::Stopped
+// (nothing replied or received) if one failed: m.w[0] = the entries that
+// succeeded.
+int64_t batch_reply_recv(uint64_t ep, Msg& m, uint64_t frame, uint64_t count, bool reply = true);
 int64_t reply(const Msg& m);
 [[noreturn]] void shutdown(uint64_t control, int status);
 

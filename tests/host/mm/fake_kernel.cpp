@@ -223,8 +223,21 @@ int64_t recv(uint64_t, Msg&) {
 int64_t reply_recv(uint64_t, Msg&) {
     return abi::error_return(abi::Errno::Inval);
 }
-int64_t batch_reply_recv(uint64_t, Msg&, uint64_t, uint64_t) {
-    return abi::error_return(abi::Errno::Inval);
+// As the kernel's BatchReplyRecv: the batch (one kernel call, counted as
+// such), then the reply and receive (none here: the fake has no other
+// thread); else Stopped, nothing replied, m.w[0] = the entries that
+// succeeded.
+int64_t batch_reply_recv(uint64_t ep, Msg& m, uint64_t frame, uint64_t count, bool reply) {
+    fakek::FakeKernel& fk = fake();
+    ++fk.batch_replies;
+    uint64_t second = 0;
+    int64_t r = batch(frame, count, &second);
+    if (r < 0 || uint64_t(r) != count) {
+        ++fk.batch_replies_stopped;
+        m.w[0] = r < 0 ? 0 : uint64_t(r);
+        return abi::error_return(abi::Errno::Stopped);
+    }
+    return reply ? reply_recv(ep, m) : recv(ep, m);
 }
 void yield() {}
 } // namespace sys

@@ -139,6 +139,7 @@ class FakeKernel {
     uint64_t moves = 0;              // capabilities moved (CapMove)
     uint64_t splits = 0, merges = 0; // frame capabilities split and merged (FrameSplit/Merge)
     uint64_t suspends = 0;           // ThreadSuspend calls
+    uint64_t batch_replies = 0, batch_replies_stopped = 0; // BatchReplyRecv calls, and Stopped
     void* view(uint64_t va);
     abi::BootInfo info{};
     Bytes archive;

@@ -26,6 +26,16 @@ bool boot(uint64_t frames, uint64_t slots) {
     return mm::spawn_init("init", args).ok();
 }
 
+void answer_as_serve_does(bool reply, const Msg& out) {
+    // The calls riding the answer go as in serve(): BatchReplyRecv (the
+    // fake's: the batch, then no message to receive).
+    Msg m = out;
+    if (reply)
+        (void)mm::g_batch.reply_recv(0, m);
+    else
+        (void)mm::g_batch.recv(0, m);
+}
+
 Answer request(int pid, mmp::Request req, uint64_t a1, uint64_t a2, uint64_t a3) {
     Msg m;
     m.w[0] = static_cast<uint64_t>(req), m.w[1] = a1, m.w[2] = a2, m.w[3] = a3;
@@ -36,7 +46,7 @@ Answer request(int pid, mmp::Request req, uint64_t a1, uint64_t a2, uint64_t a3)
     mm::Proc* p = proc(pid);
     uint64_t thread = p ? p->thread_obj : 0;
     a.replied = mm::handle_message(0, m, a.out);
-    mm::g_batch.settle(); // the calls riding the answer (serve: in its kernel call)
+    answer_as_serve_does(a.replied, a.out);
     // A deferred answer (wait) comes as a reply to the caller's thread.
     for (size_t i = seen; !a.replied && i < replies.size(); ++i)
         if (replies[i].first == thread) {
@@ -51,23 +61,28 @@ bool fault(int pid, uint64_t va, uint64_t scause) {
     m.w[0] = abi::kFaultLabel, m.w[1] = scause, m.w[2] = va, m.w[3] = 0x10000;
     m.badge = mm::kFaultBit | static_cast<uint64_t>(pid);
     Msg out;
-    bool resumed = mm::handle_message(0, m, out) && out.w[0] == 0;
-    mm::g_batch.settle();
-    return resumed;
+    bool replied = mm::handle_message(0, m, out);
+    answer_as_serve_does(replied, out);
+    return replied && out.w[0] == 0;
 }
 
 mm::Proc* proc(int pid) {
     return mm::proc_by_pid(pid);
 }
 
+// (As a request would: the window's delete rides the answer.)
 bool peek(int pid, uint64_t va, uint64_t& value) {
     mm::Proc* p = proc(pid);
-    return p && mm::copy_user(p, va, &value, sizeof value, false).ok();
+    bool ok = p && mm::copy_user(p, va, &value, sizeof value, false).ok();
+    mm::g_batch.settle();
+    return ok;
 }
 
 bool poke(int pid, uint64_t va, uint64_t value) {
     mm::Proc* p = proc(pid);
-    return p && mm::copy_user(p, va, &value, sizeof value, true).ok();
+    bool ok = p && mm::copy_user(p, va, &value, sizeof value, true).ok();
+    mm::g_batch.settle();
+    return ok;
 }
 
 uint64_t free_frames() {

@@ -28,6 +28,8 @@ struct Answer {
     Msg out;
     int64_t r() const { return static_cast<int64_t>(out.w[0]); }
 };
+// After a message: the answer with the calls riding it, as serve() sends it.
+void answer_as_serve_does(bool reply, const Msg& out);
 Answer request(int pid, mmp::Request req, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0);
 // A page fault of pid at va (scause 13 load, 15 store); true if mm resolved it.
 bool fault(int pid, uint64_t va, uint64_t scause = 15);
