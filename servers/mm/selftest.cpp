@@ -95,6 +95,32 @@ void batch_checks(uint64_t va) {
     check(sys::batch(b.slot, abi::kBatchMax + 1) == err(Errno::Inval),
           "batch: more than kBatchMax entries is refused");
     check(sys::batch(b.slot, 0) == 0, "batch: an empty batch runs nothing");
+
+    // BatchReplyRecv whose batch stops: it returns at once, nothing replied
+    // or received (had it gone on, the receive would wait for a caller).
+    set_entry(e[0], Sys::CapInfo, f.slot);
+    set_entry(e[1], Sys::CapDelete, s3); // empty: refused
+    set_entry(e[2], Sys::CapCopy, f.slot, 0, s2, rwm, 0);
+    {
+        Msg m;
+        m.w[0] = 7, m.w[1] = 8, m.w[2] = 9, m.w[3] = 10;
+        check(sys::batch_reply_recv(g_pt.endpoint, m, b.slot, 3) == err(Errno::Stopped) &&
+                  m.w[0] == 1 && m.w[1] == 8 && m.w[2] == 9 && m.w[3] == 10 &&
+                  e[1].result == err(Errno::BadSlot) && e[2].result == 12345 &&
+                  sys::cap_info(s2) == err(Errno::BadSlot),
+              "BatchReplyRecv: a batch that stops returns ESTOPPED at once, a1 = the entries "
+              "done, a2..a4 as they went, nothing after the failing entry run");
+        check(sys::batch_reply_recv(g_pt.endpoint, m, b.slot, 3, false) == err(Errno::Stopped) &&
+                  m.w[0] == 1,
+              "BatchReplyRecv: the same with kBatchRecvOnly");
+        check(sys::batch_reply_recv(g_pt.endpoint, m, self_as, 1) == err(Errno::Stopped) &&
+                  m.w[0] == 0,
+              "BatchReplyRecv: an address space is no batch page (ESTOPPED, nothing run)");
+        check(sys::batch_reply_recv(g_pt.endpoint, m, b.slot, abi::kBatchMax + 1) ==
+                      err(Errno::Stopped) &&
+                  m.w[0] == 0,
+              "BatchReplyRecv: more than kBatchMax entries stops it before anything runs");
+    }
     check(sys::batch(self_as, 1) == err(Errno::BadType),
           "batch: an address space is no batch page");
     check(sys::cap_delete(s1) == 0 && sys::cap_copy(f.slot, 0, s1, abi::kRightRead, 0) == 0 &&
