@@ -206,7 +206,9 @@ Result<int64_t> sys_debug_on_hart_refusals(Thread&, SyscallArgs) {
 //     caller's saved registers, so it may take the light trap path
 //     (trampoline.S: only the registers C code may clobber are saved).
 //   kBatchable: may be an entry of a Batch (syscall_batch.cpp): light, and
-//     does not print, wait for another hart or take part in IPC.
+//     does not print, wait for another hart or take part in IPC (but
+//     ThreadReply: it only makes a caller that waits for it ready, as a
+//     deferred reply, and a server's answers ride its next receive).
 //   kOnlyFirst: changes no capability but the one its first argument names
 //     (and an empty slot it fills), so a batch need not check its own page's
 //     capability again after it unless the first argument names that one.
@@ -254,7 +256,7 @@ constexpr Entry kEntries[] = {
     {Sys::ThreadWriteRegs, sys_thread_write_regs, kLight | kBatchable},
     {Sys::ThreadStart, sys_thread_start, kLight | kBatchable},
     {Sys::ThreadSuspend, sys_thread_suspend, 0},
-    {Sys::ThreadReply, sys_thread_reply, kLight},
+    {Sys::ThreadReply, sys_thread_reply, kLight | kBatchable},
     {Sys::ThreadCopyRegs, sys_thread_copy_regs, kLight | kBatchable},
     {Sys::Call, sys_call, 0},
     {Sys::Recv, sys_recv, 0},
@@ -301,8 +303,9 @@ constexpr bool numbers_unique() {
 static_assert(numbers_unique(), "two system calls share a number");
 
 // The batchable calls libsys passes through (abi/capframe/calls.h) are the
-// kBatchable rows here, but for the three it decodes by hand (CapInfo,
-// Retype, Map): a call added to one list and not the other does not build.
+// kBatchable rows here, but for the four it decodes by hand (CapInfo,
+// Retype, Map, ThreadReply): a call added to one list and not the other
+// does not build.
 #define CAPFRAME_CHECK_BATCHABLE(function, number, count)                                          \
     static_assert(kTable.flags[static_cast<uint64_t>(Sys::number)] & kBatchable,                   \
                   #number " is batchable in abi/capframe/calls.h, not in the table");
@@ -315,7 +318,7 @@ constexpr uint64_t batchable_rows() {
     return n;
 }
 #define CAPFRAME_COUNT_ROW(function, number, count) +1
-static_assert(batchable_rows() == 3 CAPFRAME_PASS_THROUGH_BATCHABLE(CAPFRAME_COUNT_ROW),
+static_assert(batchable_rows() == 4 CAPFRAME_PASS_THROUGH_BATCHABLE(CAPFRAME_COUNT_ROW),
               "a kBatchable row that abi/capframe/calls.h does not list (nor libsys decode)");
 #undef CAPFRAME_COUNT_ROW
 

@@ -2,7 +2,7 @@
 // argument counts: one list for libsys (which defines its wrappers and its
 // batch-entry decoder from it, libsys/include/capframe/syscalls.h) and for
 // the kernel (whose system-call table asserts that every batchable row here
-// is batchable there, and that no other is but the three libsys decodes by
+// is batchable there, and that no other is but the four libsys decodes by
 // hand: kernel/syscall.cpp).
 #pragma once
 

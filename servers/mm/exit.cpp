@@ -1,6 +1,7 @@
 // exit, wait and kill: a process ends (teardown gives everything back), its
 // children go to init, its parent reaps it. When init ends the system shuts
 // down after checking that every frame came back.
+#include "batch.h"
 #include "errors.h"
 #include "frames.h"
 #include "kernel.h"
@@ -13,10 +14,10 @@ namespace {
 
 bool g_shut_down = false;
 
+// p waits in its Wait call to mm (p->waiting): the deferred answer cannot
+// fail, and rides mm's next receive (Batch::ride) when it can.
 void reply_to(Proc* p, int64_t result) {
-    kernel::Msg m;
-    m.w[0] = static_cast<uint64_t>(result);
-    (void)kernel::thread_reply(p->thread_obj, m);
+    g_batch.ride(abi::Sys::ThreadReply, p->thread_obj, static_cast<uint64_t>(result));
 }
 
 // Reaps zombie child c for waiting parent p and answers p's wait. If the

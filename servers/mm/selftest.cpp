@@ -72,11 +72,11 @@ void batch_checks(uint64_t va) {
           "batch: a Map that needs a table fails with NeedTable, the level in a1");
 
     const uint64_t refused[] = {
-        uint64_t(Sys::Yield),       uint64_t(Sys::Sleep),     uint64_t(Sys::DebugWrite),
-        uint64_t(Sys::ConsoleRead), uint64_t(Sys::Call),      uint64_t(Sys::Recv),
-        uint64_t(Sys::Reply),       uint64_t(Sys::ReplyRecv), uint64_t(Sys::ThreadSuspend),
-        uint64_t(Sys::ThreadReply), uint64_t(Sys::VmPrint),   uint64_t(Sys::Shutdown),
-        uint64_t(Sys::Batch),       uint64_t(Sys::Uptime),    1234};
+        uint64_t(Sys::Yield),          uint64_t(Sys::Sleep),     uint64_t(Sys::DebugWrite),
+        uint64_t(Sys::ConsoleRead),    uint64_t(Sys::Call),      uint64_t(Sys::Recv),
+        uint64_t(Sys::Reply),          uint64_t(Sys::ReplyRecv), uint64_t(Sys::ThreadSuspend),
+        uint64_t(Sys::BatchReplyRecv), uint64_t(Sys::VmPrint),   uint64_t(Sys::Shutdown),
+        uint64_t(Sys::Batch),          uint64_t(Sys::Uptime),    1234};
     bool all_refused = true;
     for (uint64_t n : refused) {
         set_entry(e[0], static_cast<Sys>(n),
@@ -89,8 +89,14 @@ void batch_checks(uint64_t va) {
                       e[0].result == err(Errno::NoSys) && e[1].result == 12345 &&
                       sys::cap_info(s2) == err(Errno::BadSlot);
     }
-    check(all_refused, "batch: IPC, yield, sleep, the console, vmprint, suspend, shutdown, a "
-                       "nested batch and unknown numbers are refused (ENOSYS), nothing after runs");
+    check(
+        all_refused,
+        "batch: IPC (ThreadReply aside), yield, sleep, the console, vmprint, suspend, shutdown, a "
+        "nested batch and unknown numbers are refused (ENOSYS), nothing after runs");
+    set_entry(e[0], Sys::ThreadReply, abi::kSlotSelfThread, 1, 2, 3, 4);
+    check(sys::batch(b.slot, 1) == 0 && e[0].result == err(Errno::NoCaller),
+          "batch: ThreadReply runs in a batch (a deferred answer; ENOCALLER for a thread that "
+          "waits for none)");
 
     check(sys::batch(b.slot, abi::kBatchMax + 1) == err(Errno::Inval),
           "batch: more than kBatchMax entries is refused");

@@ -95,6 +95,11 @@ inline int64_t call_entry(const capframe::abi::BatchEntry& e, uint64_t* second) 
 #undef CAPFRAME_ENTRY_CASE
     case Sys::Retype:
         return retype(a[0], static_cast<capframe::abi::ObjType>(a[1]), a[2]);
+    case Sys::ThreadReply: {
+        Msg m;
+        m.w[0] = a[1], m.w[1] = a[2], m.w[2] = a[3], m.w[3] = a[4];
+        return thread_reply(a[0], m);
+    }
     case Sys::Map: {
         int level = 0;
         int64_t r = map(a[0], a[1], a[2], a[3], &level);
