@@ -151,6 +151,7 @@ Result<void> exec_into(Proc* p, const char* name, const Args& args, bool fresh) 
     if (!configure_thread(p, img->as_obj, setup).ok())
         return fail(Error::InvalidArgument); // cannot happen: p stays stopped
     begin_deferred_merges();                 // the old image's frames merge in batches
+    drop_at_once(p, kDropAs);                // (all in one kernel call when it fits)
     drop_image(p);
     drop_tables(p);
     if (p->as_obj) (void)delete_object(p, p->as_obj, p->as_block, Use::KernelObject);

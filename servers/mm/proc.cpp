@@ -186,12 +186,86 @@ void drop_image(Proc* p) {
     unreserve_cow(p, p->cow_reserved); // fork's units not yet given to a page
 }
 
+void drop_at_once(Proc* p, unsigned what) {
+    p->table_hint = 0;
+    const bool thread = (what & kDropThread) && p->thread_obj;
+    const bool as = (what & kDropAs) && p->as_obj;
+    const bool rest = (what & kDropRest) && p->badged_ep && p->table_obj;
+    uint64_t maps = 0;
+    for (uint32_t i = p->maps; i; i = mapping(i).pnext)
+        maps += !is_lazy(mapping(i));
+    const uint64_t tables = p->table_count > 0 ? static_cast<uint64_t>(p->table_count) : 0;
+    const uint64_t calls = thread + maps + tables + as + (rest ? 3 : 0);
+    if (calls == 0) return;
+    flush_deferred_merges(calls);                              // (they ride in front)
+    if (g_batch.size() != 0 || g_batch.room() < calls) return; // the steps one by one
+    if (thread) g_batch.add(abi::Sys::CapDelete, p->thread_obj);
+    for (uint32_t i = p->maps; i; i = mapping(i).pnext) {
+        const Mapping& m = mapping(i);
+        if (is_lazy(m)) continue;
+        g_batch.add(m.slot == frame_info(m.frame).block_slot ? abi::Sys::Unmap
+                                                             : abi::Sys::CapDelete,
+                    m.slot);
+    }
+    // Newest first: a leaf table before the table above it (drop_tables).
+    for (uint32_t t = p->tables; t; t = frame_info(t - 1).rmap)
+        g_batch.add(abi::Sys::UnmapTable, frame_info(t - 1).block_slot);
+    if (as) g_batch.add(abi::Sys::CapDelete, p->as_obj);
+    if (rest) {
+        g_batch.add(abi::Sys::CapRevoke, p->badged_ep); // the copy in p's table too
+        g_batch.add(abi::Sys::CapDelete, p->badged_ep);
+        g_batch.add(abi::Sys::CapDelete, p->table_obj);
+    }
+    const uint64_t done = g_batch.run().done;
+    // The books for the calls that ran, in their order; the first that did
+    // not is where the steps one by one take over.
+    uint64_t k = 0;
+    auto ran = [&] { return k < done ? (++k, true) : false; };
+    if (thread) {
+        if (!ran()) return;
+        g_slots.free(p->thread_obj);
+        p->thread_obj = 0;
+        free_frames(p, Use::KernelObject, p->thread_block);
+        p->thread_block = Block{};
+        if (p->kstack_block.slot) free_frames(p, Use::KernelStack, p->kstack_block); // with it
+        p->kstack_block = Block{};
+    }
+    for (uint32_t i = p->maps; i;) {
+        const uint32_t next = mapping(i).pnext;
+        if (!is_lazy(mapping(i)) && !ran()) return;
+        remove_mapping(i, true, true); // (fork's units: drop_image gives them back)
+        i = next;
+    }
+    while (p->tables) {
+        if (!ran()) return;
+        const uint32_t idx = p->tables - 1;
+        FrameInfo& f = frame_info(idx);
+        p->tables = f.rmap;
+        --p->table_count;
+        free_frames(p, Use::PageTable, Block{f.block_slot, frame_pa(idx), 0});
+        f = FrameInfo{};
+    }
+    if (as) {
+        if (!ran()) return;
+        g_slots.free(p->as_obj);
+        p->as_obj = 0;
+        free_frames(p, Use::KernelObject, p->as_block);
+        p->as_block = Block{};
+    }
+    if (rest) {
+        if (!ran() || !ran()) return; // (the revoke alone: done again below)
+        g_slots.free(p->badged_ep);
+        p->badged_ep = 0;
+        if (!ran()) return;
+        g_slots.free(p->table_obj);
+        p->table_obj = 0;
+        free_frames(p, Use::KernelObject, p->table_block);
+        p->table_block = Block{};
+    }
+}
+
 namespace {
 void stop_thread(Proc* p) {
-    // A process ending by its own request (exit, kill of itself) waits in
-    // that call to mm, on no hart: its thread goes without a suspend (the
-    // delete takes it out of the call). Any other may be running.
-    if (p->thread_obj && p->pid != g_book.serving_pid) (void)kernel::thread_suspend(p->thread_obj);
     if (!delete_object(p, p->thread_obj, p->thread_block, Use::KernelObject)) return;
     if (p->kstack_block.slot) {
         free_frames(p, Use::KernelStack, p->kstack_block); // released with the thread
@@ -202,6 +276,13 @@ void stop_thread(Proc* p) {
 
 namespace {
 void teardown_objects(Proc* p) {
+    // A process ending by its own request (exit, kill of itself) waits in
+    // that call to mm, on no hart: its thread goes without a suspend (the
+    // delete takes it out of the call). Any other may be running.
+    if (p->thread_obj && p->pid != g_book.serving_pid) (void)kernel::thread_suspend(p->thread_obj);
+    // Everything in one kernel call when it fits; whatever did not go (a
+    // refusal, more than a batch holds) goes step by step below.
+    drop_at_once(p, kDropThread | kDropAs | kDropRest);
     stop_thread(p);
     drop_image(p);
     drop_tables(p);

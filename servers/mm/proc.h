@@ -84,7 +84,16 @@ struct ThreadSetup {
 // `then`; all of it in one kernel call. Fails if any part failed.
 Result<void> configure_thread(Proc* p, uint32_t as, const ThreadSetup& then = {});
 void drop_tables(Proc* p); // its page-table frames go back, leaf level first
-void drop_image(Proc* p);  // every mapping and reservation goes back
+// What drop_image and drop_tables do (the mappings' calls, then every page
+// table's), with the objects asked for, in one batch when they fit in one
+// (mm's batch holds nothing of anyone else's); the books follow the calls
+// that ran, and whatever did not run is left for those steps, which the
+// caller makes next. The thread first (on no hart: suspended, or waiting
+// in its call to mm), the address space, then the endpoint copy and the
+// capability table last.
+inline constexpr unsigned kDropThread = 1, kDropAs = 2, kDropRest = 4;
+void drop_at_once(Proc* p, unsigned what);
+void drop_image(Proc* p); // every mapping and reservation goes back
 // Everything p holds goes back; the slot stays (a zombie keeps its status).
 void teardown(Proc* p);
 

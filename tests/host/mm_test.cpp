@@ -55,6 +55,61 @@ TEST(Mm, AForkAfterAnExitTakesTheFreedPagesWithoutSplitsOrMerges) {
     end_and_expect_everything_back();
 }
 
+// An exit takes the thread, every mapping, every page table and the
+// objects in one kernel call (drop_at_once); a refusal anywhere in it
+// leaves the rest to the steps one by one, and everything still comes back.
+TEST(Mm, AnExitIsOneKernelCallAndARefusalInItFallsBackStepByStep) {
+    ASSERT_TRUE(boot(4096));
+    auto& fk = fakek::fake();
+    ASSERT_TRUE(poke(1, kData, 1));
+    ASSERT_GE(request(1, mmp::Request::Sbrk, 3 * 4096).r(), 0); // a heap: more pages and tables
+    bool hit = false;
+    auto fork_touch_exit = [&](cabi::Sys refuse, uint64_t nth) -> uint64_t {
+        int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+        EXPECT_GT(child, 1);
+        EXPECT_TRUE(fault(child, kData, 15));
+        EXPECT_TRUE(fault(child, kHeap, 15));
+        const uint64_t calls = fk.calls;
+        fk.fail_sys = refuse, fk.fail_after = nth;
+        EXPECT_FALSE(request(child, mmp::Request::Exit, 0).replied);
+        const uint64_t made = fk.calls - calls;
+        hit = fk.fail_after == 0; // (fewer calls of that kind: no refusal)
+        fk.fail_after = 0;
+        EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
+        EXPECT_EQ(check_books(), "");
+        EXPECT_FALSE(logged("still held"));
+        return made;
+    };
+    (void)fork_touch_exit(cabi::Sys::Uptime, 0); // warm: the blocks a fork takes are held after
+    const uint64_t free_before = mm::g_book.buddy.free_frames();
+    const uint64_t calls = fk.calls;
+    int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+    ASSERT_GT(child, 1);
+    ASSERT_TRUE(fault(child, kData, 15));
+    const uint64_t before_exit = fk.calls;
+    EXPECT_FALSE(request(child, mmp::Request::Exit, 0).replied);
+    EXPECT_EQ(fk.calls - before_exit, 1u) << "thread, pages, tables and objects in one batch";
+    EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), child);
+    EXPECT_GT(fk.calls, calls);
+    EXPECT_EQ(mm::g_book.buddy.free_frames(), free_before);
+    for (cabi::Sys s :
+         {cabi::Sys::CapDelete, cabi::Sys::Unmap, cabi::Sys::UnmapTable, cabi::Sys::CapRevoke}) {
+        int hits = 0;
+        for (uint64_t n : {1, 2, 3}) {
+            const uint64_t made = fork_touch_exit(s, n);
+            if (hit) {
+                ++hits;
+                EXPECT_GT(made, 1u) << "the rest went step by step: " << int(s) << " " << n;
+            }
+            EXPECT_EQ(mm::g_book.buddy.free_frames(), free_before) << int(s) << " " << n;
+        }
+        if (s != cabi::Sys::Unmap) {
+            EXPECT_GT(hits, 0) << int(s) << " was never refused";
+        }
+    }
+    end_and_expect_everything_back();
+}
+
 // A process that ends by its own request waits in that call to mm, on no
 // hart: its thread is deleted without a ThreadSuspend first (a kernel
 // entry less per exit). One killed by another may be running: suspended.

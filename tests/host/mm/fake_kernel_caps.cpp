@@ -149,6 +149,7 @@ int64_t cap_delete(uint64_t slot) {
 int64_t cap_revoke(uint64_t slot) {
     FakeKernel& fk = fake();
     ++fk.calls;
+    if (fk.injected(abi::Sys::CapRevoke)) return e(Errno::Busy);
     if (!fk.cap(slot, ObjType::Null)) return e(Errno::BadSlot);
     return fk.delete_descendants(slot);
 }

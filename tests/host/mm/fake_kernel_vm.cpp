@@ -145,6 +145,7 @@ int64_t map_table(uint64_t frame, uint64_t as, uint64_t va) {
 int64_t unmap_table(uint64_t frame) {
     FakeKernel& fk = fake();
     ++fk.calls;
+    if (fk.injected(abi::Sys::UnmapTable)) return e(Errno::Busy);
     auto it = fk.tables_.find(frame);
     if (it == fk.tables_.end()) return e(Errno::Inval);
     Object& a = fk.objects_[size_t(it->second.as)];
