@@ -24,7 +24,9 @@ enum class Request : uint64_t {
 
     Fork = 10,         // (sp) -> child pid in the parent, 0 in the child (sp: below)
     Exec = 11,         // (path, argv): no reply on success; an error leaves the caller as it was
-    Wait = 12,         // (status ptr or 0) -> pid of a reaped child; ECHILD if none
+    Wait = 12,         // (status ptr or 0, flags) -> pid of a reaped child (m1: its status); ECHILD
+                       // if none. With kWaitStatusInAnswer mm only checks the pointer (EFAULT, the
+                       // child stays) and writes nothing: the caller stores m1 there itself
     Kill = 13,         // (pid) -> 0: the process ends with status -1
     Sbrk = 14,         // (increment) -> the old break; ENOMEM beyond memory or the limit
     SetLimit = 15,     // (pid, frames) -> 0: a frame limit on pid and all it forks later
@@ -34,6 +36,9 @@ enum class Request : uint64_t {
     FailAlloc = 19,    // (n) -> 0: tests only: the n-th frame allocation of our next request fails
     MemMap = 20,       // () -> m1 runs printed: mm prints who holds each frame ("memmap: ...")
 };
+
+// Wait's flags (m2).
+inline constexpr uint64_t kWaitStatusInAnswer = 1;
 
 // ProcInfo states
 inline constexpr uint64_t kProcRunning = 1;

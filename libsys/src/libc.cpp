@@ -118,7 +118,13 @@ int fork(void) {
 }
 
 int wait(int* status) {
-    int64_t r = mm(Request::Wait, reinterpret_cast<uint64_t>(status));
+    // The status comes in the answer (m1): mm checks the pointer (a bad one
+    // fails with the child left to reap) and writes nothing into this
+    // process, so it opens and closes no window for it.
+    sys::Msg out;
+    int64_t r = mm(Request::Wait, reinterpret_cast<uint64_t>(status),
+                   capframe::mmp::kWaitStatusInAnswer, 0, &out);
+    if (r >= 0 && status) *status = static_cast<int>(static_cast<int64_t>(out.w[1]));
     return r < 0 ? -1 : static_cast<int>(r);
 }
 
@@ -213,10 +219,16 @@ int prepare_write(void* va, long len) {
 int spawn(const char* path) {
     int pid = fork();
     if (pid == 0) {
-        char name[64];
-        strlcpy(name, path, sizeof name);
-        char* argv[] = {name, nullptr};
-        exec(path, argv);
+        // The path, argv[0] and argv side by side on this stack: mm reads
+        // them through one window (one kernel entry less than a path on
+        // another page). A path too long for the copy goes as it is.
+        struct {
+            char* argv[2];
+            char name[64];
+        } a;
+        const bool fits = strlcpy(a.name, path, sizeof a.name) < sizeof a.name;
+        a.argv[0] = a.name, a.argv[1] = nullptr;
+        exec(fits ? a.name : path, a.argv);
         exit(1);
     }
     return pid;

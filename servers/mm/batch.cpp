@@ -35,13 +35,13 @@ void Batch::carry(uint64_t n, void (*done)(uint64_t ran)) {
     carried_ += n;
 }
 
-void Batch::ride_slow(Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+void Batch::ride_slow(Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                       uint32_t free_after) {
     if (!can_ride(1)) {
         // Not now (calls of the caller's are queued): made at once, alone.
         abi::BatchEntry e{};
         e.number = static_cast<uint64_t>(n);
-        e.args[0] = a0, e.args[1] = a1, e.args[2] = a2, e.args[3] = a3;
+        e.args[0] = a0, e.args[1] = a1, e.args[2] = a2, e.args[3] = a3, e.args[4] = a4;
         uint64_t second = 0;
         if (int64_t r = kernel::call_entry(e, &second); r < 0)
             kernel::log("mm: BUG: call %lu (slot %lu) refused: %ld\n", e.number, a0, r);
@@ -57,7 +57,7 @@ void Batch::ride_slow(Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
         if (!can_ride(1)) { // (cannot happen: run() empties the queue)
             abi::BatchEntry e{};
             e.number = static_cast<uint64_t>(n);
-            e.args[0] = a0, e.args[1] = a1, e.args[2] = a2, e.args[3] = a3;
+            e.args[0] = a0, e.args[1] = a1, e.args[2] = a2, e.args[3] = a3, e.args[4] = a4;
             uint64_t second = 0;
             if (kernel::call_entry(e, &second) < 0)
                 kernel::log("mm: BUG: call %lu (slot %lu) refused\n", e.number, a0);
@@ -67,7 +67,7 @@ void Batch::ride_slow(Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
         }
     }
     if (free_after) frees_[nfrees_++] = Free{n_, free_after};
-    add(n, a0, a1, a2, a3);
+    add(n, a0, a1, a2, a3, a4);
     groups_[ngroups_++] = Group{1, nullptr}; // a new riding group
     ++carried_;
 }

@@ -66,17 +66,17 @@ class Batch {
     // (the capability it deletes), 0 for none.
     bool can_ride(uint64_t k) const { return page_ && n_ == carried_ && room() >= k; }
     [[gnu::always_inline]] void ride(abi::Sys n, uint64_t a0, uint64_t a1 = 0, uint64_t a2 = 0,
-                                     uint64_t a3 = 0, uint32_t free_after = 0) {
+                                     uint64_t a3 = 0, uint64_t a4 = 0, uint32_t free_after = 0) {
         if (can_ride(1) && ngroups_ && !groups_[ngroups_ - 1].done) { // the riding group grows
             abi::BatchEntry& e = page_[n_++];
             e.number = static_cast<uint64_t>(n);
             e.args[0] = a0, e.args[1] = a1, e.args[2] = a2, e.args[3] = a3;
-            e.args[4] = e.args[5] = 0;
+            e.args[4] = a4, e.args[5] = 0;
             if (free_after) frees_[nfrees_++] = Free{n_ - 1, free_after};
             ++groups_[ngroups_ - 1].n, ++carried_;
             return;
         }
-        ride_slow(n, a0, a1, a2, a3, free_after);
+        ride_slow(n, a0, a1, a2, a3, a4, free_after);
     }
     // serve(): the reply and the next receive, with the calls carried (those
     // riding the answer, merges) in the same kernel entry when there are
@@ -107,7 +107,7 @@ class Batch {
     // learns its part; riding calls free their slots (or are made alone).
     void finish_carried(uint64_t ran);
     int64_t reply_recv_riding(uint64_t ep, kernel::Msg& m, bool reply);
-    void ride_slow(abi::Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+    void ride_slow(abi::Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                    uint32_t free_after);
     struct Group {
         uint64_t n;

@@ -148,7 +148,7 @@ Result<void> exec_into(Proc* p, const char* name, const Args& args, bool fresh) 
     // only, and whatever it asks of mm (a request, a fault) waits until
     // this request is done and the books below are the new image's.
     setup.start = true;
-    if (!configure_thread(p, img->as_obj, setup).ok())
+    if (!configure_thread(p, img->as_obj, setup, true).ok())
         return fail(Error::InvalidArgument); // cannot happen: p stays stopped
     begin_deferred_merges();                 // the old image's frames merge in batches
     drop_at_once(p, kDropAs);                // (all in one kernel call when it fits)

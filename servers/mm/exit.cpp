@@ -16,8 +16,9 @@ bool g_shut_down = false;
 
 // p waits in its Wait call to mm (p->waiting): the deferred answer cannot
 // fail, and rides mm's next receive (Batch::ride) when it can.
-void reply_to(Proc* p, int64_t result) {
-    g_batch.ride(abi::Sys::ThreadReply, p->thread_obj, static_cast<uint64_t>(result));
+void reply_to(Proc* p, int64_t result, int32_t status = 0) {
+    g_batch.ride(abi::Sys::ThreadReply, p->thread_obj, static_cast<uint64_t>(result),
+                 static_cast<uint64_t>(static_cast<int64_t>(status)));
 }
 
 // Reaps zombie child c for waiting parent p and answers p's wait. If the
@@ -25,16 +26,18 @@ void reply_to(Proc* p, int64_t result) {
 void reap(Proc* p, Proc* c) {
     if (p->wait_va) {
         int32_t st = c->status;
-        if (!copy_user(p, p->wait_va, &st, sizeof st, true).ok()) {
+        if (p->wait_in_answer ? !user_writable(p, p->wait_va, sizeof st)
+                              : !copy_user(p, p->wait_va, &st, sizeof st, true).ok()) {
             p->waiting = false;
             reply_to(p, err(Errno::Fault));
             return;
         }
     }
     int pid = c->pid;
+    const int32_t status = c->status;
     c->state = State::Free;
     p->waiting = false;
-    reply_to(p, pid);
+    reply_to(p, pid, status); // (the status in m1 too: libsys's wait takes it from there)
 }
 
 bool has_children(const Proc* p, Proc** zombie) {
@@ -97,7 +100,7 @@ void end_process(Proc* p, int status) {
     if (parent->waiting) reap(parent, p);
 }
 
-bool wait(Proc* p, uint64_t status_va, int64_t& result) {
+bool wait(Proc* p, uint64_t status_va, int64_t& result, bool in_answer) {
     Proc* zombie = nullptr;
     if (!has_children(p, &zombie)) {
         result = err(Errno::Child);
@@ -105,6 +108,7 @@ bool wait(Proc* p, uint64_t status_va, int64_t& result) {
     }
     p->waiting = true;
     p->wait_va = status_va;
+    p->wait_in_answer = in_answer;
     if (zombie) reap(p, zombie);
     return false; // answered by reap()
 }

@@ -206,7 +206,7 @@ Result<Proc*> fork(Proc* parent, uint64_t sp) {
     ThreadSetup setup;
     setup.copy_regs_from = parent->thread_obj;
     setup.start = true;
-    if (auto r = configure_thread(c, c->as_obj, setup); !r.ok()) return fail(r.error());
+    if (auto r = configure_thread(c, c->as_obj, setup, true); !r.ok()) return fail(r.error());
     return c;
 }
 

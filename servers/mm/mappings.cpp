@@ -150,7 +150,7 @@ void remove_mapping_riding(uint32_t i) {
     if (slot == frame_info(m.frame).block_slot)
         g_batch.ride(abi::Sys::Unmap, slot);
     else
-        g_batch.ride(abi::Sys::CapDelete, slot, 0, 0, 0, slot); // the slot once it ran
+        g_batch.ride(abi::Sys::CapDelete, slot, 0, 0, 0, 0, slot); // the slot once it ran
     begin_deferred_merges(); // a merge of the frame comes after its unmap
     remove_mapping(i, true, false, true);
     end_deferred_merges_riding();

@@ -141,7 +141,7 @@ struct Window {
     // batch does to the frame comes after the delete. Else it is made now.
     void close() {
         if (slot && g_batch.can_ride(1))
-            g_batch.ride(abi::Sys::CapDelete, slot, 0, 0, 0, slot); // the slot once it ran
+            g_batch.ride(abi::Sys::CapDelete, slot, 0, 0, 0, 0, slot); // the slot once it ran
         else if (slot)
             (void)kernel::cap_delete(slot), g_slots.free(slot);
         slot = 0, page = nullptr, also_page = nullptr;
@@ -516,6 +516,18 @@ Result<void> break_cow(Proc* p, uint32_t i) {
     auto r = map_fresh(p, va, flags, b, false);
     if (!r.ok()) free_frames(p, Use::User, b); // the page is gone: the fault kills p
     return r;
+}
+
+bool user_writable(const Proc* p, uint64_t va, uint64_t n) {
+    if (n == 0 || va + n < va || va + n > abi::kMaxVa) return false;
+    for (uint64_t page = va & ~(kPage - 1); page < va + n; page += kPage) {
+        if (uint32_t i = find_mapping(p, page)) {
+            if (!(flags_of(mapping(i)) & kMapW)) return false;
+        } else if (!in_heap(p, page) && !in_stack(page)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 bool in_heap(const Proc* p, uint64_t va) {

@@ -118,8 +118,23 @@ Result<void> make_process_objects(Proc* p) {
     return undo(done < 3 ? Error::NoMemory : done == 3 ? Error::Busy : Error::InvalidArgument);
 }
 
-Result<void> configure_thread(Proc* p, uint32_t as, const ThreadSetup& then) {
+Result<void> configure_thread(Proc* p, uint32_t as, const ThreadSetup& then, bool ride) {
     uint32_t fault_ep = TRY(g_slots.alloc());
+    const uint64_t riding =
+        3 + (then.copy_regs_from != 0) + (then.write_regs ? 1 : 0) + (then.start ? 1 : 0);
+    if (ride && g_batch.can_ride(riding)) {
+        g_batch.ride(abi::Sys::CapCopy, g_pt.endpoint, 0, fault_ep, abi::kRightWrite,
+                     kFaultBit | uint64_t(p->pid));
+        g_batch.ride(abi::Sys::ThreadConfigure, p->thread_obj, as, p->table_obj, fault_ep);
+        g_batch.ride(abi::Sys::CapDelete, fault_ep, 0, 0, 0, 0, fault_ep); // the slot once it ran
+        if (then.copy_regs_from)
+            g_batch.ride(abi::Sys::ThreadCopyRegs, p->thread_obj, then.copy_regs_from);
+        if (then.write_regs)
+            g_batch.ride(abi::Sys::ThreadWriteRegs, p->thread_obj, then.pc, then.sp, then.a0,
+                         then.a1);
+        if (then.start) g_batch.ride(abi::Sys::ThreadStart, p->thread_obj);
+        return {};
+    }
     flush_deferred_merges(6); // (none: the batch is ours)
     g_batch.add(abi::Sys::CapCopy, g_pt.endpoint, 0, fault_ep, abi::kRightWrite,
                 kFaultBit | uint64_t(p->pid));

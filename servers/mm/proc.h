@@ -26,6 +26,7 @@ struct Proc {
     bool waiting = false;
     bool stuck = false; // the kernel kept objects of it: the slot is never reused
     uint64_t wait_va = 0;
+    bool wait_in_answer = false; // only check wait_va: the status goes in the answer
     char name[24] = {};
     uint32_t table_obj = 0, as_obj = 0, thread_obj = 0, badged_ep = 0;
     Block table_block{}, as_block{}, thread_block{}, kstack_block{};
@@ -82,7 +83,11 @@ struct ThreadSetup {
 };
 // Binds p's thread to an address space with mm as its fault handler, then
 // `then`; all of it in one kernel call. Fails if any part failed.
-Result<void> configure_thread(Proc* p, uint32_t as, const ThreadSetup& then = {});
+// ride: the calls ride the answer (Batch::ride) when they can, as calls
+// that cannot fail (a fresh or stopped thread of mm's, on no hart, an empty
+// slot): fork's last step, exec's (its next batch takes them in front).
+Result<void> configure_thread(Proc* p, uint32_t as, const ThreadSetup& then = {},
+                              bool ride = false);
 void drop_tables(Proc* p); // its page-table frames go back, leaf level first
 // What drop_image and drop_tables do (the mappings' calls, then every page
 // table's), with the objects asked for, in one batch when they fit in one

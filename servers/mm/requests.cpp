@@ -187,7 +187,7 @@ bool request(Proc* p, const kernel::Msg& m, kernel::Msg& out) {
     }
     case mmp::Request::Wait: {
         int64_t result = 0;
-        if (wait(p, m.w[1], result)) return answer(result);
+        if (wait(p, m.w[1], result, m.w[2] & mmp::kWaitStatusInAnswer)) return answer(result);
         return false;
     }
     case mmp::Request::Kill: {

@@ -49,7 +49,9 @@ inline uint64_t g_lazy_heap_pages = kLazyHeapPages;
 // parent learns (wait). When init ends, the system shuts down.
 void end_process(Proc* p, int status);
 // wait: false when the answer is deferred (p waits for a child).
-bool wait(Proc* p, uint64_t status_va, int64_t& result);
+// in_answer (kWaitStatusInAnswer): the status pointer is only checked (the
+// caller stores the answer's m1 there).
+bool wait(Proc* p, uint64_t status_va, int64_t& result, bool in_answer = false);
 
 int64_t sbrk(Proc* p, int64_t n);
 // The page tables a heap up to `top` may need (what sbrk promises for them).

@@ -55,6 +55,34 @@ TEST(Mm, AForkAfterAnExitTakesTheFreedPagesWithoutSplitsOrMerges) {
     end_and_expect_everything_back();
 }
 
+// libsys's wait: the status in the answer (m1), the pointer only checked
+// (kWaitStatusInAnswer): a bad one fails with the child left to reap, a good
+// one is not written by mm.
+TEST(Mm, WaitCanAnswerTheStatusWithoutWritingIt) {
+    ASSERT_TRUE(boot(4096));
+    ASSERT_TRUE(poke(1, kData, 99));
+    int child = static_cast<int>(request(1, mmp::Request::Fork).r());
+    ASSERT_GT(child, 1);
+    EXPECT_FALSE(request(child, mmp::Request::Exit, 5).replied);
+    const uint64_t calls = fakek::fake().calls;
+    auto bad = request(1, mmp::Request::Wait, cabi::kMaxVa, mmp::kWaitStatusInAnswer);
+    ASSERT_TRUE(bad.replied);
+    EXPECT_EQ(bad.r(), E(cabi::Errno::Fault)) << "a pointer it cannot write";
+    auto text = request(1, mmp::Request::Wait, cabi::kUserTextBase, mmp::kWaitStatusInAnswer);
+    EXPECT_EQ(text.r(), E(cabi::Errno::Fault)) << "a read-only page";
+    auto good = request(1, mmp::Request::Wait, kData, mmp::kWaitStatusInAnswer);
+    ASSERT_TRUE(good.replied);
+    EXPECT_EQ(good.r(), child) << "the child stayed to be reaped";
+    EXPECT_EQ(good.out.w[1], 5u);
+    EXPECT_EQ(fakek::fake().calls - calls, 3u)
+        << "one per answer (its ThreadReply riding the receive): no window";
+    uint64_t v = 0;
+    ASSERT_TRUE(peek(1, kData, v));
+    EXPECT_EQ(v, 99u) << "mm wrote nothing there";
+    EXPECT_EQ(check_books(), "");
+    end_and_expect_everything_back();
+}
+
 // An exit takes the thread, every mapping, every page table and the
 // objects in one kernel call (drop_at_once); a refusal anywhere in it
 // leaves the rest to the steps one by one, and everything still comes back.
@@ -159,6 +187,7 @@ TEST(Mm, ForkSharesPagesAndCopiesOnWrite) {
     auto w = request(1, mmp::Request::Wait, 0);
     ASSERT_TRUE(w.replied);
     EXPECT_EQ(w.r(), child);
+    EXPECT_EQ(w.out.w[1], 7u) << "the status comes in the answer (libsys's wait takes it there)";
     EXPECT_EQ(request(1, mmp::Request::Wait, 0).r(), E(cabi::Errno::Child));
     end_and_expect_everything_back();
 }
