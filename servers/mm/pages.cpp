@@ -518,14 +518,15 @@ Result<void> break_cow(Proc* p, uint32_t i) {
     return r;
 }
 
-bool user_writable(const Proc* p, uint64_t va, uint64_t n) {
+bool user_writable(Proc* p, uint64_t va, uint64_t n) {
     if (n == 0 || va + n < va || va + n > abi::kMaxVa) return false;
     for (uint64_t page = va & ~(kPage - 1); page < va + n; page += kPage) {
-        if (uint32_t i = find_mapping(p, page)) {
-            if (!(flags_of(mapping(i)) & kMapW)) return false;
-        } else if (!in_heap(p, page) && !in_stack(page)) {
-            return false;
-        }
+        uint32_t i = find_mapping(p, page);
+        // Mapped writable already (the common case: no kernel call), or
+        // made so now (a first touch, a copy-on-write copy): p's own store
+        // there cannot fault after this.
+        if (i && (flags_of(mapping(i)) & (kMapW | kMapCow | kMapLazy)) == kMapW) continue;
+        if (!touch(p, page, true).ok()) return false;
     }
     return true;
 }

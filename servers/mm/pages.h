@@ -148,10 +148,11 @@ Result<void> materialize(Proc* p, uint32_t i);
 uint64_t rights_of(uint64_t flags);
 
 bool in_heap(const Proc* p, uint64_t va);
-// Whether p may write [va, va + n) by its books (what copy_user to it
-// would accept, without touching the kernel): mapped writable (copy-on-write
-// included), or heap or stack that comes at its first touch.
-bool user_writable(const Proc* p, uint64_t va, uint64_t n);
+// Whether p may write [va, va + n) (what copy_user to it would accept),
+// made so if it is not yet (touch: a first touch, a copy-on-write copy), so
+// that p's own store there cannot fault; mm writes nothing there. A page
+// mapped writable costs no kernel call.
+bool user_writable(Proc* p, uint64_t va, uint64_t n);
 bool in_stack(uint64_t va);
 // Makes the page at va present (and writable if asked) in p, as a fault
 // would: demand-zero heap and stack, copy-on-write. Fault if va is not p's.

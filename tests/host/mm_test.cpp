@@ -74,8 +74,9 @@ TEST(Mm, WaitCanAnswerTheStatusWithoutWritingIt) {
     ASSERT_TRUE(good.replied);
     EXPECT_EQ(good.r(), child) << "the child stayed to be reaped";
     EXPECT_EQ(good.out.w[1], 5u);
-    EXPECT_EQ(fakek::fake().calls - calls, 3u)
-        << "one per answer (its ThreadReply riding the receive): no window";
+    EXPECT_EQ(fakek::fake().calls - calls, 4u)
+        << "one per answer (its ThreadReply riding the receive) and one Protect: the page, "
+           "copy-on-write since the fork, made writable for the caller's own store; no window";
     uint64_t v = 0;
     ASSERT_TRUE(peek(1, kData, v));
     EXPECT_EQ(v, 99u) << "mm wrote nothing there";
