@@ -52,20 +52,7 @@ void Batch::ride_slow(Sys n, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
     // Behind a group that is not riding (merges) the carried calls run
     // first: then there is never more than one group of each kind, merges
     // last (their done handles every merge deferred), and the order holds.
-    if (ngroups_) {
-        (void)run();
-        if (!can_ride(1)) { // (cannot happen: run() empties the queue)
-            abi::BatchEntry e{};
-            e.number = static_cast<uint64_t>(n);
-            e.args[0] = a0, e.args[1] = a1, e.args[2] = a2, e.args[3] = a3, e.args[4] = a4;
-            uint64_t second = 0;
-            if (kernel::call_entry(e, &second) < 0)
-                kernel::log("mm: BUG: call %lu (slot %lu) refused\n", e.number, a0);
-            else if (free_after)
-                g_slots.free(free_after);
-            return;
-        }
-    }
+    if (ngroups_) (void)run(); // (it empties the queue: the call can ride now)
     if (free_after) frees_[nfrees_++] = Free{n_, free_after};
     add(n, a0, a1, a2, a3, a4);
     groups_[ngroups_++] = Group{1, nullptr}; // a new riding group

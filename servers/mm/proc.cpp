@@ -49,6 +49,16 @@ Result<uint32_t> make_object(Proc* p, abi::ObjType type, uint8_t order, Block& b
     return slot.value();
 }
 
+namespace {
+// The books of an object the kernel has deleted: its slot and frames go back.
+void forget_object(Proc* p, uint32_t& obj, Block& block, Use use) {
+    g_slots.free(obj);
+    obj = 0;
+    free_frames(p, use, block);
+    block = Block{};
+}
+} // namespace
+
 bool delete_object(Proc* p, uint32_t& obj, Block& block, Use use) {
     if (!obj) return true;
     int64_t r = kernel::cap_delete(obj);
@@ -65,10 +75,7 @@ bool delete_object(Proc* p, uint32_t& obj, Block& block, Use use) {
         kernel::log("mm: BUG: cannot delete object slot %u (%ld); its frames stay out\n", obj, r);
         return false;
     }
-    g_slots.free(obj);
-    obj = 0;
-    free_frames(p, use, block);
-    block = Block{};
+    forget_object(p, obj, block, use);
     return true;
 }
 
@@ -238,10 +245,7 @@ void drop_at_once(Proc* p, unsigned what) {
     auto ran = [&] { return k < done ? (++k, true) : false; };
     if (thread) {
         if (!ran()) return;
-        g_slots.free(p->thread_obj);
-        p->thread_obj = 0;
-        free_frames(p, Use::KernelObject, p->thread_block);
-        p->thread_block = Block{};
+        forget_object(p, p->thread_obj, p->thread_block, Use::KernelObject);
         if (p->kstack_block.slot) free_frames(p, Use::KernelStack, p->kstack_block); // with it
         p->kstack_block = Block{};
     }
@@ -262,20 +266,14 @@ void drop_at_once(Proc* p, unsigned what) {
     }
     if (as) {
         if (!ran()) return;
-        g_slots.free(p->as_obj);
-        p->as_obj = 0;
-        free_frames(p, Use::KernelObject, p->as_block);
-        p->as_block = Block{};
+        forget_object(p, p->as_obj, p->as_block, Use::KernelObject);
     }
     if (rest) {
         if (!ran() || !ran()) return; // (the revoke alone: done again below)
         g_slots.free(p->badged_ep);
         p->badged_ep = 0;
         if (!ran()) return;
-        g_slots.free(p->table_obj);
-        p->table_obj = 0;
-        free_frames(p, Use::KernelObject, p->table_block);
-        p->table_block = Block{};
+        forget_object(p, p->table_obj, p->table_block, Use::KernelObject);
     }
 }
 
@@ -310,19 +308,9 @@ void teardown_objects(Proc* p) {
         g_batch.add(abi::Sys::CapDelete, p->badged_ep);
         g_batch.add(abi::Sys::CapDelete, p->table_obj);
         uint64_t done = g_batch.run().done;
-        if (done >= 1) {
-            g_slots.free(p->as_obj);
-            p->as_obj = 0;
-            free_frames(p, Use::KernelObject, p->as_block);
-            p->as_block = Block{};
-        }
+        if (done >= 1) forget_object(p, p->as_obj, p->as_block, Use::KernelObject);
         if (done >= 3) g_slots.free(p->badged_ep), p->badged_ep = 0;
-        if (done >= 4) {
-            g_slots.free(p->table_obj);
-            p->table_obj = 0;
-            free_frames(p, Use::KernelObject, p->table_block);
-            p->table_block = Block{};
-        }
+        if (done >= 4) forget_object(p, p->table_obj, p->table_block, Use::KernelObject);
     }
     (void)delete_object(p, p->as_obj, p->as_block, Use::KernelObject);
     if (p->badged_ep) { // removes the copy in the process's table too
